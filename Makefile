@@ -1,0 +1,69 @@
+# minivmm: `make` builds, `make test` runs everything, `make run` boots the guest.
+# Sources are picked up by directory, so a new file needs no edit here.
+CC      ?= cc
+BUILD   ?= build
+PKGS    := slirp
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfdt -lpthread
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+LIB_SRCS  := $(filter-out vmm/main.c,$(wildcard vmm/*.c firmware/*.c devices/*.c devices/virtio/*.c devices/net/*.c))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_HELP := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+
+OBJS      := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+SAN_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+
+.PHONY: all deps run test unit e2e bench clean guest testhost
+all: $(BUILD)/minivmm
+
+$(BUILD)/minivmm: $(BUILD)/vmm/main.o $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/minivmm-san: $(BUILD)/san/vmm/main.o $(SAN_OBJS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/san/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -MMD -MP -c -o $@ $<
+
+$(BUILD)/unit/%: tests/unit/%.c $(UNIT_HELP) $(SAN_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) $(shell pkg-config --cflags check) -o $@ $< $(UNIT_HELP) $(SAN_OBJS) \
+	    $(shell pkg-config --libs check) $(LDLIBS)
+
+# Installs what is missing (Debian packages listed in deps.txt).
+deps:
+	@./tools/deps.sh
+
+unit: $(UNIT_BINS)
+	@./tests/unit/run.sh $(UNIT_BINS)
+
+guest: all
+	@./guest/build.sh
+
+e2e: all $(BUILD)/minivmm-san
+	@./tests/e2e/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory e2e
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@./guest/build.sh
+	@./tools/run.sh
+
+bench: deps all
+	@./tests/bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,44 @@
+/* net_backend.h: where a virtio-net queue pair's frames go: a tap or libslirp.
+ *
+ * A backend moves whole Ethernet frames, each preceded by a 12-byte struct virtio_net_hdr_v1
+ * (a backend without a vnet header, like slirp, strips it on send and writes a zero one on
+ * receive, completing checksums itself). The device never knows which backend it has.
+ * vhost-net is not a backend: it replaces the datapath and takes the tap's fd (net_backend_fd). */
+#ifndef MINIVMM_NET_BACKEND_H
+#define MINIVMM_NET_BACKEND_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct loop;
+struct net_backend;
+struct net_opts;
+
+struct net_backend_ops {
+	const char *name;
+	/* Sends one frame (vnet header + Ethernet frame in iov). Returns bytes, or -EAGAIN when the
+	 * backend is full (wait for EPOLLOUT on the fd), or another -errno (the frame is dropped). */
+	ssize_t (*send)(struct net_backend *be, const struct iovec *iov, int iovcnt);
+	/* Receives one frame into iov (vnet header first). Returns bytes, -EAGAIN when none. The caller
+	 * offers at least 12 + 65550 bytes, so a frame is never truncated. */
+	ssize_t (*recv)(struct net_backend *be, const struct iovec *iov, int iovcnt);
+	/* Offloads the guest accepted (VIRTIO_NET_F_GUEST_* bits): the tap programs TUNSETOFFLOAD. */
+	int (*set_offloads)(struct net_backend *be, uint64_t guest_features);
+	/* Which VIRTIO_NET_F_* offload bits this backend can honour (offered to the guest). */
+	uint64_t (*offload_features)(struct net_backend *be);
+	/* Registers the backend's own fds/timers (slirp) on the I/O thread's loop; rx_ready is called
+	 * whenever frames may be waiting for recv(). NULL for fd backends. */
+	int (*attach)(struct net_backend *be, struct loop *l, void (*rx_ready)(void *), void *opaque);
+	void (*close)(struct net_backend *be);
+};
+
+struct net_backend {
+	const struct net_backend_ops *ops;
+	int fd;        /* pollable fd (tap fd), or -1 */
+	void *priv;
+};
+
+/* Creates the backend described by opts (tap or user). 0 or -errno with a message printed. */
+int net_backend_open(struct net_backend *be, const struct net_opts *opts);
+#endif

@@ -1,0 +1,24 @@
+/* loop.h: a small epoll loop; the main thread and each device I/O thread run one. */
+#ifndef MINIVMM_LOOP_H
+#define MINIVMM_LOOP_H
+#include <stdbool.h>
+#include <stdint.h>
+
+struct loop;
+/* Called with the epoll events that fired for fd. */
+typedef void (*loop_fn)(void *opaque, uint32_t events);
+
+struct loop *loop_new(void);
+void loop_free(struct loop *l);
+/* Watches fd for events (EPOLLIN/EPOLLOUT...). 0 or -errno. add twice = modify. */
+int loop_add(struct loop *l, int fd, uint32_t events, loop_fn fn, void *opaque);
+int loop_mod(struct loop *l, int fd, uint32_t events);
+int loop_del(struct loop *l, int fd);
+/* Called before each wait; returns the timeout in ms to use (-1 = none). Used by slirp. */
+void loop_set_prepoll(struct loop *l, int (*fn)(void *opaque), void *opaque);
+/* Runs one wait + dispatch round with timeout_ms (-1 = until an event); returns events handled or -errno. */
+int loop_run_once(struct loop *l, int timeout_ms);
+/* Runs until loop_stop() (thread-safe, wakes the loop). */
+void loop_run(struct loop *l);
+void loop_stop(struct loop *l);
+#endif
