@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs each Check unit-test binary given; prints one summary line "unit: N passed, N failed".
+set -u
+pass=0 fail=0
+for t in "$@"; do
+	out=$("$t" 2>&1); rc=$?
+	printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks|:[EF]:' || true
+	# Check's summary: "100%: Checks: 7, Failures: 0, Errors: 0"
+	n=$(printf '%s\n' "$out" | sed -n 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' | tail -n1)
+	if [ -z "$n" ]; then
+		echo "FAIL: $t produced no Check summary (exit $rc)"; printf '%s\n' "$out" | tail -n 20
+		fail=$((fail + 1)); continue
+	fi
+	set -- $n "$@"; c=$1 f=$2 e=$3; shift 3
+	pass=$((pass + c - f - e)); fail=$((fail + f + e))
+	[ $rc -eq 0 ] || [ $((f + e)) -gt 0 ] || { echo "FAIL: $t exited $rc"; fail=$((fail + 1)); }
+done
+echo "unit: $pass passed, $fail failed"
+[ $fail -eq 0 ]
