@@ -11,7 +11,7 @@ for t in "$@"; do
 		echo "FAIL: $t produced no Check summary (exit $rc)"; printf '%s\n' "$out" | tail -n 20
 		fail=$((fail + 1)); continue
 	fi
-	set -- $n "$@"; c=$1 f=$2 e=$3; shift 3
+	read -r c f e <<<"$n"
 	pass=$((pass + c - f - e)); fail=$((fail + f + e))
 	[ $rc -eq 0 ] || [ $((f + e)) -gt 0 ] || { echo "FAIL: $t exited $rc"; fail=$((fail + 1)); }
 done
