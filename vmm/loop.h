@@ -18,7 +18,7 @@ int loop_del(struct loop *l, int fd);
 void loop_set_prepoll(struct loop *l, int (*fn)(void *opaque), void *opaque);
 /* Runs one wait + dispatch round with timeout_ms (-1 = until an event); returns events handled or -errno. */
 int loop_run_once(struct loop *l, int timeout_ms);
-/* Runs until loop_stop() (thread-safe, wakes the loop). */
+/* Runs until loop_stop() (thread-safe, wakes the loop; a stopped loop stays stopped). */
 void loop_run(struct loop *l);
 void loop_stop(struct loop *l);
 #endif
