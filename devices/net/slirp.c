@@ -35,9 +35,9 @@
 #include "vmm/log.h"
 #include "vmm/loop.h"
 
-#define SLIRP_HDR_LEN sizeof(struct virtio_net_hdr_v1)
-#define SLIRP_ETH_HLEN 14
-#define SLIRP_FRAME_MAX (65535 + SLIRP_ETH_HLEN)
+#define SLIRP_HDR_LEN	  sizeof(struct virtio_net_hdr_v1)
+#define SLIRP_ETH_HLEN	  14
+#define SLIRP_FRAME_MAX	  (65535 + SLIRP_ETH_HLEN)
 #define SLIRP_TIMER_BURST 64 /* timers fired per round at most, against a re-arm-in-the-past loop */
 
 struct slirp_timer {
@@ -52,11 +52,11 @@ struct slirp_timer {
 struct slirp_watch {
 	struct slirp_be *sb;
 	int fd;
-	bool on_loop;     /* registered with the loop */
+	bool on_loop;	  /* registered with the loop */
 	uint32_t events;  /* as registered */
-	uint32_t want;    /* union of what this round's fill asked for */
+	uint32_t want;	  /* union of what this round's fill asked for */
 	uint32_t revents; /* seen since the last slirp_pollfds_poll() */
-	uint64_t round;   /* last round whose fill named this fd */
+	uint64_t round;	  /* last round whose fill named this fd */
 };
 
 struct slirp_pollfd {
@@ -119,10 +119,13 @@ static ssize_t slirp_cb_send_packet(const void *buf, size_t len, void *opaque)
 	return (ssize_t)len;
 }
 
+/* Guest misbehaviour slirp noticed (bad DHCP, bad TFTP...): counted, never printed, so a guest
+ * cannot flood the VMM's stderr. */
 static void slirp_cb_guest_error(const char *msg, void *opaque)
 {
-	(void)opaque;
-	log_dbg("slirp: guest error: %s", msg);
+	(void)msg;
+	struct slirp_be *sb = opaque;
+	sb->stats.guest_errors++;
 }
 
 static int64_t slirp_now_ns(void)
@@ -203,15 +206,15 @@ static void slirp_cb_notify(void *opaque)
 }
 
 static const SlirpCb slirp_callbacks = {
-	.send_packet = slirp_cb_send_packet,
-	.guest_error = slirp_cb_guest_error,
-	.clock_get_ns = slirp_cb_clock_get_ns,
-	.timer_new = slirp_cb_timer_new,
-	.timer_free = slirp_cb_timer_free,
-	.timer_mod = slirp_cb_timer_mod,
-	.register_poll_fd = slirp_cb_register_poll_fd,
-	.unregister_poll_fd = slirp_cb_unregister_poll_fd,
-	.notify = slirp_cb_notify,
+    .send_packet = slirp_cb_send_packet,
+    .guest_error = slirp_cb_guest_error,
+    .clock_get_ns = slirp_cb_clock_get_ns,
+    .timer_new = slirp_cb_timer_new,
+    .timer_free = slirp_cb_timer_free,
+    .timer_mod = slirp_cb_timer_mod,
+    .register_poll_fd = slirp_cb_register_poll_fd,
+    .unregister_poll_fd = slirp_cb_unregister_poll_fd,
+    .notify = slirp_cb_notify,
 };
 
 /* ---- the loop side ---- */
@@ -255,7 +258,7 @@ static int slirp_add_poll(int fd, int events, void *opaque)
 		sb->pfds = p;
 		sb->cap_pfds = cap;
 	}
-	sb->pfds[sb->npfds] = (struct slirp_pollfd){ .fd = fd, .events = events };
+	sb->pfds[sb->npfds] = (struct slirp_pollfd){.fd = fd, .events = events};
 	return sb->npfds++;
 }
 
@@ -334,7 +337,7 @@ static void slirp_watches_sync(struct slirp_be *sb)
 			err = loop_add(sb->loop, fd, w->want, slirp_fd_event, w);
 		}
 		if (err < 0) {
-			log_dbg("slirp: cannot watch fd %d: %s", fd, strerror(-err));
+			log_warn("user net: cannot watch fd %d: %s", fd, strerror(-err));
 			loop_del(sb->loop, fd);
 			w->on_loop = false;
 			continue;
@@ -428,8 +431,7 @@ static void slirp_iov_read(const struct iovec *iov, int iovcnt, size_t off, void
 	}
 }
 
-static void slirp_iov_write(const struct iovec *iov, int iovcnt, size_t off, const void *buf,
-			    size_t len)
+static void slirp_iov_write(const struct iovec *iov, int iovcnt, size_t off, const void *buf, size_t len)
 {
 	const uint8_t *s = buf;
 	for (int i = 0; i < iovcnt && len; i++) {
@@ -536,8 +538,7 @@ static uint64_t slirp_offload_features(struct net_backend *be)
 	return 0;
 }
 
-static int slirp_attach(struct net_backend *be, struct loop *l, void (*rx_ready)(void *),
-			void *opaque)
+static int slirp_attach(struct net_backend *be, struct loop *l, void (*rx_ready)(void *), void *opaque)
 {
 	struct slirp_be *sb = be->priv;
 	if (sb->loop && sb->loop != l)
@@ -576,13 +577,13 @@ static void slirp_close(struct net_backend *be)
 }
 
 static const struct net_backend_ops slirp_ops = {
-	.name = "user",
-	.send = slirp_send,
-	.recv = slirp_recv,
-	.set_offloads = slirp_set_offloads,
-	.offload_features = slirp_offload_features,
-	.attach = slirp_attach,
-	.close = slirp_close,
+    .name = "user",
+    .send = slirp_send,
+    .recv = slirp_recv,
+    .set_offloads = slirp_set_offloads,
+    .offload_features = slirp_offload_features,
+    .attach = slirp_attach,
+    .close = slirp_close,
 };
 
 /* ---- setup ---- */
@@ -591,14 +592,13 @@ static struct in_addr slirp_addr_or(struct in_addr a, struct in_addr net, uint32
 {
 	if (a.s_addr)
 		return a;
-	return (struct in_addr){ .s_addr = htonl(ntohl(net.s_addr) | host) };
+	return (struct in_addr){.s_addr = htonl(ntohl(net.s_addr) | host)};
 }
 
 static int slirp_hostfwd_add(struct slirp_be *sb, const struct hostfwd *r, struct in_addr guest)
 {
 	struct in_addr ga = r->guest_addr.s_addr ? r->guest_addr : guest;
-	if (slirp_add_hostfwd(sb->slirp, r->udp, r->host_addr, r->host_port, ga, r->guest_port) ==
-	    0)
+	if (slirp_add_hostfwd(sb->slirp, r->udp, r->host_addr, r->host_port, ga, r->guest_port) == 0)
 		return 0;
 	char h[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &r->host_addr, h, sizeof(h));
@@ -614,7 +614,7 @@ int slirp_backend_open(struct net_backend *be, const struct net_opts *opts)
 	if (!sb)
 		return -ENOMEM;
 
-	SlirpConfig cfg = { .version = 4 };
+	SlirpConfig cfg = {.version = 4};
 	cfg.restricted = 0;
 	cfg.in_enabled = true;
 	cfg.vnetwork = opts->net;

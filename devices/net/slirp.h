@@ -25,13 +25,14 @@
 #define SLIRP_RXQ_FRAMES 256
 
 struct slirp_stats {
-	uint64_t tx_frames;          /* handed to slirp */
-	uint64_t tx_dropped_short;   /* shorter than vnet header + Ethernet header */
-	uint64_t tx_dropped_big;     /* longer than 65535 + 14 */
-	uint64_t tx_dropped_gso;     /* GSO frames: never negotiated, so a guest bug */
-	uint64_t tx_dropped_csum;    /* NEEDS_CSUM with csum_start/offset outside the frame */
-	uint64_t rx_frames;          /* delivered by recv() */
-	uint64_t rx_dropped_full;    /* slirp produced a frame while the queue was full */
+	uint64_t tx_frames;	   /* handed to slirp */
+	uint64_t tx_dropped_short; /* shorter than vnet header + Ethernet header */
+	uint64_t tx_dropped_big;   /* longer than 65535 + 14 */
+	uint64_t tx_dropped_gso;   /* GSO frames: never negotiated, so a guest bug */
+	uint64_t tx_dropped_csum;  /* NEEDS_CSUM with csum_start/offset outside the frame */
+	uint64_t rx_frames;	   /* delivered by recv() */
+	uint64_t rx_dropped_full;  /* slirp produced a frame while the queue was full */
+	uint64_t guest_errors;	   /* malformed guest requests slirp reported */
 };
 
 /* Opens a user-mode backend for opts (kind NET_USER) and sets up its hostfwd rules.

@@ -4,7 +4,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-const uint8_t pkt_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+const uint8_t pkt_bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -66,8 +66,8 @@ size_t pkt_ip(uint8_t *buf, in_addr_t src, in_addr_t dst, uint8_t proto, size_t 
 	memset(buf, 0, PKT_IP_HLEN);
 	buf[0] = 0x45;
 	put16(buf + 2, (uint16_t)(PKT_IP_HLEN + len));
-	put16(buf + 4, 0x1234);  /* id */
-	put16(buf + 6, 0x4000);  /* DF */
+	put16(buf + 4, 0x1234); /* id */
+	put16(buf + 6, 0x4000); /* DF */
 	buf[8] = 64;
 	buf[9] = proto;
 	memcpy(buf + 12, &src, 4);
@@ -80,11 +80,11 @@ size_t pkt_arp_request(uint8_t *buf, const uint8_t smac[6], in_addr_t sip, in_ad
 {
 	size_t n = pkt_eth(buf, pkt_bcast, smac, 0x0806);
 	uint8_t *a = buf + n;
-	put16(a, 1);          /* Ethernet */
+	put16(a, 1);	      /* Ethernet */
 	put16(a + 2, 0x0800); /* IPv4 */
 	a[4] = 6;
 	a[5] = 4;
-	put16(a + 6, 1);      /* request */
+	put16(a + 6, 1); /* request */
 	memcpy(a + 8, smac, 6);
 	memcpy(a + 14, &sip, 4);
 	memset(a + 18, 0, 6);
@@ -95,8 +95,8 @@ size_t pkt_arp_request(uint8_t *buf, const uint8_t smac[6], in_addr_t sip, in_ad
 	return 60;
 }
 
-size_t pkt_udp(uint8_t *buf, const uint8_t dmac[6], const uint8_t smac[6], in_addr_t sip,
-	       in_addr_t dip, uint16_t sport, uint16_t dport, const void *data, size_t len)
+size_t pkt_udp(uint8_t *buf, const uint8_t dmac[6], const uint8_t smac[6], in_addr_t sip, in_addr_t dip,
+	       uint16_t sport, uint16_t dport, const void *data, size_t len)
 {
 	size_t n = pkt_eth(buf, dmac, smac, 0x0800);
 	n += pkt_ip(buf + n, sip, dip, IPPROTO_UDP, PKT_UDP_HLEN + len);
@@ -105,16 +105,17 @@ size_t pkt_udp(uint8_t *buf, const uint8_t dmac[6], const uint8_t smac[6], in_ad
 	put16(u + 2, dport);
 	put16(u + 4, (uint16_t)(PKT_UDP_HLEN + len));
 	put16(u + 6, 0);
-	memcpy(u + PKT_UDP_HLEN, data, len);
+	if (len)
+		memcpy(u + PKT_UDP_HLEN, data, len);
 	uint32_t sum = pkt_pseudo_sum(sip, dip, IPPROTO_UDP, PKT_UDP_HLEN + len);
 	uint16_t c = pkt_fold(pkt_sum(u, PKT_UDP_HLEN + len, sum));
 	put16(u + 6, c ? c : 0xffff); /* RFC 768: 0 means "no checksum" */
 	return n + PKT_UDP_HLEN + len;
 }
 
-size_t pkt_tcp(uint8_t *buf, const uint8_t dmac[6], const uint8_t smac[6], in_addr_t sip,
-	       in_addr_t dip, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
-	       uint8_t flags, const void *data, size_t len)
+size_t pkt_tcp(uint8_t *buf, const uint8_t dmac[6], const uint8_t smac[6], in_addr_t sip, in_addr_t dip,
+	       uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags, const void *data,
+	       size_t len)
 {
 	size_t hl = PKT_TCP_HLEN + ((flags & PKT_TCP_SYN) ? 4 : 0);
 	size_t n = pkt_eth(buf, dmac, smac, 0x0800);
@@ -133,7 +134,8 @@ size_t pkt_tcp(uint8_t *buf, const uint8_t dmac[6], const uint8_t smac[6], in_ad
 		t[21] = 4;
 		put16(t + 22, 1460);
 	}
-	memcpy(t + hl, data, len);
+	if (len)
+		memcpy(t + hl, data, len);
 	uint32_t sum = pkt_pseudo_sum(sip, dip, IPPROTO_TCP, hl + len);
 	put16(t + 16, pkt_fold(pkt_sum(t, hl + len, sum)));
 	return n + hl + len;
@@ -156,12 +158,11 @@ size_t pkt_dhcp_discover(uint8_t *buf, const uint8_t mac[6], uint32_t xid)
 	*o++ = 1;  /* DISCOVER */
 	*o++ = 55; /* parameter request list */
 	*o++ = 3;
-	*o++ = 1;  /* subnet mask */
-	*o++ = 3;  /* router */
-	*o++ = 6;  /* DNS */
+	*o++ = 1; /* subnet mask */
+	*o++ = 3; /* router */
+	*o++ = 6; /* DNS */
 	*o++ = 255;
-	return pkt_udp(buf, pkt_bcast, mac, htonl(INADDR_ANY), htonl(INADDR_BROADCAST), 68, 67, b,
-		       sizeof(b));
+	return pkt_udp(buf, pkt_bcast, mac, htonl(INADDR_ANY), htonl(INADDR_BROADCAST), 68, 67, b, sizeof(b));
 }
 
 bool pkt_parse(const uint8_t *f, size_t len, struct pkt_info *pi)

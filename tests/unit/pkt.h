@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define PKT_ETH_HLEN 14
-#define PKT_IP_HLEN 20
+#define PKT_IP_HLEN  20
 #define PKT_UDP_HLEN 8
 #define PKT_TCP_HLEN 20
 
@@ -36,19 +36,19 @@ size_t pkt_ip(uint8_t *buf, in_addr_t src, in_addr_t dst, uint8_t proto, size_t 
 
 /* Broadcast ARP request "who has tip, tell sip". */
 size_t pkt_arp_request(uint8_t *buf, const uint8_t smac[6], in_addr_t sip, in_addr_t tip);
-size_t pkt_udp(uint8_t *buf, const uint8_t dmac[6], const uint8_t smac[6], in_addr_t sip,
-	       in_addr_t dip, uint16_t sport, uint16_t dport, const void *data, size_t len);
+size_t pkt_udp(uint8_t *buf, const uint8_t dmac[6], const uint8_t smac[6], in_addr_t sip, in_addr_t dip,
+	       uint16_t sport, uint16_t dport, const void *data, size_t len);
 /* TCP segment; a SYN carries an MSS 1460 option. */
-size_t pkt_tcp(uint8_t *buf, const uint8_t dmac[6], const uint8_t smac[6], in_addr_t sip,
-	       in_addr_t dip, uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
-	       uint8_t flags, const void *data, size_t len);
+size_t pkt_tcp(uint8_t *buf, const uint8_t dmac[6], const uint8_t smac[6], in_addr_t sip, in_addr_t dip,
+	       uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags, const void *data,
+	       size_t len);
 /* DHCPDISCOVER from 0.0.0.0:68 to 255.255.255.255:67 for mac, transaction id xid. */
 size_t pkt_dhcp_discover(uint8_t *buf, const uint8_t mac[6], uint32_t xid);
 
 /* What pkt_parse() found in a frame; fields absent from the frame are 0. */
 struct pkt_info {
 	uint8_t dst[6], src[6];
-	uint16_t type;             /* ethertype */
+	uint16_t type; /* ethertype */
 	/* ARP */
 	uint16_t arp_op;
 	uint8_t arp_sha[6], arp_tha[6];
@@ -57,10 +57,10 @@ struct pkt_info {
 	in_addr_t ip_src, ip_dst;
 	uint8_t proto;
 	bool ip_csum_ok, l4_csum_ok;
-	uint16_t sport, dport;     /* host order */
-	uint32_t seq, ack;         /* TCP, host order */
+	uint16_t sport, dport; /* host order */
+	uint32_t seq, ack;     /* TCP, host order */
 	uint8_t tcp_flags;
-	const uint8_t *data;       /* L4 payload */
+	const uint8_t *data; /* L4 payload */
 	size_t len;
 };
 /* Parses an Ethernet frame. false if it is too short for the headers it announces. */

@@ -12,15 +12,16 @@
 
 #include "devices/net/slirp.h"
 #include "tests/unit/pkt.h"
+#include "tests/unit/unit.h"
 #include "vmm/config.h"
 #include "vmm/loop.h"
 
 #define HDR_LEN sizeof(struct virtio_net_hdr_v1)
 #define WAIT_MS 3000
 
-static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+static const uint8_t guest_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 /* slirp answers for its addresses with 52:55 followed by the IPv4 address. */
-static const uint8_t slirp_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
+static const uint8_t slirp_mac[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
 
 struct fx {
 	struct loop *l;
@@ -61,7 +62,7 @@ static int fx_open(struct fx *fx, const struct net_opts *opts)
 
 static void fx_default(struct fx *fx)
 {
-	struct net_opts opts = { .kind = NET_USER };
+	struct net_opts opts = {.kind = NET_USER};
 	ck_assert_int_eq(fx_open(fx, &opts), 0);
 }
 
@@ -80,21 +81,20 @@ static struct slirp_stats fx_stats(struct fx *fx)
 }
 
 /* Sends hdr + frame, the frame split over two iovecs to exercise the gather. */
-static ssize_t fx_send_hdr(struct fx *fx, const struct virtio_net_hdr_v1 *hdr, const uint8_t *f,
-			   size_t len)
+static ssize_t fx_send_hdr(struct fx *fx, const struct virtio_net_hdr_v1 *hdr, const uint8_t *f, size_t len)
 {
 	size_t half = len / 2;
 	struct iovec iov[3] = {
-		{ (void *)hdr, HDR_LEN },
-		{ (void *)f, half },
-		{ (void *)(f + half), len - half },
+	    {(void *)hdr, HDR_LEN},
+	    {(void *)f, half},
+	    {(void *)(f + half), len - half},
 	};
 	return fx->be.ops->send(&fx->be, iov, 3);
 }
 
 static ssize_t fx_send(struct fx *fx, const uint8_t *f, size_t len)
 {
-	struct virtio_net_hdr_v1 hdr = { 0 };
+	struct virtio_net_hdr_v1 hdr = {0};
 	return fx_send_hdr(fx, &hdr, f, len);
 }
 
@@ -106,7 +106,7 @@ static bool fx_wait(struct fx *fx, match_fn match, const void *arg, struct pkt_i
 {
 	int64_t end = now_ms() + WAIT_MS;
 	while (now_ms() < end) {
-		struct iovec iov = { fx->rxbuf, sizeof(fx->rxbuf) };
+		struct iovec iov = {fx->rxbuf, sizeof(fx->rxbuf)};
 		ssize_t n = fx->be.ops->recv(&fx->be, &iov, 1);
 		if (n == -EAGAIN) {
 			loop_run_once(fx->l, 50);
@@ -142,7 +142,7 @@ static int tcp_listener(uint16_t *port)
 {
 	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	ck_assert_int_ge(s, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
 	ck_assert_int_eq(listen(s, 4), 0);
 	socklen_t al = sizeof(a);
@@ -163,8 +163,7 @@ static uint16_t free_tcp_port(void)
 static bool is_dhcp_reply(const struct pkt_info *pi, const void *arg)
 {
 	(void)arg;
-	return pi->type == 0x0800 && pi->proto == IPPROTO_UDP && pi->sport == 67 &&
-	       pi->dport == 68;
+	return pi->type == 0x0800 && pi->proto == IPPROTO_UDP && pi->sport == 67 && pi->dport == 68;
 }
 
 START_TEST(dhcp_discover_gets_offer_of_10_0_2_15_from_10_0_2_2)
@@ -258,7 +257,7 @@ START_TEST(tcp_syn_to_10_0_2_2_connects_to_host_loopback)
 	ck_assert_int_eq(fx_send(&fx, f, n), (ssize_t)(HDR_LEN + n));
 
 	/* slirp connects to 127.0.0.1:port and only then answers the guest's SYN. */
-	struct tcp_match synack = { h, g, port, 40000, PKT_TCP_SYN | PKT_TCP_ACK, 0 };
+	struct tcp_match synack = {h, g, port, 40000, PKT_TCP_SYN | PKT_TCP_ACK, 0};
 	struct pkt_info pi;
 	ck_assert(fx_wait(&fx, is_tcp, &synack, &pi));
 	ck_assert(pi.l4_csum_ok);
@@ -268,8 +267,8 @@ START_TEST(tcp_syn_to_10_0_2_2_connects_to_host_loopback)
 	ck_assert_int_ge(cs, 0);
 
 	/* Complete the handshake and move data both ways. */
-	n = pkt_tcp(f, slirp_mac, guest_mac, g, h, 40000, port, 1001, iss + 1,
-		    PKT_TCP_ACK | PKT_TCP_PSH, "ping", 4);
+	n = pkt_tcp(f, slirp_mac, guest_mac, g, h, 40000, port, 1001, iss + 1, PKT_TCP_ACK | PKT_TCP_PSH,
+		    "ping", 4);
 	ck_assert_int_eq(fx_send(&fx, f, n), (ssize_t)(HDR_LEN + n));
 	char buf[16];
 	ssize_t got = -1;
@@ -281,14 +280,13 @@ START_TEST(tcp_syn_to_10_0_2_2_connects_to_host_loopback)
 	ck_assert_mem_eq(buf, "ping", 4);
 
 	ck_assert_int_eq(write(cs, "pong", 4), 4);
-	struct tcp_match data = { h, g, port, 40000, PKT_TCP_ACK, 4 };
+	struct tcp_match data = {h, g, port, 40000, PKT_TCP_ACK, 4};
 	ck_assert(fx_wait(&fx, is_tcp, &data, &pi));
 	ck_assert_int_eq(pi.len, 4);
 	ck_assert_mem_eq(pi.data, "pong", 4);
 	ck_assert_uint_eq(pi.seq, iss + 1);
 	ck_assert(pi.l4_csum_ok);
-	n = pkt_tcp(f, slirp_mac, guest_mac, g, h, 40000, port, 1005, iss + 5, PKT_TCP_ACK, NULL,
-		    0);
+	n = pkt_tcp(f, slirp_mac, guest_mac, g, h, 40000, port, 1005, iss + 5, PKT_TCP_ACK, NULL, 0);
 	ck_assert_int_eq(fx_send(&fx, f, n), (ssize_t)(HDR_LEN + n));
 
 	/* With a live connection and nothing to do, the loop sleeps: slirp's TCP timers ask for
@@ -315,24 +313,21 @@ static bool is_tcp_any_sport(const struct pkt_info *pi, const void *arg)
 START_TEST(hostfwd_connection_becomes_syn_to_guest_port)
 {
 	uint16_t port = free_tcp_port();
-	struct net_opts opts = { .kind = NET_USER, .nfwd = 1 };
-	opts.fwd[0] = (struct hostfwd){ .udp = false,
-					.host_addr.s_addr = htonl(INADDR_LOOPBACK),
-					.host_port = port,
-					.guest_port = 8080 };
+	struct net_opts opts = {.kind = NET_USER, .nfwd = 1};
+	opts.fwd[0] = (struct hostfwd){
+	    .udp = false, .host_addr.s_addr = htonl(INADDR_LOOPBACK), .host_port = port, .guest_port = 8080};
 	struct fx fx;
 	ck_assert_int_eq(fx_open(&fx, &opts), 0);
 	fx_arp(&fx);
 
 	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	ck_assert_int_ge(s, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET,
-				 .sin_port = htons(port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {
+	    .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int rc = connect(s, (struct sockaddr *)&a, sizeof(a));
 	ck_assert(rc == 0 || errno == EINPROGRESS);
 
-	struct tcp_match syn = { ip("10.0.2.2"), ip("10.0.2.15"), 0, 8080, PKT_TCP_SYN, 0 };
+	struct tcp_match syn = {ip("10.0.2.2"), ip("10.0.2.15"), 0, 8080, PKT_TCP_SYN, 0};
 	struct pkt_info pi;
 	ck_assert(fx_wait(&fx, is_tcp_any_sport, &syn, &pi));
 	ck_assert(pi.l4_csum_ok);
@@ -346,11 +341,9 @@ START_TEST(hostfwd_on_a_busy_port_fails_with_eaddrinuse)
 {
 	uint16_t port;
 	int ls = tcp_listener(&port);
-	struct net_opts opts = { .kind = NET_USER, .nfwd = 1 };
-	opts.fwd[0] = (struct hostfwd){ .udp = false,
-					.host_addr.s_addr = htonl(INADDR_LOOPBACK),
-					.host_port = port,
-					.guest_port = 22 };
+	struct net_opts opts = {.kind = NET_USER, .nfwd = 1};
+	opts.fwd[0] = (struct hostfwd){
+	    .udp = false, .host_addr.s_addr = htonl(INADDR_LOOPBACK), .host_port = port, .guest_port = 22};
 	struct fx fx;
 	ck_assert_int_eq(fx_open(&fx, &opts), -EADDRINUSE);
 	ck_assert_ptr_null(fx.be.priv);
@@ -366,23 +359,22 @@ START_TEST(short_and_gso_frames_are_dropped_and_counted)
 	struct fx fx;
 	fx_default(&fx);
 	uint8_t f[256];
-	size_t n = pkt_tcp(f, slirp_mac, guest_mac, ip("10.0.2.15"), ip("10.0.2.2"), 40000, 9,
-			   1, 0, PKT_TCP_SYN, NULL, 0);
+	size_t n = pkt_tcp(f, slirp_mac, guest_mac, ip("10.0.2.15"), ip("10.0.2.2"), 40000, 9, 1, 0,
+			   PKT_TCP_SYN, NULL, 0);
 
-	struct virtio_net_hdr_v1 gso = { .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
-					 .hdr_len = htole16(54),
-					 .gso_size = htole16(1448) };
+	struct virtio_net_hdr_v1 gso = {
+	    .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .hdr_len = htole16(54), .gso_size = htole16(1448)};
 	ck_assert_int_eq(fx_send_hdr(&fx, &gso, f, n), -EINVAL);
 
-	uint8_t tiny[5] = { 0 };
-	struct iovec iov = { tiny, sizeof(tiny) };
+	uint8_t tiny[5] = {0};
+	struct iovec iov = {tiny, sizeof(tiny)};
 	ck_assert_int_eq(fx.be.ops->send(&fx.be, &iov, 1), -EINVAL);
-	struct virtio_net_hdr_v1 hdr = { 0 };
+	struct virtio_net_hdr_v1 hdr = {0};
 	ck_assert_int_eq(fx_send_hdr(&fx, &hdr, f, 4), -EINVAL); /* header + 4 bytes */
 
-	struct virtio_net_hdr_v1 bad = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-					 .csum_start = htole16((uint16_t)n),
-					 .csum_offset = htole16(16) };
+	struct virtio_net_hdr_v1 bad = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+					.csum_start = htole16((uint16_t)n),
+					.csum_offset = htole16(16)};
 	ck_assert_int_eq(fx_send_hdr(&fx, &bad, f, n), -EINVAL);
 
 	struct slirp_stats st = fx_stats(&fx);
@@ -394,7 +386,7 @@ START_TEST(short_and_gso_frames_are_dropped_and_counted)
 	ck_assert_int_eq(fx.be.ops->set_offloads(&fx.be, ~0ULL), 0);
 	/* Nothing reached slirp, so nothing comes back. */
 	loop_run_once(fx.l, 0);
-	struct iovec riov = { fx.rxbuf, sizeof(fx.rxbuf) };
+	struct iovec riov = {fx.rxbuf, sizeof(fx.rxbuf)};
 	ck_assert_int_eq(fx.be.ops->recv(&fx.be, &riov, 1), -EAGAIN);
 	fx_close(&fx);
 }
@@ -420,7 +412,7 @@ START_TEST(needs_csum_is_completed_before_slirp_sees_the_frame)
 	fx_default(&fx);
 	int us = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	ck_assert_int_ge(us, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	ck_assert_int_eq(bind(us, (struct sockaddr *)&a, sizeof(a)), 0);
 	socklen_t al = sizeof(a);
 	ck_assert_int_eq(getsockname(us, (struct sockaddr *)&a, &al), 0);
@@ -432,9 +424,9 @@ START_TEST(needs_csum_is_completed_before_slirp_sees_the_frame)
 	ck_assert_int_eq(fx_send(&fx, f, n), (ssize_t)(HDR_LEN + n));
 
 	n = udp_partial(f, port, "completed");
-	struct virtio_net_hdr_v1 hdr = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
-					 .csum_start = htole16(PKT_ETH_HLEN + PKT_IP_HLEN),
-					 .csum_offset = htole16(6) };
+	struct virtio_net_hdr_v1 hdr = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+					.csum_start = htole16(PKT_ETH_HLEN + PKT_IP_HLEN),
+					.csum_offset = htole16(6)};
 	ck_assert_int_eq(fx_send_hdr(&fx, &hdr, f, n), (ssize_t)(HDR_LEN + n));
 
 	char buf[64];
@@ -466,7 +458,7 @@ START_TEST(rx_queue_is_bounded_and_overflow_is_counted)
 		ck_assert_int_eq(fx_send(&fx, f, n), (ssize_t)(HDR_LEN + n));
 	ck_assert_uint_eq(fx_stats(&fx).rx_dropped_full, 10);
 	int frames = 0;
-	struct iovec iov = { fx.rxbuf, sizeof(fx.rxbuf) };
+	struct iovec iov = {fx.rxbuf, sizeof(fx.rxbuf)};
 	while (fx.be.ops->recv(&fx.be, &iov, 1) > 0)
 		frames++;
 	ck_assert_int_eq(frames, SLIRP_RXQ_FRAMES);
@@ -477,28 +469,8 @@ START_TEST(rx_queue_is_bounded_and_overflow_is_counted)
 }
 END_TEST
 
-static Suite *slirp_suite(void)
-{
-	Suite *s = suite_create("slirp");
-	TCase *tc = tcase_create("slirp");
-	tcase_set_timeout(tc, 15);
-	tcase_add_test(tc, dhcp_discover_gets_offer_of_10_0_2_15_from_10_0_2_2);
-	tcase_add_test(tc, arp_request_for_10_0_2_2_gets_slirp_mac);
-	tcase_add_test(tc, tcp_syn_to_10_0_2_2_connects_to_host_loopback);
-	tcase_add_test(tc, hostfwd_connection_becomes_syn_to_guest_port);
-	tcase_add_test(tc, hostfwd_on_a_busy_port_fails_with_eaddrinuse);
-	tcase_add_test(tc, short_and_gso_frames_are_dropped_and_counted);
-	tcase_add_test(tc, needs_csum_is_completed_before_slirp_sees_the_frame);
-	tcase_add_test(tc, rx_queue_is_bounded_and_overflow_is_counted);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(slirp_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
-}
+UNIT_MAIN("slirp", dhcp_discover_gets_offer_of_10_0_2_15_from_10_0_2_2,
+	  arp_request_for_10_0_2_2_gets_slirp_mac, tcp_syn_to_10_0_2_2_connects_to_host_loopback,
+	  hostfwd_connection_becomes_syn_to_guest_port, hostfwd_on_a_busy_port_fails_with_eaddrinuse,
+	  short_and_gso_frames_are_dropped_and_counted, needs_csum_is_completed_before_slirp_sees_the_frame,
+	  rx_queue_is_bounded_and_overflow_is_counted)
