@@ -650,6 +650,8 @@ int slirp_backend_open(struct net_backend *be, const struct net_opts *opts)
 	return 0;
 }
 
+NET_BACKEND_REGISTER(user, NET_USER, slirp_backend_open);
+
 void slirp_backend_stats(const struct net_backend *be, struct slirp_stats *out)
 {
 	const struct slirp_be *sb = be->priv;

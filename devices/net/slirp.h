@@ -35,7 +35,8 @@ struct slirp_stats {
 	uint64_t guest_errors;	   /* malformed guest requests slirp reported */
 };
 
-/* Opens a user-mode backend for opts (kind NET_USER) and sets up its hostfwd rules.
+/* Opens a user-mode backend for opts (kind NET_USER) and sets up its hostfwd rules; registered
+ * for NET_USER, so net_backend_open() reaches it.
  * 0, -EADDRINUSE when a rule cannot listen (one line naming the rule printed), other -errno. */
 int slirp_backend_open(struct net_backend *be, const struct net_opts *opts);
 

@@ -52,7 +52,7 @@ static int fx_open(struct fx *fx, const struct net_opts *opts)
 	memset(fx, 0, sizeof(*fx));
 	fx->l = loop_new();
 	ck_assert_ptr_nonnull(fx->l);
-	int err = slirp_backend_open(&fx->be, opts);
+	int err = net_backend_open(&fx->be, opts); /* through the registration table */
 	if (err < 0)
 		return err;
 	ck_assert_int_eq(fx->be.fd, -1);
