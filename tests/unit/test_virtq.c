@@ -957,6 +957,27 @@ START_TEST(chain_length_over_4g_breaks_queue)
 }
 END_TEST
 
+START_TEST(chain_with_more_buffers_than_iovecs_breaks_queue)
+{
+	/* One direct buffer, then an indirect table of VIRTQ_MAX_SIZE: each part is within its
+	 * cap, but together they hold one buffer more than a virtq_elem has iovecs. */
+	struct fake_ring fr;
+	struct virtq vq;
+	fake_ring_init(&fr, 2, 16 * VIRTQ_MAX_SIZE + 64);
+	ck_assert_int_eq(fake_ring_attach(&fr, &vq, FAKE_RING_F_INDIRECT), 0);
+	uint64_t buf = fake_ring_alloc(&fr, 1, "z");
+	uint64_t table = fake_ring_alloc(&fr, 16 * VIRTQ_MAX_SIZE, NULL);
+	for (unsigned i = 0; i < VIRTQ_MAX_SIZE; i++)
+		fake_ring_set_table_desc(&fr, table, i, buf, 1,
+					 i + 1 < VIRTQ_MAX_SIZE ? VRING_DESC_F_NEXT : 0, i + 1);
+	fake_ring_set_desc(&fr, 0, buf, 1, VRING_DESC_F_NEXT, 1);
+	fake_ring_set_desc(&fr, 1, table, 16 * VIRTQ_MAX_SIZE, VRING_DESC_F_INDIRECT, 0);
+	fake_ring_publish(&fr, 0);
+	pop_must_break(&fr, &vq, "too many buffers");
+	fake_ring_free(&fr);
+}
+END_TEST
+
 START_TEST(readable_after_writable_breaks_queue)
 {
 	struct fake_ring fr;
@@ -1247,6 +1268,7 @@ static Suite *virtq_suite(void)
 	tcase_add_test(t, head_out_of_range_breaks_queue);
 	tcase_add_test(t, buffer_outside_memory_breaks_queue);
 	tcase_add_test(t, chain_length_over_4g_breaks_queue);
+	tcase_add_test(t, chain_with_more_buffers_than_iovecs_breaks_queue);
 	tcase_add_test(t, readable_after_writable_breaks_queue);
 	tcase_add_test(t, readable_in_indirect_after_writable_direct_breaks_queue);
 	tcase_add_test(t, readable_after_writable_inside_indirect_breaks_queue);
