@@ -12,4 +12,5 @@ $(BUILD)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c devices/virtio/virtq.c vmm/gue
 
 fuzz: $(BUILD)/fuzz/fuzz_virtq
 	@mkdir -p $(BUILD)/fuzz/corpus_virtq
-	$(BUILD)/fuzz/fuzz_virtq -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(BUILD)/fuzz/corpus_virtq
+	$(BUILD)/fuzz/fuzz_virtq -max_total_time=$(FUZZ_TIME) -print_final_stats=1 \
+	    $(BUILD)/fuzz/corpus_virtq

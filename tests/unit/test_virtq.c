@@ -30,7 +30,8 @@ static void pop_must_break(struct fake_ring *fr, struct virtq *vq, const char *w
 	ck_assert_ptr_nonnull(vq->broken_why);
 	ck_assert_msg(strstr(vq->broken_why, why), "broke for \"%s\", expected \"%s\"",
 		      vq->broken_why, why);
-	ck_assert_msg(memcmp(before, fr->buf, fr->mem_size) == 0, "malformed pop wrote guest memory");
+	ck_assert_msg(memcmp(before, fr->buf, fr->mem_size) == 0,
+		      "malformed pop wrote guest memory");
 	free(before);
 	ck_assert_int_eq(virtq_pop(vq, &elem), -1);
 	ck_assert_int_eq(virtq_avail_count(vq), 0);
@@ -695,7 +696,8 @@ START_TEST(enable_notify_reports_buffers_that_arrived_meanwhile)
 		fake_ring_send(&fr, s, 1);
 		ck_assert_msg(virtq_set_notify(&vq, true), "event_idx=%d: new buffer missed", ev);
 		ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
-		ck_assert_msg(!virtq_set_notify(&vq, true), "event_idx=%d: empty ring reported", ev);
+		ck_assert_msg(!virtq_set_notify(&vq, true), "event_idx=%d: empty ring reported",
+			      ev);
 		/* Popped but unpopped again: still pending. */
 		virtq_unpop(&vq, 1);
 		ck_assert(virtq_set_notify(&vq, true));
