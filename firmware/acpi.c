@@ -62,8 +62,7 @@ static void dsdt_build(struct aml *a)
 	size_t pci = aml_device(a, "PCI0");
 	aml_name(a, "_HID");
 	aml_integer(a, aml_eisaid("PNP0A03"));
-	aml_name(a, "_ADR");
-	aml_integer(a, 0);
+	/* No _ADR: a device has a _HID or an _ADR, not both (6.1); iasl warns on both. */
 	aml_name(a, "_SEG");
 	aml_integer(a, 0);
 	aml_name(a, "_BBN");
