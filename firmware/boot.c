@@ -41,11 +41,16 @@ static int file_open(const char *what, const char *path, uint64_t *size)
 		log_err("cannot open %s %s: %s", what, path, strerror(e));
 		return -e;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		int e = S_ISREG(st.st_mode) ? errno : EINVAL;
-		log_err("%s %s: not a regular file", what, path);
+	if (fstat(fd, &st)) {
+		int e = errno;
+		log_err("cannot stat %s %s: %s", what, path, strerror(e));
 		close(fd);
 		return -e;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_err("%s %s: not a regular file", what, path);
+		close(fd);
+		return -EINVAL;
 	}
 	*size = st.st_size;
 	return fd;
@@ -75,17 +80,22 @@ static int kernel_load(struct guest_mem *m, const struct boot_spec *spec, struct
 	return r;
 }
 
+/* The end (exclusive) of where an initrd may go: the kernel's limit or the end of low RAM. */
+static uint64_t initrd_top(const struct kernel_image *k, const struct machine_desc *md)
+{
+	uint64_t top = machine_low_ram_end(md);
+	return k->initrd_max + 1 < top ? k->initrd_max + 1 : top;
+}
+
 /* Highest page-aligned spot for the initrd below initrd_max and the end of low RAM that stays
  * clear of the kernel's claim: as high as possible, as boot.rst asks, so the kernel's own
  * decompression and early allocations have room. Returns 0 if it does not fit. */
 static uint64_t initrd_place(const struct kernel_image *k, const struct machine_desc *md,
 			     uint64_t size)
 {
-	uint64_t top = machine_low_ram_end(md); /* exclusive */
+	uint64_t top = initrd_top(k, md);
 	uint64_t lo = (k->end + PAGE - 1) & ~(PAGE - 1);
 
-	if (k->initrd_max + 1 < top)
-		top = k->initrd_max + 1;
 	if (size > top)
 		return 0;
 	uint64_t addr = (top - size) & ~(PAGE - 1);
@@ -102,11 +112,9 @@ static int initrd_load(struct guest_mem *m, const struct boot_spec *spec,
 		return fd;
 	uint64_t addr = size ? initrd_place(k, &spec->machine, size) : 0;
 	if (size && !addr) {
-		log_err("initrd %s (%llu KiB) does not fit in guest RAM below %#llx after the kernel",
+		log_err("initrd %s (%llu KiB) does not fit in guest RAM between the kernel and %#llx",
 			spec->initrd, (unsigned long long)(size >> 10),
-			(unsigned long long)(k->initrd_max + 1 < machine_low_ram_end(&spec->machine)
-						     ? k->initrd_max + 1
-						     : machine_low_ram_end(&spec->machine)));
+			(unsigned long long)initrd_top(k, &spec->machine));
 		close(fd);
 		return -E2BIG;
 	}
