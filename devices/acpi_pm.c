@@ -18,6 +18,8 @@ static uint8_t pm1_evt[4];
 static void acpi_pm_evt_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	(void)opaque;
+	if (!is_write)
+		memset(data, 0, len);
 	for (uint32_t i = 0; i < len && off + i < sizeof(pm1_evt); i++) {
 		if (!is_write)
 			data[i] = pm1_evt[off + i];
