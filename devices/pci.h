@@ -46,6 +46,7 @@ struct pci_dev {
 	uint32_t intx_gsi;            /* GSI for INTA#, assigned by pci_register */
 	uint8_t cap_next;             /* next free config offset for capabilities */
 	uint8_t *cap_last_link;       /* where to chain the next capability */
+	int intx_level;               /* level the device asked for (INTx Disable may mask it) */
 };
 
 /* Initialises d: vendor/device/class/revision/subsystem, writable command bits, INTA#. */
@@ -75,8 +76,11 @@ struct pci_dev *pci_dev_at(int i);
 /* Forgets all devices (tests). */
 void pci_reset_all(void);
 
-/* INTx: level-triggered assert/deassert of the device's INTA#. */
+/* INTx: level-triggered assert/deassert of the device's INTA#. Honours INTx Disable and keeps
+ * status bit 3 (Interrupt Status) in step. */
 void pci_intx(struct pci_dev *d, int level);
+/* Test seam: the function that drives a GSI line (default irq_line). NULL restores it. */
+void pci_set_line_fn(int (*fn)(uint32_t gsi, int level));
 /* True if the guest set Bus Master Enable / Memory Space Enable / INTx Disable. */
 bool pci_bus_master(const struct pci_dev *d);
 #endif
