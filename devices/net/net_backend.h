@@ -41,4 +41,28 @@ struct net_backend {
 
 /* Creates the backend described by opts (tap or user). 0 or -errno with a message printed. */
 int net_backend_open(struct net_backend *be, const struct net_opts *opts);
+
+/* Backends register themselves (Solo5-style), so net_backend.c never lists them:
+ *
+ *	static int tap_open(struct net_backend *be, const struct net_opts *opts) { ... }
+ *	NET_BACKEND_REGISTER(tap, NET_TAP, tap_open);
+ *
+ * kind is an enum net_kind (vmm/config.h). Registration runs from an ELF constructor, before
+ * main(). */
+struct net_backend_type {
+	const char *name;
+	int kind;
+	int (*open)(struct net_backend *be, const struct net_opts *opts);
+	struct net_backend_type *next;
+};
+void net_backend_register(struct net_backend_type *t);
+
+#define NET_BACKEND_REGISTER(id, kind_, open_)                                              \
+	static struct net_backend_type net_backend_type_##id = {                            \
+		.name = #id, .kind = (kind_), .open = (open_)                               \
+	};                                                                                  \
+	__attribute__((constructor)) static void net_backend_register_##id(void)            \
+	{                                                                                   \
+		net_backend_register(&net_backend_type_##id);                               \
+	}
 #endif
