@@ -400,18 +400,31 @@ struct pci_dev *pci_dev_at(int i)
 	return d;
 }
 
+static void bars_unmap(struct pci_dev *d)
+{
+	for (int n = 0; n < 6; n++) {
+		if (d->bar[n].mapped)
+			bus_unregister(d->bar[n].io ? BUS_PIO : BUS_MMIO, d->bar[n].addr);
+		d->bar[n].mapped = false;
+	}
+}
+
+void pci_unregister(struct pci_dev *d)
+{
+	pthread_mutex_lock(&pci_lock);
+	if (d->slot >= 0 && d->slot < PCI_MAX_DEVS && slots[d->slot] == d) {
+		bars_unmap(d);
+		slots[d->slot] = NULL;
+	}
+	pthread_mutex_unlock(&pci_lock);
+}
+
 void pci_reset_all(void)
 {
 	pthread_mutex_lock(&pci_lock);
 	for (int s = 0; s < PCI_MAX_DEVS; s++) {
-		struct pci_dev *d = slots[s];
-		if (!d)
-			continue;
-		for (int n = 0; n < 6; n++) {
-			if (d->bar[n].mapped)
-				bus_unregister(d->bar[n].io ? BUS_PIO : BUS_MMIO, d->bar[n].addr);
-			d->bar[n].mapped = false;
-		}
+		if (slots[s])
+			bars_unmap(slots[s]);
 		slots[s] = NULL;
 	}
 	if (conf1_on)

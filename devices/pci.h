@@ -64,6 +64,9 @@ void pci_cfg_set_wmask(struct pci_dev *d, uint32_t off, uint32_t len, uint8_t ma
 /* Places the BARs in the PCI windows, assigns slot and INTx GSI. 0 or -errno. */
 int pci_register(struct pci_dev *d);
 
+/* Unmaps d's BARs and frees its slot (device teardown). */
+void pci_unregister(struct pci_dev *d);
+
 /* Config accesses (the conf1 handler and the virtio PCI_CFG window use these). */
 uint32_t pci_cfg_read(struct pci_dev *d, uint32_t off, uint32_t len);
 void pci_cfg_write(struct pci_dev *d, uint32_t off, uint32_t len, uint32_t val);

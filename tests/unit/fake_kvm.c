@@ -108,3 +108,11 @@ int fake_kvm_irqfd_gsi(int efd)
 			return fake_kvm.irqfd[i].gsi;
 	return -1;
 }
+
+int fake_kvm_line(uint32_t gsi, int level)
+{
+	fake_kvm.line_calls++;
+	if (gsi < 32)
+		fake_kvm.line[gsi] = level;
+	return 0;
+}

@@ -21,6 +21,8 @@ struct fake_kvm {
 	int nirqfd;
 	struct { int efd; uint32_t gsi; } irqfd[FAKE_KVM_LOG];
 	int irqfd_calls;
+	int line[32]; /* current level of each IOAPIC input */
+	int line_calls;
 };
 extern struct fake_kvm fake_kvm;
 extern const struct msix_kvm_ops fake_msix_kvm_ops;
@@ -29,6 +31,8 @@ void fake_kvm_reset(void);
 /* Recording ioeventfd / irqfd (KVM_IOEVENTFD, KVM_IRQFD) with the vmm/ signatures. */
 int fake_kvm_ioeventfd(int efd, uint64_t addr, uint32_t len, bool assign);
 int fake_kvm_irqfd(int efd, uint32_t gsi, int assign);
+/* Recording INTx line driver for pci_set_line_fn(). */
+int fake_kvm_line(uint32_t gsi, int level);
 /* The GSI efd is bound to, or -1. */
 int fake_kvm_irqfd_gsi(int efd);
 /* Whether an ioeventfd for efd is assigned at addr. */

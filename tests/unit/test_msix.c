@@ -8,6 +8,7 @@
 #include "devices/msix.h"
 #include "devices/pci.h"
 #include "tests/unit/fake_kvm.h"
+#include "tests/unit/unit.h"
 #include "vmm/bus.h"
 
 #define NVEC 4
@@ -243,9 +244,5 @@ int main(void)
 	tcase_add_test(tc, disabling_msix_stops_direct_delivery);
 	tcase_add_test(tc, free_releases_every_gsi);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

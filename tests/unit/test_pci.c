@@ -8,6 +8,7 @@
 
 #include "devices/pci.h"
 #include "firmware/layout.h"
+#include "tests/unit/unit.h"
 #include "vmm/bus.h"
 
 static void conf1_select(int bus, int slot, int fn, int reg)
@@ -361,9 +362,5 @@ int main(void)
 	tcase_add_test(tc, intx_uses_slot_gsi_and_honours_intx_disable);
 	tcase_add_test(tc, devices_are_listed_with_the_host_bridge_first);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }
