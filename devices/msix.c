@@ -9,10 +9,10 @@
 #include "vmm/irq.h"
 
 const struct msix_kvm_ops msix_kvm_irq = {
-	.msi_alloc = irq_msi_alloc,
-	.msi_set = irq_msi_set,
-	.msi_free = irq_msi_free,
-	.msi_signal = irq_msi_signal,
+    .msi_alloc = irq_msi_alloc,
+    .msi_set = irq_msi_set,
+    .msi_free = irq_msi_free,
+    .msi_signal = irq_msi_signal,
 };
 
 static void msix_bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
@@ -58,8 +58,8 @@ static void vector_unmasked(struct msix *m, int v)
 	}
 }
 
-int msix_init(struct msix *m, struct pci_dev *d, int bar, uint16_t nvec,
-	      const struct msix_kvm_ops *kops, msix_changed_fn changed, void *opaque)
+int msix_init(struct msix *m, struct pci_dev *d, int bar, uint16_t nvec, const struct msix_kvm_ops *kops,
+	      msix_changed_fn changed, void *opaque)
 {
 	if (nvec == 0 || nvec > MSIX_MAX_VECTORS || bar < 0 || bar > 5)
 		return -EINVAL;
@@ -77,7 +77,7 @@ int msix_init(struct msix *m, struct pci_dev *d, int bar, uint16_t nvec,
 	for (int v = 0; v < nvec; v++)
 		m->table[v].ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT;
 
-	uint8_t cap[PCI_CAP_MSIX_SIZEOF] = { PCI_CAP_ID_MSIX };
+	uint8_t cap[PCI_CAP_MSIX_SIZEOF] = {PCI_CAP_ID_MSIX};
 	uint16_t ctrl = nvec - 1;
 	uint32_t table = MSIX_TABLE_OFF | bar, pba = MSIX_PBA_OFF | bar;
 	memcpy(&cap[PCI_MSIX_FLAGS], &ctrl, 2);
@@ -141,9 +141,9 @@ static int table_write(struct msix *m, uint32_t off, uint32_t val)
 	case PCI_MSIX_ENTRY_LOWER_ADDR:
 	case PCI_MSIX_ENTRY_UPPER_ADDR:
 	case PCI_MSIX_ENTRY_DATA: {
-		uint32_t *f = off % PCI_MSIX_ENTRY_SIZE == PCI_MSIX_ENTRY_LOWER_ADDR ? &e->addr_lo
-			    : off % PCI_MSIX_ENTRY_SIZE == PCI_MSIX_ENTRY_UPPER_ADDR ? &e->addr_hi
-										    : &e->data;
+		uint32_t *f = off % PCI_MSIX_ENTRY_SIZE == PCI_MSIX_ENTRY_LOWER_ADDR   ? &e->addr_lo
+			      : off % PCI_MSIX_ENTRY_SIZE == PCI_MSIX_ENTRY_UPPER_ADDR ? &e->addr_hi
+										       : &e->data;
 		if (*f == val)
 			return -1;
 		*f = val;
@@ -190,7 +190,7 @@ static void msix_bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 			memset(data, 0, len);
 		return;
 	}
-	int changed[2] = { -1, -1 };
+	int changed[2] = {-1, -1};
 	pthread_mutex_lock(&m->lock);
 	for (uint32_t i = 0; i < len; i += 4) {
 		uint64_t o = off + i;

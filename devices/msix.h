@@ -14,9 +14,9 @@
 #include "devices/pci.h"
 
 #define MSIX_MAX_VECTORS 64 /* one 64-bit PBA word */
-#define MSIX_BAR_SIZE 0x1000
-#define MSIX_TABLE_OFF 0x000
-#define MSIX_PBA_OFF 0x800
+#define MSIX_BAR_SIZE	 0x1000
+#define MSIX_TABLE_OFF	 0x000
+#define MSIX_PBA_OFF	 0x800
 
 /* The KVM side, a seam for tests. Defaults to vmm/irq.c (irq_msi_*). */
 struct msix_kvm_ops {
@@ -42,12 +42,12 @@ struct msix {
 	void *opaque;
 	int bar;
 	uint16_t nvec;
-	uint8_t cap;       /* config-space offset of the capability */
-	bool enabled;      /* Message Control: MSI-X Enable */
-	bool fmask;        /* Message Control: Function Mask */
+	uint8_t cap;  /* config-space offset of the capability */
+	bool enabled; /* Message Control: MSI-X Enable */
+	bool fmask;   /* Message Control: Function Mask */
 	pthread_mutex_t lock;
 	struct msix_entry table[MSIX_MAX_VECTORS];
-	uint64_t pba;      /* pending bits */
+	uint64_t pba; /* pending bits */
 	int gsi[MSIX_MAX_VECTORS];
 	struct {
 		uint64_t addr;
@@ -59,8 +59,8 @@ struct msix {
 
 /* Declares BAR `bar` (32-bit memory, MSIX_BAR_SIZE) on d, adds the capability and allocates one
  * GSI per vector. Call before pci_register(d). kops NULL = msix_kvm_irq. 0 or -errno. */
-int msix_init(struct msix *m, struct pci_dev *d, int bar, uint16_t nvec,
-	      const struct msix_kvm_ops *kops, msix_changed_fn changed, void *opaque);
+int msix_init(struct msix *m, struct pci_dev *d, int bar, uint16_t nvec, const struct msix_kvm_ops *kops,
+	      msix_changed_fn changed, void *opaque);
 void msix_free(struct msix *m);
 
 /* Forward of the owner's cfg_write hook; looks at Message Control. */

@@ -10,7 +10,7 @@
 #include "vmm/irq.h"
 
 #define CONF1_ADDR_PORT 0xcf8
-#define CONF1_ENABLE 0x80000000u
+#define CONF1_ENABLE	0x80000000u
 
 /* Host bridge ids: Intel Q35 DRAM controller, what guests expect of a PC's bus 0 slot 0. */
 #define HOST_VENDOR 0x8086
@@ -57,8 +57,8 @@ static void cfg_put(struct pci_dev *d, uint32_t off, uint32_t len, uint32_t v)
 	le_put(&d->cfg[off], len, v);
 }
 
-void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device, uint32_t class_code,
-		  uint8_t revision, uint16_t subsys_vendor, uint16_t subsys_id)
+void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device, uint32_t class_code, uint8_t revision,
+		  uint16_t subsys_vendor, uint16_t subsys_id)
 {
 	memset(d, 0, sizeof(*d));
 	cfg_put(d, PCI_VENDOR_ID, 2, vendor);
@@ -71,13 +71,12 @@ void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device, uint32_t 
 	d->cfg[PCI_INTERRUPT_PIN] = 1; /* INTA# */
 
 	le_put(&d->wmask[PCI_COMMAND], 2,
-		PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_SERR |
-			PCI_COMMAND_PARITY | PCI_COMMAND_INTX_DISABLE);
+	       PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_SERR |
+		   PCI_COMMAND_PARITY | PCI_COMMAND_INTX_DISABLE);
 	/* Error bits of the status register are write-1-to-clear; the rest of it is read-only. */
 	le_put(&d->w1cmask[PCI_STATUS], 2,
-		PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT | PCI_STATUS_REC_TARGET_ABORT |
-			PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_SIG_SYSTEM_ERROR |
-			PCI_STATUS_DETECTED_PARITY);
+	       PCI_STATUS_PARITY | PCI_STATUS_SIG_TARGET_ABORT | PCI_STATUS_REC_TARGET_ABORT |
+		   PCI_STATUS_REC_MASTER_ABORT | PCI_STATUS_SIG_SYSTEM_ERROR | PCI_STATUS_DETECTED_PARITY);
 	d->wmask[PCI_CACHE_LINE_SIZE] = 0xff;
 	d->wmask[PCI_LATENCY_TIMER] = 0xff;
 	d->wmask[PCI_INTERRUPT_LINE] = 0xff;
@@ -95,16 +94,20 @@ static uint32_t bar_type_bits(const struct pci_bar *b)
 	       (b->prefetch ? PCI_BASE_ADDRESS_MEM_PREFETCH : 0);
 }
 
-void pci_bar_init(struct pci_dev *d, int n, uint64_t size, bool io, bool mem64, bool prefetch,
-		  bus_io_fn fn, void *opaque)
+void pci_bar_init(struct pci_dev *d, int n, uint64_t size, bool io, bool mem64, bool prefetch, bus_io_fn fn,
+		  void *opaque)
 {
 	struct pci_bar *b = &d->bar[n];
-	*b = (struct pci_bar){ .size = size, .io = io, .mem64 = mem64 && !io,
-			       .prefetch = prefetch && !io, .fn = fn, .opaque = opaque };
+	*b = (struct pci_bar){.size = size,
+			      .io = io,
+			      .mem64 = mem64 && !io,
+			      .prefetch = prefetch && !io,
+			      .fn = fn,
+			      .opaque = opaque};
 	/* Sizing falls out of the write mask: writing all ones reads back ~(size - 1) plus the
 	 * read-only type bits. */
 	uint32_t off = PCI_BASE_ADDRESS_0 + 4 * n;
-	uint32_t low = (uint32_t)~(size - 1) & (io ? PCI_BASE_ADDRESS_IO_MASK : PCI_BASE_ADDRESS_MEM_MASK);
+	uint32_t low = (uint32_t) ~(size - 1) & (io ? PCI_BASE_ADDRESS_IO_MASK : PCI_BASE_ADDRESS_MEM_MASK);
 	le_put(&d->wmask[off], 4, low);
 	cfg_put(d, off, 4, bar_type_bits(b));
 	if (b->mem64 && n < 5)

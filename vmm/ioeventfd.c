@@ -18,12 +18,11 @@ int ioeventfd_init(int vm_fd)
 static int ioeventfd_ctl(int efd, uint64_t addr, uint32_t len, bool match, uint64_t data, bool assign)
 {
 	struct kvm_ioeventfd io = {
-		.datamatch = data,
-		.addr = addr,
-		.len = len,
-		.fd = efd,
-		.flags = (match ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) |
-			 (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
+	    .datamatch = data,
+	    .addr = addr,
+	    .len = len,
+	    .fd = efd,
+	    .flags = (match ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0) | (assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN),
 	};
 	if (ioeventfd_vm_fd < 0)
 		return -EBADF;

@@ -16,18 +16,18 @@
 #include "vmm/ioeventfd.h"
 #include "vmm/irq.h"
 
-#define POLL_STOP UINT32_MAX
+#define POLL_STOP	     UINT32_MAX
 #define VIRTIO_PCI_ISR_QUEUE 0x1 /* 4.1.4.5: ISR bit 0, queue interrupt */
 
 struct vpci_queue {
-	uint16_t size;      /* queue_size: starts at queue_max, the driver may shrink it */
-	uint16_t vector;    /* queue_msix_vector */
-	bool enabled;       /* queue_enable */
+	uint16_t size;	 /* queue_size: starts at queue_max, the driver may shrink it */
+	uint16_t vector; /* queue_msix_vector */
+	bool enabled;	 /* queue_enable */
 	uint64_t desc, driver, device;
 	int kick_fd, call_fd;
 	uint64_t ioev_addr; /* doorbell the kick fd is assigned to in KVM, 0 = none */
-	int irqfd_gsi;      /* GSI the call fd is bound to by irqfd, -1 = polled */
-	bool polled;        /* call fd is in the poller's epoll set */
+	int irqfd_gsi;	    /* GSI the call fd is bound to by irqfd, -1 = polled */
+	bool polled;	    /* call fd is in the poller's epoll set */
 };
 
 struct virtio_pci {
@@ -42,14 +42,14 @@ struct virtio_pci {
 	uint32_t dfselect, gfselect;
 	uint64_t driver_features;
 	uint16_t msix_config;
-	uint8_t status;            /* without NEEDS_RESET, which lives in needs_reset */
-	bool needs_reset;          /* atomic */
+	uint8_t status;		   /* without NEEDS_RESET, which lives in needs_reset */
+	bool needs_reset;	   /* atomic */
 	uint8_t config_generation; /* atomic */
-	uint8_t isr;               /* atomic */
+	uint8_t isr;		   /* atomic */
 	uint16_t queue_select;
-	bool started;              /* ops->start succeeded and ops->stop not yet called */
+	bool started; /* ops->start succeeded and ops->stop not yet called */
 	struct vpci_queue q[VIRTIO_MAX_QUEUES];
-	uint8_t cfg_cap;           /* offset of the VIRTIO_PCI_CAP_PCI_CFG capability */
+	uint8_t cfg_cap; /* offset of the VIRTIO_PCI_CAP_PCI_CFG capability */
 	int epfd, stop_fd;
 	pthread_t poller;
 	bool poller_running;
@@ -79,7 +79,7 @@ static void poll_watch(struct virtio_pci *vp, int q, bool on)
 	struct vpci_queue *vq = &vp->q[q];
 	if (vq->polled == on)
 		return;
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = q };
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = q};
 	epoll_ctl(vp->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, vq->call_fd, &ev);
 	vq->polled = on;
 }
@@ -294,7 +294,7 @@ static uint64_t get(const uint8_t *img, size_t off, size_t len)
 	return v;
 }
 
-#define F(field) offsetof(struct virtio_pci_common_cfg, field)
+#define F(field)     offsetof(struct virtio_pci_common_cfg, field)
 #define FSIZE(field) sizeof(((struct virtio_pci_common_cfg *)0)->field)
 
 static void common_image(struct virtio_pci *vp, uint8_t *img)
@@ -399,19 +399,21 @@ static int common_field_write(struct virtio_pci *vp, size_t f, uint64_t v)
 static const struct {
 	uint8_t off, len;
 } common_fields[] = {
-	{ F(device_feature_select), 4 }, { F(device_feature), 4 }, { F(guest_feature_select), 4 },
-	{ F(guest_feature), 4 },	 { F(msix_config), 2 },	   { F(num_queues), 2 },
-	{ F(device_status), 1 },	 { F(config_generation), 1 }, { F(queue_select), 2 },
-	{ F(queue_size), 2 },		 { F(queue_msix_vector), 2 }, { F(queue_enable), 2 },
-	{ F(queue_notify_off), 2 },	 { F(queue_desc_lo), 4 },  { F(queue_desc_hi), 4 },
-	{ F(queue_avail_lo), 4 },	 { F(queue_avail_hi), 4 }, { F(queue_used_lo), 4 },
-	{ F(queue_used_hi), 4 },
+    {F(device_feature_select), 4}, {F(device_feature), 4},
+    {F(guest_feature_select), 4},  {F(guest_feature), 4},
+    {F(msix_config), 2},	   {F(num_queues), 2},
+    {F(device_status), 1},	   {F(config_generation), 1},
+    {F(queue_select), 2},	   {F(queue_size), 2},
+    {F(queue_msix_vector), 2},	   {F(queue_enable), 2},
+    {F(queue_notify_off), 2},	   {F(queue_desc_lo), 4},
+    {F(queue_desc_hi), 4},	   {F(queue_avail_lo), 4},
+    {F(queue_avail_hi), 4},	   {F(queue_used_lo), 4},
+    {F(queue_used_hi), 4},
 };
 
 /* Any width and alignment: the access is applied to an image of the registers and each field it
  * touched is written with its new value (drivers use the natural widths, 4.1.3.1). */
-static int common_access(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len,
-			 bool is_write)
+static int common_access(struct virtio_pci *vp, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	uint8_t img[COMMON_SIZE];
 	if (off >= COMMON_SIZE) {
@@ -448,7 +450,8 @@ static void vpci_bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 	if (off >= VIRTIO_PCI_NOTIFY_OFF) {
 		uint64_t n = off - VIRTIO_PCI_NOTIFY_OFF;
 		/* A doorbell write KVM did not catch (odd width, PCI_CFG window, no ioeventfd). */
-		if (is_write && n % VIRTIO_PCI_NOTIFY_MULT == 0 && n / VIRTIO_PCI_NOTIFY_MULT < vdev->num_queues)
+		if (is_write && n % VIRTIO_PCI_NOTIFY_MULT == 0 &&
+		    n / VIRTIO_PCI_NOTIFY_MULT < vdev->num_queues)
 			eventfd_write(vp->q[n / VIRTIO_PCI_NOTIFY_MULT].kick_fd, 1);
 		if (!is_write)
 			memset(data, 0, len);
@@ -539,9 +542,9 @@ static void vpci_bar_moved(struct pci_dev *d, int bar)
 }
 
 static const struct pci_dev_ops vpci_pci_ops = {
-	.cfg_write = vpci_cfg_write,
-	.cfg_read = vpci_cfg_read,
-	.bar_moved = vpci_bar_moved,
+    .cfg_write = vpci_cfg_write,
+    .cfg_read = vpci_cfg_read,
+    .bar_moved = vpci_bar_moved,
 };
 
 /* --- what the device sees --- */
@@ -581,11 +584,11 @@ static void tops_needs_reset(struct virtio_dev *vdev)
 }
 
 static const struct virtio_transport_ops vpci_tops = {
-	.kick_fd = tops_kick_fd,
-	.call_fd = tops_call_fd,
-	.direct_call_fd = tops_direct_call_fd,
-	.config_changed = tops_config_changed,
-	.needs_reset = tops_needs_reset,
+    .kick_fd = tops_kick_fd,
+    .call_fd = tops_call_fd,
+    .direct_call_fd = tops_direct_call_fd,
+    .config_changed = tops_config_changed,
+    .needs_reset = tops_needs_reset,
 };
 
 /* --- the poller --- */
@@ -646,7 +649,7 @@ static int ioeventfd_real(int efd, uint64_t addr, uint32_t len, bool assign)
 
 static void cap_add(struct virtio_pci *vp, uint8_t type, uint32_t off, uint32_t len, uint8_t *out)
 {
-	struct virtio_pci_notify_cap c = { 0 };
+	struct virtio_pci_notify_cap c = {0};
 	uint8_t size = sizeof(struct virtio_pci_cap);
 	if (type == VIRTIO_PCI_CAP_NOTIFY_CFG) {
 		size = sizeof(struct virtio_pci_notify_cap);
@@ -682,12 +685,11 @@ static void vpci_free(struct virtio_pci *vp)
 	free(vp);
 }
 
-int virtio_pci_create(struct virtio_dev *vdev, uint32_t class_code,
-		      const struct virtio_pci_kvm_ops *kops)
+int virtio_pci_create(struct virtio_dev *vdev, uint32_t class_code, const struct virtio_pci_kvm_ops *kops)
 {
-	if (!vdev->ops || vdev->num_queues == 0 || vdev->num_queues > VIRTIO_MAX_QUEUES ||
-	    !vdev->queue_max || vdev->queue_max > VIRTQ_MAX_SIZE ||
-	    (vdev->queue_max & (vdev->queue_max - 1)) || vdev->config_len > 0x1000)
+	if (!vdev->ops || vdev->num_queues == 0 || vdev->num_queues > VIRTIO_MAX_QUEUES || !vdev->queue_max ||
+	    vdev->queue_max > VIRTQ_MAX_SIZE || (vdev->queue_max & (vdev->queue_max - 1)) ||
+	    vdev->config_len > 0x1000)
 		return -EINVAL;
 	struct virtio_pci *vp = calloc(1, sizeof(*vp));
 	if (!vp)
@@ -711,7 +713,7 @@ int virtio_pci_create(struct virtio_dev *vdev, uint32_t class_code,
 	vp->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (vp->epfd < 0 || vp->stop_fd < 0)
 		goto fail_errno;
-	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = POLL_STOP };
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = POLL_STOP};
 	if (epoll_ctl(vp->epfd, EPOLL_CTL_ADD, vp->stop_fd, &ev))
 		goto fail_errno;
 	for (int q = 0; q < vdev->num_queues; q++) {
@@ -730,8 +732,8 @@ int virtio_pci_create(struct virtio_dev *vdev, uint32_t class_code,
 	d->ops = &vpci_pci_ops;
 	d->opaque = vp;
 	/* One vector per queue plus one for config changes, as Linux asks for first. */
-	r = msix_init(&vp->msix, d, VIRTIO_PCI_MSIX_BAR, vdev->num_queues + 1, vp->kops.msix,
-		      on_msix_changed, vp);
+	r = msix_init(&vp->msix, d, VIRTIO_PCI_MSIX_BAR, vdev->num_queues + 1, vp->kops.msix, on_msix_changed,
+		      vp);
 	if (r)
 		goto fail;
 	pci_bar_init(d, VIRTIO_PCI_BAR, VIRTIO_PCI_BAR_SIZE, false, true, true, vpci_bar_io, vp);

@@ -16,17 +16,17 @@
 #include "devices/pci.h"
 #include "devices/virtio/virtio_dev.h"
 
-#define VIRTIO_PCI_VENDOR 0x1af4
+#define VIRTIO_PCI_VENDOR      0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040 /* 4.1.2.1: 0x1040 + virtio device id */
-#define VIRTIO_PCI_SUBSYS_ID 0x1100
+#define VIRTIO_PCI_SUBSYS_ID   0x1100
 
-#define VIRTIO_PCI_MSIX_BAR 1
-#define VIRTIO_PCI_BAR 4
-#define VIRTIO_PCI_BAR_SIZE 0x4000
-#define VIRTIO_PCI_COMMON_OFF 0x0000
-#define VIRTIO_PCI_ISR_OFF 0x1000
-#define VIRTIO_PCI_DEVICE_OFF 0x2000
-#define VIRTIO_PCI_NOTIFY_OFF 0x3000
+#define VIRTIO_PCI_MSIX_BAR    1
+#define VIRTIO_PCI_BAR	       4
+#define VIRTIO_PCI_BAR_SIZE    0x4000
+#define VIRTIO_PCI_COMMON_OFF  0x0000
+#define VIRTIO_PCI_ISR_OFF     0x1000
+#define VIRTIO_PCI_DEVICE_OFF  0x2000
+#define VIRTIO_PCI_NOTIFY_OFF  0x3000
 #define VIRTIO_PCI_NOTIFY_MULT 4
 
 /* The KVM calls the transport makes, a seam for tests. NULL members / a NULL table mean the real
@@ -40,8 +40,7 @@ struct virtio_pci_kvm_ops {
 /* Wraps vdev (ops, device_id, num_queues, queue_max, config_len, mem already filled) in a PCI
  * function with the given class code and registers it; sets vdev->tops and vdev->transport.
  * Needs irq_init() and ioeventfd_init() done first (unless kops fakes them). 0 or -errno. */
-int virtio_pci_create(struct virtio_dev *vdev, uint32_t class_code,
-		      const struct virtio_pci_kvm_ops *kops);
+int virtio_pci_create(struct virtio_dev *vdev, uint32_t class_code, const struct virtio_pci_kvm_ops *kops);
 /* Stops the device if running, stops the poller, releases fds and routes. The PCI function stays
  * registered until pci_reset_all(). */
 void virtio_pci_destroy(struct virtio_dev *vdev);

@@ -47,10 +47,10 @@ static int fake_msi_signal(uint64_t addr, uint32_t data)
 }
 
 const struct msix_kvm_ops fake_msix_kvm_ops = {
-	.msi_alloc = fake_msi_alloc,
-	.msi_set = fake_msi_set,
-	.msi_free = fake_msi_free,
-	.msi_signal = fake_msi_signal,
+    .msi_alloc = fake_msi_alloc,
+    .msi_set = fake_msi_set,
+    .msi_free = fake_msi_free,
+    .msi_signal = fake_msi_signal,
 };
 
 int fake_kvm_ioeventfd(int efd, uint64_t addr, uint32_t len, bool assign)

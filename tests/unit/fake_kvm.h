@@ -12,14 +12,28 @@
 struct fake_kvm {
 	int next_gsi, nalloc, nfree;
 	int nset;
-	struct { uint32_t gsi; uint64_t addr; uint32_t data; } set[FAKE_KVM_LOG];
+	struct {
+		uint32_t gsi;
+		uint64_t addr;
+		uint32_t data;
+	} set[FAKE_KVM_LOG];
 	int nsignal;
-	struct { uint64_t addr; uint32_t data; } signal[FAKE_KVM_LOG];
+	struct {
+		uint64_t addr;
+		uint32_t data;
+	} signal[FAKE_KVM_LOG];
 	/* Currently assigned ioeventfds and irqfds (assign adds, deassign removes). */
 	int nioev;
-	struct { int efd; uint64_t addr; uint32_t len; } ioev[FAKE_KVM_LOG];
+	struct {
+		int efd;
+		uint64_t addr;
+		uint32_t len;
+	} ioev[FAKE_KVM_LOG];
 	int nirqfd;
-	struct { int efd; uint32_t gsi; } irqfd[FAKE_KVM_LOG];
+	struct {
+		int efd;
+		uint32_t gsi;
+	} irqfd[FAKE_KVM_LOG];
 	int irqfd_calls;
 	int line[32]; /* current level of each IOAPIC input */
 	int line_calls;

@@ -12,7 +12,7 @@
 #include "vmm/bus.h"
 
 #define NVEC 4
-#define BAR 1
+#define BAR  1
 
 static struct pci_dev dev;
 static struct msix msix;
@@ -31,7 +31,7 @@ static void on_cfg_write(struct pci_dev *d, uint32_t off, uint32_t len, uint32_t
 	(void)val;
 	msix_cfg_write(&msix, off, len);
 }
-static const struct pci_dev_ops ops = { .cfg_write = on_cfg_write };
+static const struct pci_dev_ops ops = {.cfg_write = on_cfg_write};
 
 static void setup(void)
 {

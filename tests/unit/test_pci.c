@@ -47,7 +47,7 @@ static void on_bar_moved(struct pci_dev *d, int bar)
 	(void)d;
 	moved_calls[bar]++;
 }
-static const struct pci_dev_ops test_ops = { .bar_moved = on_bar_moved };
+static const struct pci_dev_ops test_ops = {.bar_moved = on_bar_moved};
 
 static struct pci_dev dev;
 
@@ -97,14 +97,14 @@ START_TEST(absent_functions_read_all_ones)
 {
 	ck_assert_int_eq(pci_register(&dev), 0);
 	uint32_t v = 0;
-	ck_assert_uint_eq(conf1_read(7, 0, 4), 0xffffffffu);          /* empty slot */
-	conf1_select(1, dev.slot, 0, 0);                                  /* other bus */
+	ck_assert_uint_eq(conf1_read(7, 0, 4), 0xffffffffu); /* empty slot */
+	conf1_select(1, dev.slot, 0, 0);		     /* other bus */
 	bus_access(BUS_PIO, 0xcfc, (uint8_t *)&v, 4, false);
 	ck_assert_uint_eq(v, 0xffffffffu);
-	conf1_select(0, dev.slot, 1, 0);                                  /* function 1 */
+	conf1_select(0, dev.slot, 1, 0); /* function 1 */
 	bus_access(BUS_PIO, 0xcfc, (uint8_t *)&v, 4, false);
 	ck_assert_uint_eq(v, 0xffffffffu);
-	uint32_t a = (uint32_t)dev.slot << 11;                            /* enable bit clear */
+	uint32_t a = (uint32_t)dev.slot << 11; /* enable bit clear */
 	bus_access(BUS_PIO, 0xcf8, (uint8_t *)&a, 4, true);
 	bus_access(BUS_PIO, 0xcfc, (uint8_t *)&v, 4, false);
 	ck_assert_uint_eq(v, 0xffffffffu);
@@ -140,7 +140,7 @@ END_TEST
 
 START_TEST(status_error_bits_are_write_one_to_clear)
 {
-	uint8_t cap[4] = { 0x09, 0, 4, 0 };
+	uint8_t cap[4] = {0x09, 0, 4, 0};
 	ck_assert_uint_ne(pci_cap_add(&dev, cap, sizeof(cap)), 0);
 	ck_assert_int_eq(pci_register(&dev), 0);
 	dev.cfg[PCI_STATUS + 1] |= (PCI_STATUS_DETECTED_PARITY | PCI_STATUS_REC_MASTER_ABORT) >> 8;
@@ -224,7 +224,7 @@ START_TEST(bar_move_reregisters_bus_range)
 	uint32_t v;
 	ck_assert(bus_access(BUS_MMIO, old, (uint8_t *)&v, 4, false));
 	int before = moved_calls[0];
-	conf1_write(dev.slot, PCI_BASE_ADDRESS_0, 4, (uint32_t)new);
+	conf1_write(dev.slot, PCI_BASE_ADDRESS_0, 4, (uint32_t) new);
 	ck_assert_uint_eq(dev.bar[0].addr, new);
 	ck_assert_int_gt(moved_calls[0], before);
 	ck_assert(!bus_access(BUS_MMIO, old, (uint8_t *)&v, 4, false));
@@ -255,7 +255,7 @@ END_TEST
 
 START_TEST(capability_list_walk_visits_every_cap)
 {
-	uint8_t a[12] = { 0x11 }, b[16] = { 0x09, 0, 16, 1 }, c[5] = { 0x09, 0, 5, 2 };
+	uint8_t a[12] = {0x11}, b[16] = {0x09, 0, 16, 1}, c[5] = {0x09, 0, 5, 2};
 	uint8_t oa = pci_cap_add(&dev, a, sizeof(a));
 	uint8_t ob = pci_cap_add(&dev, b, sizeof(b));
 	uint8_t oc = pci_cap_add(&dev, c, sizeof(c));
@@ -263,7 +263,7 @@ START_TEST(capability_list_walk_visits_every_cap)
 	ck_assert_uint_eq(oc % 4, 0);
 	ck_assert_int_eq(pci_register(&dev), 0);
 	ck_assert(conf1_read(dev.slot, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
-	uint8_t want[] = { oa, ob, oc }, ids[] = { 0x11, 0x09, 0x09 };
+	uint8_t want[] = {oa, ob, oc}, ids[] = {0x11, 0x09, 0x09};
 	uint32_t p = conf1_read(dev.slot, PCI_CAPABILITY_LIST, 1);
 	int n = 0;
 	while (p && n < 10) {
@@ -285,7 +285,7 @@ END_TEST
 
 START_TEST(capability_that_does_not_fit_is_refused)
 {
-	uint8_t big[200] = { 0x09 };
+	uint8_t big[200] = {0x09};
 	ck_assert_uint_ne(pci_cap_add(&dev, big, 180), 0);
 	ck_assert_uint_eq(pci_cap_add(&dev, big, 40), 0);
 }

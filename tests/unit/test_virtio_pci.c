@@ -22,10 +22,10 @@
 #include "tests/unit/unit.h"
 #include "vmm/bus.h"
 
-#define NQ 2
-#define QMAX 256
-#define MEM_SIZE 0x10000
-#define OFFER ((1ull << 5) | (1ull << VIRTIO_RING_F_EVENT_IDX)) /* + VERSION_1 by the transport */
+#define NQ	  2
+#define QMAX	  256
+#define MEM_SIZE  0x10000
+#define OFFER	  ((1ull << 5) | (1ull << VIRTIO_RING_F_EVENT_IDX)) /* + VERSION_1 by the transport */
 #define VERSION_1 (1ull << VIRTIO_F_VERSION_1)
 
 /* --- the fake device --- */
@@ -77,19 +77,19 @@ static void fd_irq_changed(struct virtio_dev *v, int q)
 	fd.irq_changed_q = q;
 }
 static const struct virtio_dev_ops fd_ops = {
-	.features = fd_features,
-	.set_features = fd_set_features,
-	.config_read = fd_config_read,
-	.config_write = fd_config_write,
-	.start = fd_start,
-	.stop = fd_stop,
-	.irq_changed = fd_irq_changed,
+    .features = fd_features,
+    .set_features = fd_set_features,
+    .config_read = fd_config_read,
+    .config_write = fd_config_write,
+    .start = fd_start,
+    .stop = fd_stop,
+    .irq_changed = fd_irq_changed,
 };
 
 static const struct virtio_pci_kvm_ops fake_ops = {
-	.ioeventfd = fake_kvm_ioeventfd,
-	.irqfd = fake_kvm_irqfd,
-	.msix = &fake_msix_kvm_ops,
+    .ioeventfd = fake_kvm_ioeventfd,
+    .irqfd = fake_kvm_irqfd,
+    .msix = &fake_msix_kvm_ops,
 };
 
 static uint8_t *ram;
@@ -145,10 +145,10 @@ static uint32_t rd(uint64_t off, uint32_t len)
 	return v;
 }
 
-#define C(field) (VIRTIO_PCI_COMMON_OFF + offsetof(struct virtio_pci_common_cfg, field))
-#define CS(field) sizeof(((struct virtio_pci_common_cfg *)0)->field)
+#define C(field)     (VIRTIO_PCI_COMMON_OFF + offsetof(struct virtio_pci_common_cfg, field))
+#define CS(field)    sizeof(((struct virtio_pci_common_cfg *)0)->field)
 #define CW(field, v) wr(C(field), CS(field), (v))
-#define CR(field) rd(C(field), CS(field))
+#define CR(field)    rd(C(field), CS(field))
 
 static void driver_features(uint64_t f)
 {
@@ -174,8 +174,8 @@ static void negotiate(uint64_t f)
 	CW(device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
 }
 
-#define ST_ALL_OK \
-	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK | \
+#define ST_ALL_OK                                                                                            \
+	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |                \
 	 VIRTIO_CONFIG_S_DRIVER_OK)
 
 /* A valid ring for queue q of size 8 in fake RAM. */
@@ -213,7 +213,7 @@ static void msix_enable(void)
 static void msix_entry(int v, uint32_t data, bool masked)
 {
 	uint64_t t = pd->bar[VIRTIO_PCI_MSIX_BAR].addr + v * PCI_MSIX_ENTRY_SIZE;
-	uint32_t w[4] = { 0xfee00000, 0, data, masked };
+	uint32_t w[4] = {0xfee00000, 0, data, masked};
 	for (int i = 0; i < 4; i++)
 		bus_access(BUS_MMIO, t + 4 * i, (uint8_t *)&w[i], 4, true);
 }
@@ -245,19 +245,22 @@ START_TEST(capabilities_locate_every_structure)
 		uint8_t type;
 		uint32_t off;
 	} want[] = {
-		{ VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_COMMON_OFF },
-		{ VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_PCI_ISR_OFF },
-		{ VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_DEVICE_OFF },
-		{ VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFF },
+	    {VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_COMMON_OFF},
+	    {VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_PCI_ISR_OFF},
+	    {VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_DEVICE_OFF},
+	    {VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFF},
 	};
 	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		uint8_t p = find_vendor_cap(want[i].type);
 		ck_assert_uint_ne(p, 0);
-		ck_assert_uint_eq(pci_cfg_read(pd, p + offsetof(struct virtio_pci_cap, bar), 1), VIRTIO_PCI_BAR);
-		ck_assert_uint_eq(pci_cfg_read(pd, p + offsetof(struct virtio_pci_cap, offset), 4), want[i].off);
+		ck_assert_uint_eq(pci_cfg_read(pd, p + offsetof(struct virtio_pci_cap, bar), 1),
+				  VIRTIO_PCI_BAR);
+		ck_assert_uint_eq(pci_cfg_read(pd, p + offsetof(struct virtio_pci_cap, offset), 4),
+				  want[i].off);
 	}
 	uint8_t n = find_vendor_cap(VIRTIO_PCI_CAP_NOTIFY_CFG);
-	ck_assert_uint_eq(pci_cfg_read(pd, n + offsetof(struct virtio_pci_notify_cap, notify_off_multiplier), 4), 4);
+	ck_assert_uint_eq(
+	    pci_cfg_read(pd, n + offsetof(struct virtio_pci_notify_cap, notify_off_multiplier), 4), 4);
 	ck_assert_uint_eq(pci_cfg_read(pd, find_vendor_cap(VIRTIO_PCI_CAP_DEVICE_CFG) + 12, 4), 8);
 	ck_assert_uint_ne(find_vendor_cap(VIRTIO_PCI_CAP_PCI_CFG), 0);
 	/* Device config reads go to the device. */
