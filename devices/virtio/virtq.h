@@ -5,7 +5,14 @@
  * queue size; loops, bad addresses, length overflow, a readable descriptor after a writable one,
  * nested indirect tables and bad queue sizes make virtq_pop() fail and mark the queue broken
  * (the transport then sets NEEDS_RESET). Buffers are handed out as iovecs pointing straight into
- * guest memory so a backend can readv/writev without a bounce copy. */
+ * guest memory so a backend can readv/writev without a bounce copy.
+ *
+ * Threads: a queue is used by one thread at a time (its device's datapath thread); nothing here
+ * locks. The guest's vCPUs are the other side and are synchronised with by the barriers of 2.7.
+ *
+ * Draining a queue (2.7.10): set_notify(false); while (virtq_pop() == 1) ...; push/flush; then
+ * if (virtq_set_notify(true)) drain again, else wait for the next kick. A device that only pops
+ * until the ring is empty also works: with EVENT_IDX an empty pop re-arms avail_event itself. */
 #ifndef MINIVMM_VIRTQ_H
 #define MINIVMM_VIRTQ_H
 #include <stdbool.h>
@@ -28,6 +35,15 @@ struct virtq {
 	uint16_t used_idx;    /* our copy of used->idx */
 	uint16_t signalled_used; /* used_idx at the last interrupt (event idx) */
 	bool signalled_valid;
+
+	/* Private to virtq.c. */
+	uint16_t shadow_avail;  /* avail->idx as last read: avail->idx is read once per batch */
+	uint16_t pending_used;  /* entries virtq_push()ed and not yet flushed */
+	bool notify_off;        /* virtq_set_notify(false) in effect */
+	const char *broken_why; /* what was malformed (for logs and tests), NULL if not broken */
+	struct vring_desc *desc;   /* host pointers to the rings, checked once by virtq_init: guest */
+	struct vring_avail *avail; /* memory never moves, so they cannot go stale */
+	struct vring_used *used;
 };
 
 /* One popped chain: iov[0..nr_out) are driver->device (readable), iov[nr_out..nr_out+nr_in) are
@@ -47,15 +63,19 @@ void virtq_reset(struct virtq *vq);
 
 /* Number of chains the driver has made available and we have not popped. */
 uint16_t virtq_avail_count(const struct virtq *vq);
-/* Pops the next chain into e. Returns 1 (got one), 0 (ring empty) or -1 (malformed: the queue is
- * now broken and must not be used until reset). */
+/* Pops the next chain into e. Returns 1 (got one), 0 (ring empty or queue not set up) or -1
+ * (malformed: the queue is now broken, vq->broken set and vq->ready cleared, until reset).
+ * Zero-length descriptors are accepted and produce no iovec. A chain may be direct descriptors
+ * (at most size of them), optionally ending in one indirect descriptor whose table holds at most
+ * VIRTQ_MAX_SIZE entries; it may hold at most VIRTQ_MAX_SIZE non-empty buffers in all. */
 int virtq_pop(struct virtq *vq, struct virtq_elem *e);
 /* Gives back the last n popped chains (pop undone), e.g. when the backend had no room. */
 void virtq_unpop(struct virtq *vq, uint16_t n);
-/* Adds head with `len` bytes written to the used ring (not yet visible: call virtq_flush). */
+/* Adds head with `len` bytes written to the used ring after the entries already pushed (not yet
+ * visible: call virtq_flush with the number pushed). */
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 /* Adds an entry at used ring position used_idx+i without publishing (mergeable RX fills several
- * before one flush). */
+ * before one flush). Do not mix with virtq_push() in one batch. */
 void virtq_fill(struct virtq *vq, uint16_t head, uint32_t len, uint16_t i);
 /* Publishes count filled entries: used->idx += count, with the write barrier the spec requires. */
 void virtq_flush(struct virtq *vq, uint16_t count);
