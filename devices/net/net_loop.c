@@ -291,8 +291,15 @@ int net_loop_rx(struct net_loop *nl)
 	uint16_t used0 = vq->used_idx;
 	int done = 0;
 	bool budget = n->be.fd >= 0;
-	if (!vq->ready || nl->rx_starved)
+	if (nl->rx_starved)
 		return 0;
+	if (!vq->ready) {
+		/* Not set up, or broken until the driver resets us: stop polling the backend, or
+		 * its level-triggered readiness would spin the loop. */
+		nl->rx_starved = true;
+		net_be_update(nl);
+		return 0;
+	}
 	while (!budget || done < NET_RX_BUDGET) {
 		enum net_rx r = net_rx_one(nl);
 		if (r == RX_DONE) {
@@ -423,8 +430,9 @@ static int net_loop_dp_start(struct virtio_net *n, struct loop *l)
 	if (!err && vdev->vq[NET_Q_RX].ready)
 		err = loop_add(l, vdev->tops->kick_fd(vdev, NET_Q_RX), EPOLLIN, net_on_rx_kick, nl);
 	if (!err && n->be.fd >= 0) {
-		nl->be_events = EPOLLIN;
-		err = loop_add(l, n->be.fd, EPOLLIN, net_on_backend, nl);
+		nl->rx_starved = !vdev->vq[NET_Q_RX].ready;
+		nl->be_events = nl->rx_starved ? 0 : EPOLLIN;
+		err = loop_add(l, n->be.fd, nl->be_events, net_on_backend, nl);
 	}
 	if (!err && n->be.ops->attach)
 		err = n->be.ops->attach(&n->be, l, net_on_rx_ready, nl);

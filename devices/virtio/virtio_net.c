@@ -206,8 +206,10 @@ int virtio_net_ctrl_process(struct virtio_net *n)
 	struct virtq *vq = &n->vdev.vq[NET_Q_CTRL];
 	struct net_queue_stats *st = &n->stats[NET_Q_CTRL];
 	struct virtq_elem *e = &n->ctrl_elem;
-	int done = 0, r;
-	while ((r = virtq_pop(vq, e)) == 1) {
+	int done = 0, r = 0;
+	/* At most a ring's worth per round: a driver adding commands as fast as we serve them
+	 * cannot keep the I/O thread here. */
+	while (done < vq->size && (r = virtq_pop(vq, e)) == 1) {
 		struct virtio_net_ctrl_hdr h;
 		uint8_t ack = VIRTIO_NET_ERR;
 		/* 5.1.6.5: class + cmd readable, then at least the one writable ack byte. */

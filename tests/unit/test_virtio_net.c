@@ -572,6 +572,10 @@ START_TEST(malformed_rx_chain_marks_the_device_needs_reset)
 	wire_send(frame, sizeof(frame));
 	net_loop_rx(T->nl);
 	ck_assert_int_eq(T->needs_reset, 1);
+	/* The broken queue is not touched again, and the backend is no longer polled for it. */
+	ck_assert_int_eq(net_loop_rx(T->nl), 0);
+	ck_assert(net_loop_rx_starved(T->nl));
+	ck_assert_int_eq(T->needs_reset, 1);
 	tnet_close();
 }
 END_TEST
