@@ -1,0 +1,28 @@
+/*
+ * net_opts.h: the --net SPEC mini-language, parsed into struct net_opts (vmm/config.h).
+ *
+ *   tap[,ifname=NAME][,mac=XX:XX:XX:XX:XX:XX][,mtu=N][,vhost=on|off|auto]
+ *   user[,net=A.B.C.D/NN][,host=A.B.C.D][,dns=A.B.C.D][,dhcpstart=A.B.C.D][,mac=..][,mtu=..]
+ *       [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
+ *   none
+ *
+ * hostfwd follows QEMU's -netdev user syntax ("tcp::2222-:22", "udp:127.0.0.1:53-:53"); an
+ * empty protocol means tcp, an empty host address INADDR_ANY, an empty guest address the
+ * guest's DHCP address. user defaults: net 10.0.2.0/24, host .2, dns .3, dhcpstart .15 of net.
+ */
+#ifndef MINIVMM_NET_OPTS_H
+#define MINIVMM_NET_OPTS_H
+#include <stdbool.h>
+#include "vmm/config.h"
+
+/*
+ * Parses one SPEC. Returns 0 with *out filled, 1 for "none" (*out zeroed), or -EINVAL after
+ * printing exactly one "minivmm: --net: ..." line that names the offending key and value.
+ */
+int net_opts_parse(const char *spec, struct net_opts *out);
+
+/* True if both rules would listen on the same host socket (same protocol and port, and the same
+ * address or either one bound to INADDR_ANY). */
+bool hostfwd_overlap(const struct hostfwd *a, const struct hostfwd *b);
+
+#endif
