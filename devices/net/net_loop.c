@@ -412,7 +412,15 @@ static void net_on_rx_ready(void *opaque)
 
 static void net_loop_dp_stop(struct virtio_net *n)
 {
-	net_loop_free(n->dp);
+	struct virtio_dev *vdev = &n->vdev;
+	struct net_loop *nl = n->dp;
+	if (nl && nl->loop) {
+		loop_del(nl->loop, vdev->tops->kick_fd(vdev, NET_Q_TX));
+		loop_del(nl->loop, vdev->tops->kick_fd(vdev, NET_Q_RX));
+		if (n->be.fd >= 0)
+			loop_del(nl->loop, n->be.fd);
+	}
+	net_loop_free(nl);
 	n->dp = NULL;
 }
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "devices/net/net_loop.h"
@@ -264,37 +265,46 @@ static void net_ctrl_kick(void *opaque, uint32_t events)
 static void *net_io_thread(void *opaque)
 {
 	struct virtio_net *n = opaque;
-	loop_run(n->loop);
+	while (!__atomic_load_n(&n->stopping, __ATOMIC_ACQUIRE))
+		loop_run_once(n->loop, -1);
 	return NULL;
+}
+
+static void net_wake(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+	uint64_t v;
+	(void)events;
+	if (read(n->wake_fd, &v, sizeof(v)) < 0) {
+		/* Spurious: the stopping flag is what the thread looks at. */
+	}
 }
 
 static void net_stop(struct virtio_dev *vdev)
 {
 	struct virtio_net *n = to_net(vdev);
-	if (!n->loop)
-		return;
 	if (n->running) {
-		loop_stop(n->loop);
+		uint64_t one = 1;
+		__atomic_store_n(&n->stopping, true, __ATOMIC_RELEASE);
+		if (write(n->wake_fd, &one, sizeof(one)) < 0) {
+			/* Cannot overflow: one write per stop. */
+		}
 		pthread_join(n->thread, NULL);
 		n->running = false;
 	}
-	if (n->dp && n->datapath)
+	if (n->dp_started)
 		n->datapath->stop(n);
-	n->dp = NULL;
-	loop_free(n->loop);
-	n->loop = NULL;
+	n->dp_started = false;
+	if (n->ctrl_watched)
+		loop_del(n->loop, vdev->tops->kick_fd(vdev, NET_Q_CTRL));
+	n->ctrl_watched = false;
 }
 
 static int net_start(struct virtio_dev *vdev)
 {
 	struct virtio_net *n = to_net(vdev);
 	int err;
-	if (n->loop)
-		net_stop(vdev);
-	/* A stopped loop stays stopped (loop.h): every start gets a fresh one. */
-	n->loop = loop_new();
-	if (!n->loop)
-		return -1;
+	net_stop(vdev);
 	n->guest_offloads = vdev->features & NET_GUEST_OFFLOADS;
 	if (n->be.ops->set_offloads)
 		n->be.ops->set_offloads(&n->be, n->guest_offloads);
@@ -302,10 +312,13 @@ static int net_start(struct virtio_dev *vdev)
 		err = loop_add(n->loop, vdev->tops->kick_fd(vdev, NET_Q_CTRL), EPOLLIN, net_ctrl_kick, n);
 		if (err < 0)
 			goto fail;
+		n->ctrl_watched = true;
 	}
 	err = n->datapath->start(n, n->loop);
 	if (err < 0)
 		goto fail;
+	n->dp_started = true;
+	n->stopping = false;
 	err = -pthread_create(&n->thread, NULL, net_io_thread, n);
 	if (err < 0)
 		goto fail;
@@ -339,6 +352,19 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 {
 	memset(n, 0, sizeof(*n));
 	n->be = *be;
+	/* One loop for the device's life: backends that attach to it (slirp) keep their watches
+	 * across driver resets, and it outlives the backend's close. */
+	n->loop = loop_new();
+	n->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!n->loop || n->wake_fd < 0 || loop_add(n->loop, n->wake_fd, EPOLLIN, net_wake, n) < 0) {
+		log_err("net%d: cannot create the I/O loop", index);
+		loop_free(n->loop);
+		if (n->wake_fd >= 0)
+			close(n->wake_fd);
+		if (be->ops->close)
+			be->ops->close(&n->be);
+		return -ENOMEM;
+	}
 	n->index = index;
 	n->datapath = &net_loop_datapath;
 	pthread_mutex_init(&n->cfg_lock, NULL);
@@ -389,5 +415,8 @@ void virtio_net_free(struct virtio_net *n)
 	if (n->be.ops && n->be.ops->close)
 		n->be.ops->close(&n->be);
 	n->be.ops = NULL;
+	loop_free(n->loop);
+	n->loop = NULL;
+	close(n->wake_fd);
 	pthread_mutex_destroy(&n->cfg_lock);
 }

@@ -38,7 +38,7 @@ struct loop;
 
 /* Who moves frames for the rx/tx queues. start() runs on the thread that set DRIVER_OK, before the
  * I/O thread exists, and may add fds to the I/O thread's loop l; stop() runs after that thread
- * was joined. */
+ * was joined and removes them again (the loop lives on: the next start reuses it). */
 struct net_datapath_ops {
 	const char *name;
 	int (*start)(struct virtio_net *n, struct loop *l);
@@ -65,9 +65,12 @@ struct virtio_net {
 	bool promisc, allmulti;
 	uint32_t mac_table_uni, mac_table_multi;
 
-	struct loop *loop;            /* the I/O thread's loop while started */
+	struct loop *loop;            /* the I/O thread's loop (for the device's whole life) */
+	int wake_fd;                  /* eventfd that wakes the loop to see `stopping` */
 	pthread_t thread;
-	bool running;
+	bool running, stopping;
+	bool dp_started;              /* datapath->start succeeded, stop pending */
+	bool ctrl_watched;            /* the ctrl kick fd is on the loop */
 
 	struct net_queue_stats stats[NET_NUM_QUEUES];
 	struct virtq_elem ctrl_elem;  /* the control command being served (I/O thread only) */
