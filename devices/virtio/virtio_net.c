@@ -18,12 +18,12 @@
 #define BIT(f) (1ULL << (f))
 
 /* The receive offloads the driver can switch with CTRL_GUEST_OFFLOADS_SET (5.1.6.5.6.1). */
-#define NET_GUEST_OFFLOADS                                                                      \
-	(BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) | \
+#define NET_GUEST_OFFLOADS                                                                                   \
+	(BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) |        \
 	 BIT(VIRTIO_NET_F_GUEST_ECN) | BIT(VIRTIO_NET_F_GUEST_UFO))
 /* Offloads offered only where the backend can honour them. */
-#define NET_OFFLOADS                                                                            \
-	(NET_GUEST_OFFLOADS | BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |                \
+#define NET_OFFLOADS                                                                                         \
+	(NET_GUEST_OFFLOADS | BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |                         \
 	 BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_HOST_ECN) | BIT(VIRTIO_NET_F_HOST_UFO))
 
 static struct virtio_net *to_net(struct virtio_dev *vdev)
@@ -55,20 +55,20 @@ static const struct {
 	uint8_t feature;
 	uint64_t needs_any; /* at least one of these */
 } net_feature_deps[] = {
-	{ VIRTIO_NET_F_GUEST_TSO4, BIT(VIRTIO_NET_F_GUEST_CSUM) },
-	{ VIRTIO_NET_F_GUEST_TSO6, BIT(VIRTIO_NET_F_GUEST_CSUM) },
-	{ VIRTIO_NET_F_GUEST_ECN, BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) },
-	{ VIRTIO_NET_F_GUEST_UFO, BIT(VIRTIO_NET_F_GUEST_CSUM) },
-	{ VIRTIO_NET_F_HOST_TSO4, BIT(VIRTIO_NET_F_CSUM) },
-	{ VIRTIO_NET_F_HOST_TSO6, BIT(VIRTIO_NET_F_CSUM) },
-	{ VIRTIO_NET_F_HOST_ECN, BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) },
-	{ VIRTIO_NET_F_HOST_UFO, BIT(VIRTIO_NET_F_CSUM) },
-	{ VIRTIO_NET_F_CTRL_RX, BIT(VIRTIO_NET_F_CTRL_VQ) },
-	{ VIRTIO_NET_F_CTRL_VLAN, BIT(VIRTIO_NET_F_CTRL_VQ) },
-	{ VIRTIO_NET_F_GUEST_ANNOUNCE, BIT(VIRTIO_NET_F_CTRL_VQ) },
-	{ VIRTIO_NET_F_MQ, BIT(VIRTIO_NET_F_CTRL_VQ) },
-	{ VIRTIO_NET_F_CTRL_MAC_ADDR, BIT(VIRTIO_NET_F_CTRL_VQ) },
-	{ VIRTIO_NET_F_CTRL_GUEST_OFFLOADS, BIT(VIRTIO_NET_F_CTRL_VQ) },
+    {VIRTIO_NET_F_GUEST_TSO4, BIT(VIRTIO_NET_F_GUEST_CSUM)},
+    {VIRTIO_NET_F_GUEST_TSO6, BIT(VIRTIO_NET_F_GUEST_CSUM)},
+    {VIRTIO_NET_F_GUEST_ECN, BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6)},
+    {VIRTIO_NET_F_GUEST_UFO, BIT(VIRTIO_NET_F_GUEST_CSUM)},
+    {VIRTIO_NET_F_HOST_TSO4, BIT(VIRTIO_NET_F_CSUM)},
+    {VIRTIO_NET_F_HOST_TSO6, BIT(VIRTIO_NET_F_CSUM)},
+    {VIRTIO_NET_F_HOST_ECN, BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6)},
+    {VIRTIO_NET_F_HOST_UFO, BIT(VIRTIO_NET_F_CSUM)},
+    {VIRTIO_NET_F_CTRL_RX, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_CTRL_VLAN, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_GUEST_ANNOUNCE, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_MQ, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_CTRL_MAC_ADDR, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_CTRL_GUEST_OFFLOADS, BIT(VIRTIO_NET_F_CTRL_VQ)},
 };
 
 static int net_set_features(struct virtio_dev *vdev, uint64_t f)
@@ -325,8 +325,7 @@ static int net_start(struct virtio_dev *vdev)
 	n->running = true;
 	return 0;
 fail:
-	log_err("net%d: cannot start the %s datapath: %s", n->index, n->datapath->name,
-		strerror(-err));
+	log_err("net%d: cannot start the %s datapath: %s", n->index, n->datapath->name, strerror(-err));
 	net_stop(vdev);
 	return -1;
 }
@@ -338,13 +337,13 @@ static void net_irq_changed(struct virtio_dev *vdev, int queue)
 }
 
 static const struct virtio_dev_ops net_ops = {
-	.features = net_features,
-	.set_features = net_set_features,
-	.config_read = net_config_read,
-	.config_write = net_config_write,
-	.start = net_start,
-	.stop = net_stop,
-	.irq_changed = net_irq_changed,
+    .features = net_features,
+    .set_features = net_set_features,
+    .config_read = net_config_read,
+    .config_write = net_config_write,
+    .start = net_start,
+    .stop = net_stop,
+    .irq_changed = net_irq_changed,
 };
 
 int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, int index,
@@ -371,9 +370,8 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 
 	uint64_t offloads = be->ops->offload_features ? be->ops->offload_features(&n->be) : 0;
 	n->offered = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) |
-		     BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MAC) |
-		     BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MRG_RXBUF) |
-		     BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX) |
+		     BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) |
+		     BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX) |
 		     BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) | BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) |
 		     (offloads & NET_OFFLOADS);
 	if (opts->mtu)
@@ -399,8 +397,7 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 	return 0;
 }
 
-int virtio_net_init(struct virtio_net *n, const struct net_opts *opts, int index,
-		    const struct guest_mem *mem)
+int virtio_net_init(struct virtio_net *n, const struct net_opts *opts, int index, const struct guest_mem *mem)
 {
 	struct net_backend be;
 	int err = net_backend_open(&be, opts);
