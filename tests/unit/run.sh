@@ -4,7 +4,7 @@ set -u
 pass=0 fail=0
 for t in "$@"; do
 	out=$("$t" 2>&1); rc=$?
-	printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks|:[EF]:' || true
+	printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks|:[EF]:|^SKIP:' || true
 	# Check's summary: "100%: Checks: 7, Failures: 0, Errors: 0"
 	n=$(printf '%s\n' "$out" | sed -n 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' | tail -n1)
 	if [ -z "$n" ]; then

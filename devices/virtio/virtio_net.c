@@ -1,0 +1,419 @@
+/* virtio_net.c: the virtio-net device (spec 5.1): features, config space, control queue and the
+ * I/O thread; frames are moved by the datapath chosen at start (virtio_net.h). */
+#include "devices/virtio/virtio_net.h"
+
+#include <errno.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "devices/net/net_loop.h"
+#include "vmm/log.h"
+#include "vmm/loop.h"
+
+#define BIT(f) (1ULL << (f))
+
+/* The receive offloads the driver can switch with CTRL_GUEST_OFFLOADS_SET (5.1.6.5.6.1). */
+#define NET_GUEST_OFFLOADS                                                                                   \
+	(BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) |        \
+	 BIT(VIRTIO_NET_F_GUEST_ECN) | BIT(VIRTIO_NET_F_GUEST_UFO))
+/* Offloads offered only where the backend can honour them. */
+#define NET_OFFLOADS                                                                                         \
+	(NET_GUEST_OFFLOADS | BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |                         \
+	 BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_HOST_ECN) | BIT(VIRTIO_NET_F_HOST_UFO))
+
+static struct virtio_net *to_net(struct virtio_dev *vdev)
+{
+	return vdev->priv;
+}
+
+void virtio_net_default_mac(int index, const char *ifname, uint8_t mac[6])
+{
+	/* FNV-1a over the tap name and the NIC index: the same command line gives the guest the
+	 * same address on every boot, so its network configuration sticks. */
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (const char *p = ifname ? ifname : ""; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	for (int i = 0; i < 4; i++)
+		h = (h ^ (uint8_t)(index >> (8 * i))) * 0x100000001b3ULL;
+	mac[0] = 0x02; /* locally administered, unicast */
+	for (int i = 1; i < 6; i++)
+		mac[i] = (uint8_t)(h >> (8 * i));
+}
+
+static uint64_t net_features(struct virtio_dev *vdev)
+{
+	return to_net(vdev)->offered;
+}
+
+/* 5.1.3.1: a feature the driver accepts may need another one. */
+static const struct {
+	uint8_t feature;
+	uint64_t needs_any; /* at least one of these */
+} net_feature_deps[] = {
+    {VIRTIO_NET_F_GUEST_TSO4, BIT(VIRTIO_NET_F_GUEST_CSUM)},
+    {VIRTIO_NET_F_GUEST_TSO6, BIT(VIRTIO_NET_F_GUEST_CSUM)},
+    {VIRTIO_NET_F_GUEST_ECN, BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6)},
+    {VIRTIO_NET_F_GUEST_UFO, BIT(VIRTIO_NET_F_GUEST_CSUM)},
+    {VIRTIO_NET_F_HOST_TSO4, BIT(VIRTIO_NET_F_CSUM)},
+    {VIRTIO_NET_F_HOST_TSO6, BIT(VIRTIO_NET_F_CSUM)},
+    {VIRTIO_NET_F_HOST_ECN, BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6)},
+    {VIRTIO_NET_F_HOST_UFO, BIT(VIRTIO_NET_F_CSUM)},
+    {VIRTIO_NET_F_CTRL_RX, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_CTRL_VLAN, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_GUEST_ANNOUNCE, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_MQ, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_CTRL_MAC_ADDR, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_CTRL_GUEST_OFFLOADS, BIT(VIRTIO_NET_F_CTRL_VQ)},
+};
+
+static int net_set_features(struct virtio_dev *vdev, uint64_t f)
+{
+	if (!(f & BIT(VIRTIO_F_VERSION_1))) {
+		log_warn("net%d: driver did not accept VIRTIO_F_VERSION_1", to_net(vdev)->index);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(net_feature_deps) / sizeof(net_feature_deps[0]); i++) {
+		if ((f & BIT(net_feature_deps[i].feature)) && !(f & net_feature_deps[i].needs_any)) {
+			log_warn("net%d: driver feature %u lacks the feature it depends on (5.1.3.1)",
+				 to_net(vdev)->index, net_feature_deps[i].feature);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void net_config_read(struct virtio_dev *vdev, uint32_t off, void *data, uint32_t len)
+{
+	struct virtio_net *n = to_net(vdev);
+	memset(data, 0, len);
+	pthread_mutex_lock(&n->cfg_lock);
+	if (off < n->cfg_len) {
+		uint32_t k = n->cfg_len - off < len ? n->cfg_len - off : len;
+		memcpy(data, (const uint8_t *)&n->cfg + off, k);
+	}
+	pthread_mutex_unlock(&n->cfg_lock);
+}
+
+static void net_config_write(struct virtio_dev *vdev, uint32_t off, const void *data, uint32_t len)
+{
+	(void)data;
+	/* 5.1.4: every field is read-only for a VERSION_1 driver (the MAC changes through
+	 * CTRL_MAC_ADDR_SET), so writes are ignored. */
+	log_warn("net%d: ignored config write of %u bytes at %u", to_net(vdev)->index, len, off);
+}
+
+void virtio_net_notify(struct virtio_net *n, int q)
+{
+	struct virtio_dev *vdev = &n->vdev;
+	if (!virtq_need_interrupt(&vdev->vq[q]))
+		return;
+	int fd = vdev->tops->call_fd(vdev, q);
+	uint64_t one = 1;
+	if (fd >= 0 && write(fd, &one, sizeof(one)) == sizeof(one))
+		n->stats[q].interrupts++;
+}
+
+void virtio_net_needs_reset(struct virtio_net *n, int q)
+{
+	log_warn("net%d: malformed chain on queue %d: device needs reset", n->index, q);
+	n->stats[q].drops++;
+	n->vdev.tops->needs_reset(&n->vdev);
+}
+
+static void net_apply_offloads(struct virtio_net *n)
+{
+	if (n->be.ops->set_offloads)
+		n->be.ops->set_offloads(&n->be, n->guest_offloads);
+	if (n->datapath && n->datapath->offloads_changed)
+		n->datapath->offloads_changed(n);
+}
+
+/* The command-specific part of a control command, after its 2-byte class/cmd header. */
+static uint8_t net_ctrl_rx(struct virtio_net *n, uint8_t cmd, const struct virtq_elem *e)
+{
+	uint8_t on;
+	if (!(n->vdev.features & BIT(VIRTIO_NET_F_CTRL_RX)))
+		return VIRTIO_NET_ERR;
+	/* 5.1.6.5.1: PROMISC and ALLMULTI take one byte; the *UNI / NOBCAST commands need
+	 * CTRL_RX_EXTRA, which we do not offer. */
+	if (e->out_len != 2 + 1 || virtq_copy_from_out(e, 2, &on, 1) != 1)
+		return VIRTIO_NET_ERR;
+	if (cmd == VIRTIO_NET_CTRL_RX_PROMISC)
+		n->promisc = on;
+	else if (cmd == VIRTIO_NET_CTRL_RX_ALLMULTI)
+		n->allmulti = on;
+	else
+		return VIRTIO_NET_ERR;
+	return VIRTIO_NET_OK;
+}
+
+static uint8_t net_ctrl_mac(struct virtio_net *n, uint8_t cmd, const struct virtq_elem *e)
+{
+	if (cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET) {
+		uint8_t mac[6];
+		if (!(n->vdev.features & BIT(VIRTIO_NET_F_CTRL_MAC_ADDR)))
+			return VIRTIO_NET_ERR;
+		if (e->out_len != 2 + 6 || virtq_copy_from_out(e, 2, mac, 6) != 6)
+			return VIRTIO_NET_ERR;
+		pthread_mutex_lock(&n->cfg_lock);
+		memcpy(n->cfg.mac, mac, 6);
+		pthread_mutex_unlock(&n->cfg_lock);
+		return VIRTIO_NET_OK;
+	}
+	if (cmd != VIRTIO_NET_CTRL_MAC_TABLE_SET || !(n->vdev.features & BIT(VIRTIO_NET_F_CTRL_RX)))
+		return VIRTIO_NET_ERR;
+	/* 5.1.6.5.2: two struct virtio_net_ctrl_mac (unicast, multicast), each a le32 count and
+	 * that many 6-byte addresses, filling the readable part exactly. The counts are the
+	 * guest's word: all arithmetic is 64-bit so no count can wrap a check. */
+	uint32_t uni, multi;
+	uint64_t off = 2;
+	if (virtq_copy_from_out(e, off, &uni, 4) != 4)
+		return VIRTIO_NET_ERR;
+	off += 4 + 6ULL * le32toh(uni);
+	if (off + 4 > e->out_len || virtq_copy_from_out(e, off, &multi, 4) != 4)
+		return VIRTIO_NET_ERR;
+	off += 4 + 6ULL * le32toh(multi);
+	if (off != e->out_len)
+		return VIRTIO_NET_ERR;
+	n->mac_table_uni = le32toh(uni);
+	n->mac_table_multi = le32toh(multi);
+	return VIRTIO_NET_OK;
+}
+
+static uint8_t net_ctrl_offloads(struct virtio_net *n, uint8_t cmd, const struct virtq_elem *e)
+{
+	uint64_t off;
+	if (!(n->vdev.features & BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)) ||
+	    cmd != VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET)
+		return VIRTIO_NET_ERR;
+	if (e->out_len != 2 + 8 || virtq_copy_from_out(e, 2, &off, 8) != 8)
+		return VIRTIO_NET_ERR;
+	off = le64toh(off);
+	/* 5.1.6.5.6.2: only offloads whose feature was negotiated may be enabled. */
+	if (off & ~(n->vdev.features & NET_GUEST_OFFLOADS))
+		return VIRTIO_NET_ERR;
+	n->guest_offloads = off;
+	net_apply_offloads(n);
+	return VIRTIO_NET_OK;
+}
+
+int virtio_net_ctrl_process(struct virtio_net *n)
+{
+	struct virtq *vq = &n->vdev.vq[NET_Q_CTRL];
+	struct net_queue_stats *st = &n->stats[NET_Q_CTRL];
+	struct virtq_elem *e = &n->ctrl_elem;
+	int done = 0, r = 0;
+	/* At most a ring's worth per round: a driver adding commands as fast as we serve them
+	 * cannot keep the I/O thread here. */
+	while (done < vq->size && (r = virtq_pop(vq, e)) == 1) {
+		struct virtio_net_ctrl_hdr h;
+		uint8_t ack = VIRTIO_NET_ERR;
+		/* 5.1.6.5: class + cmd readable, then at least the one writable ack byte. */
+		if (e->in_len < 1) {
+			st->drops++;
+			virtq_push(vq, e->head, 0);
+			done++;
+			continue;
+		}
+		if (virtq_copy_from_out(e, 0, &h, sizeof(h)) == sizeof(h)) {
+			switch (h.class) {
+			case VIRTIO_NET_CTRL_RX:
+				ack = net_ctrl_rx(n, h.cmd, e);
+				break;
+			case VIRTIO_NET_CTRL_MAC:
+				ack = net_ctrl_mac(n, h.cmd, e);
+				break;
+			case VIRTIO_NET_CTRL_GUEST_OFFLOADS:
+				ack = net_ctrl_offloads(n, h.cmd, e);
+				break;
+			default:
+				break;
+			}
+		}
+		if (ack != VIRTIO_NET_OK)
+			st->drops++;
+		virtq_copy_to_in(e, 0, &ack, 1);
+		virtq_push(vq, e->head, 1);
+		st->packets++;
+		done++;
+	}
+	if (done)
+		virtq_flush(vq, done);
+	if (r < 0)
+		virtio_net_needs_reset(n, NET_Q_CTRL);
+	if (done)
+		virtio_net_notify(n, NET_Q_CTRL);
+	return done;
+}
+
+static void net_ctrl_kick(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+	uint64_t v;
+	(void)events;
+	if (read(n->vdev.tops->kick_fd(&n->vdev, NET_Q_CTRL), &v, sizeof(v)) < 0)
+		return;
+	n->stats[NET_Q_CTRL].kicks++;
+	virtio_net_ctrl_process(n);
+}
+
+static void *net_io_thread(void *opaque)
+{
+	struct virtio_net *n = opaque;
+	while (!__atomic_load_n(&n->stopping, __ATOMIC_ACQUIRE))
+		loop_run_once(n->loop, -1);
+	return NULL;
+}
+
+static void net_wake(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+	uint64_t v;
+	(void)events;
+	if (read(n->wake_fd, &v, sizeof(v)) < 0) {
+		/* Spurious: the stopping flag is what the thread looks at. */
+	}
+}
+
+static void net_stop(struct virtio_dev *vdev)
+{
+	struct virtio_net *n = to_net(vdev);
+	if (n->running) {
+		uint64_t one = 1;
+		__atomic_store_n(&n->stopping, true, __ATOMIC_RELEASE);
+		if (write(n->wake_fd, &one, sizeof(one)) < 0) {
+			/* Cannot overflow: one write per stop. */
+		}
+		pthread_join(n->thread, NULL);
+		n->running = false;
+	}
+	if (n->dp_started)
+		n->datapath->stop(n);
+	n->dp_started = false;
+	if (n->ctrl_watched)
+		loop_del(n->loop, vdev->tops->kick_fd(vdev, NET_Q_CTRL));
+	n->ctrl_watched = false;
+}
+
+static int net_start(struct virtio_dev *vdev)
+{
+	struct virtio_net *n = to_net(vdev);
+	int err;
+	net_stop(vdev);
+	n->guest_offloads = vdev->features & NET_GUEST_OFFLOADS;
+	if (n->be.ops->set_offloads)
+		n->be.ops->set_offloads(&n->be, n->guest_offloads);
+	if ((vdev->features & BIT(VIRTIO_NET_F_CTRL_VQ)) && vdev->vq[NET_Q_CTRL].ready) {
+		err = loop_add(n->loop, vdev->tops->kick_fd(vdev, NET_Q_CTRL), EPOLLIN, net_ctrl_kick, n);
+		if (err < 0)
+			goto fail;
+		n->ctrl_watched = true;
+	}
+	err = n->datapath->start(n, n->loop);
+	if (err < 0)
+		goto fail;
+	n->dp_started = true;
+	n->stopping = false;
+	err = -pthread_create(&n->thread, NULL, net_io_thread, n);
+	if (err < 0)
+		goto fail;
+	n->running = true;
+	return 0;
+fail:
+	log_err("net%d: cannot start the %s datapath: %s", n->index, n->datapath->name, strerror(-err));
+	net_stop(vdev);
+	return -1;
+}
+
+static void net_irq_changed(struct virtio_dev *vdev, int queue)
+{
+	(void)vdev;
+	(void)queue; /* the userspace datapath asks for call_fd on every interrupt */
+}
+
+static const struct virtio_dev_ops net_ops = {
+    .features = net_features,
+    .set_features = net_set_features,
+    .config_read = net_config_read,
+    .config_write = net_config_write,
+    .start = net_start,
+    .stop = net_stop,
+    .irq_changed = net_irq_changed,
+};
+
+int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, int index,
+			    const struct guest_mem *mem, const struct net_backend *be)
+{
+	memset(n, 0, sizeof(*n));
+	n->be = *be;
+	/* One loop for the device's life: backends that attach to it (slirp) keep their watches
+	 * across driver resets, and it outlives the backend's close. */
+	n->loop = loop_new();
+	n->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!n->loop || n->wake_fd < 0 || loop_add(n->loop, n->wake_fd, EPOLLIN, net_wake, n) < 0) {
+		log_err("net%d: cannot create the I/O loop", index);
+		loop_free(n->loop);
+		if (n->wake_fd >= 0)
+			close(n->wake_fd);
+		if (be->ops->close)
+			be->ops->close(&n->be);
+		return -ENOMEM;
+	}
+	n->index = index;
+	n->datapath = &net_loop_datapath;
+	pthread_mutex_init(&n->cfg_lock, NULL);
+
+	uint64_t offloads = be->ops->offload_features ? be->ops->offload_features(&n->be) : 0;
+	n->offered = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) |
+		     BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) |
+		     BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX) |
+		     BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) | BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) |
+		     (offloads & NET_OFFLOADS);
+	if (opts->mtu)
+		n->offered |= BIT(VIRTIO_NET_F_MTU);
+
+	if (opts->mac_set)
+		memcpy(n->cfg.mac, opts->mac, 6);
+	else
+		virtio_net_default_mac(index, opts->kind == NET_TAP ? opts->ifname : "", n->cfg.mac);
+	n->cfg.status = htole16(VIRTIO_NET_S_LINK_UP);
+	n->cfg.max_virtqueue_pairs = htole16(1);
+	n->cfg.mtu = htole16(opts->mtu);
+	n->cfg_len = offsetof(struct virtio_net_config, mtu) + sizeof(n->cfg.mtu);
+
+	struct virtio_dev *vdev = &n->vdev;
+	vdev->ops = &net_ops;
+	vdev->priv = n;
+	vdev->mem = mem;
+	vdev->device_id = 1; /* VIRTIO_ID_NET */
+	vdev->num_queues = NET_NUM_QUEUES;
+	vdev->queue_max = NET_QUEUE_SIZE;
+	vdev->config_len = n->cfg_len;
+	return 0;
+}
+
+int virtio_net_init(struct virtio_net *n, const struct net_opts *opts, int index, const struct guest_mem *mem)
+{
+	struct net_backend be;
+	int err = net_backend_open(&be, opts);
+	if (err < 0)
+		return err;
+	return virtio_net_init_backend(n, opts, index, mem, &be);
+}
+
+void virtio_net_free(struct virtio_net *n)
+{
+	net_stop(&n->vdev);
+	if (n->be.ops && n->be.ops->close)
+		n->be.ops->close(&n->be);
+	n->be.ops = NULL;
+	loop_free(n->loop);
+	n->loop = NULL;
+	close(n->wake_fd);
+	pthread_mutex_destroy(&n->cfg_lock);
+}

@@ -1,0 +1,169 @@
+/* test_tap_real.c: the tap backend (devices/net/tap.c) against the real /dev/net/tun.
+ *
+ * Needs root (CAP_NET_ADMIN) and /dev/net/tun, so it is its own binary: without them it prints a
+ * "SKIP:" line and runs no checks ("Checks: 0"); with MINIVMM_REQUIRE_TAP=1 in the environment a
+ * missing tap is a failure instead. Frames are exchanged with an AF_PACKET socket bound to the
+ * tap, so no addresses or routes are involved. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <linux/if_packet.h>
+#include <linux/virtio_net.h>
+#include <net/ethernet.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "devices/net/net_backend.h"
+#include "vmm/config.h"
+
+#define HDR	 ((int)sizeof(struct virtio_net_hdr_v1))
+#define TAP_NAME "mvmtest0"
+
+static struct net_backend be;
+static int pkt = -1; /* AF_PACKET socket on the tap: the "network" side */
+
+static void link_up(const char *name)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct ifreq ifr = {0};
+	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+	ck_assert_int_eq(ioctl(s, SIOCGIFFLAGS, &ifr), 0);
+	ifr.ifr_flags |= IFF_UP;
+	ck_assert_int_eq(ioctl(s, SIOCSIFFLAGS, &ifr), 0);
+	close(s);
+}
+
+static void setup(void)
+{
+	struct net_opts o = {.kind = NET_TAP, .ifname = TAP_NAME};
+	ck_assert_int_eq(net_backend_open(&be, &o), 0);
+	link_up(TAP_NAME);
+	pkt = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	ck_assert_int_ge(pkt, 0);
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET,
+				  .sll_protocol = htons(ETH_P_ALL),
+				  .sll_ifindex = (int)if_nametoindex(TAP_NAME)};
+	ck_assert_int_ne(sll.sll_ifindex, 0);
+	ck_assert_int_eq(bind(pkt, (struct sockaddr *)&sll, sizeof(sll)), 0);
+}
+
+static void teardown(void)
+{
+	close(pkt);
+	be.ops->close(&be);
+}
+
+/* An Ethernet frame with a private EtherType the kernel's stacks ignore. */
+static size_t make_frame(uint8_t *f, size_t payload, uint8_t seed)
+{
+	static const uint8_t dst[6] = {0x02, 0, 0, 0, 0, 0x01}, src[6] = {0x02, 0, 0, 0, 0, 0x02};
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = 0x88;
+	f[13] = 0xb5; /* IEEE local experimental */
+	for (size_t i = 0; i < payload; i++)
+		f[14 + i] = (uint8_t)(i + seed);
+	return 14 + payload;
+}
+
+START_TEST(tap_offers_checksum_and_tso_offloads)
+{
+	uint64_t f = be.ops->offload_features(&be);
+	ck_assert(f & (1ULL << VIRTIO_NET_F_CSUM));
+	ck_assert(f & (1ULL << VIRTIO_NET_F_GUEST_CSUM));
+	ck_assert(f & (1ULL << VIRTIO_NET_F_HOST_TSO4));
+	ck_assert(f & (1ULL << VIRTIO_NET_F_GUEST_TSO4));
+	ck_assert_int_eq(be.ops->set_offloads(&be, f), 0);
+	ck_assert_int_eq(be.ops->set_offloads(&be, 0), 0);
+	ck_assert_int_ge(be.fd, 0);
+	ck_assert_int_ne(fcntl(be.fd, F_GETFL) & O_NONBLOCK, 0);
+}
+END_TEST
+
+START_TEST(tap_send_puts_the_frame_without_its_vnet_header_on_the_link)
+{
+	struct virtio_net_hdr_v1 h = {0};
+	uint8_t f[1514], got[2048];
+	size_t len = make_frame(f, 1000, 3);
+	struct iovec iov[2] = {{&h, HDR}, {f, len}};
+	ck_assert_int_eq(be.ops->send(&be, iov, 2), HDR + (ssize_t)len);
+	/* Skip whatever else the kernel put on the link (IPv6 autoconfiguration). */
+	for (int i = 0; i < 50; i++) {
+		struct pollfd p = {.fd = pkt, .events = POLLIN};
+		ck_assert_int_eq(poll(&p, 1, 2000), 1);
+		ssize_t n = recv(pkt, got, sizeof(got), 0);
+		if (n == (ssize_t)len && got[12] == 0x88 && got[13] == 0xb5) {
+			ck_assert_mem_eq(got, f, len);
+			return;
+		}
+	}
+	ck_abort_msg("frame never seen on the tap's link");
+}
+END_TEST
+
+START_TEST(tap_recv_returns_vnet_header_then_frame_and_eagain_when_empty)
+{
+	uint8_t f[600], buf[HDR + 65550];
+	size_t len = make_frame(f, 500, 9);
+	struct sockaddr_ll sll = {
+	    .sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex(TAP_NAME), .sll_halen = 6};
+	ck_assert_int_eq(sendto(pkt, f, len, 0, (struct sockaddr *)&sll, sizeof(sll)), (ssize_t)len);
+	struct iovec iov = {buf, sizeof(buf)};
+	for (int i = 0; i < 50; i++) {
+		struct pollfd p = {.fd = be.fd, .events = POLLIN};
+		ck_assert_int_eq(poll(&p, 1, 2000), 1);
+		ssize_t n = be.ops->recv(&be, &iov, 1);
+		ck_assert_int_gt(n, HDR);
+		if (n == HDR + (ssize_t)len && buf[HDR + 12] == 0x88) {
+			struct virtio_net_hdr_v1 *h = (void *)buf;
+			ck_assert_uint_eq(h->gso_type, VIRTIO_NET_HDR_GSO_NONE);
+			ck_assert_mem_eq(buf + HDR, f, len);
+			while (be.ops->recv(&be, &iov, 1) > 0)
+				;
+			ck_assert_int_eq(be.ops->recv(&be, &iov, 1), -EAGAIN);
+			return;
+		}
+	}
+	ck_abort_msg("frame never read from the tap");
+}
+END_TEST
+
+START_TEST(tap_open_of_a_busy_tap_fails_with_errno)
+{
+	struct net_backend b2;
+	struct net_opts o = {.kind = NET_TAP, .ifname = TAP_NAME};
+	/* Attached already (no IFF_MULTI_QUEUE): the kernel says EBUSY. */
+	ck_assert_int_eq(net_backend_open(&b2, &o), -EBUSY);
+}
+END_TEST
+
+int main(void)
+{
+	if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0) {
+		const char *req = getenv("MINIVMM_REQUIRE_TAP");
+		printf("SKIP: test_tap_real needs root and /dev/net/tun\n");
+		if (req && *req == '1')
+			return 1;
+	}
+	Suite *s = suite_create("tap_real");
+	TCase *tc = tcase_create("tap");
+	if (geteuid() == 0 && access("/dev/net/tun", R_OK | W_OK) == 0) {
+		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_add_test(tc, tap_offers_checksum_and_tso_offloads);
+		tcase_add_test(tc, tap_send_puts_the_frame_without_its_vnet_header_on_the_link);
+		tcase_add_test(tc, tap_recv_returns_vnet_header_then_frame_and_eagain_when_empty);
+		tcase_add_test(tc, tap_open_of_a_busy_tap_fails_with_errno);
+	}
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,955 @@
+/* test_virtio_net.c: the virtio-net device and its userspace datapath over fake guest memory,
+ * with a socketpair standing in for the tap (vnet header + frame per SEQPACKET message). */
+#include <check.h>
+#include <errno.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "devices/net/net_loop.h"
+#include "devices/virtio/virtio_net.h"
+#include "tests/unit/fake_ring.h"
+
+#define BIT(f)	   (1ULL << (f))
+#define HDR	   12
+#define DATA_BYTES (1u << 20)
+
+/* The features a Linux guest typically accepts, minus ring features (added per test). */
+#define BASE_FEATURES                                                                                        \
+	(BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_CTRL_VQ) |                       \
+	 BIT(VIRTIO_NET_F_CTRL_RX) | BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) |                                       \
+	 BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) |     \
+	 BIT(VIRTIO_NET_F_GUEST_TSO4))
+#define ALL_OFFLOADS                                                                                         \
+	(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |               \
+	 BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_GUEST_TSO6))
+
+/* Everything one test needs: three rings, the device, the "wire" and the transport's fds. */
+struct tnet {
+	struct fake_ring fr[NET_NUM_QUEUES];
+	struct virtio_net n;
+	struct net_loop *nl;
+	int wire; /* the far end of the socketpair: what the tap's network would see */
+	int kick[NET_NUM_QUEUES], call[NET_NUM_QUEUES];
+	int needs_reset;
+	bool eagain; /* the backend pretends to be full */
+	uint64_t be_offloads;
+	uint64_t offloads_set[8];
+	int n_offloads_set;
+};
+static struct tnet *T;
+
+static struct tnet *tnet_of(struct net_backend *be)
+{
+	return be->priv;
+}
+
+static ssize_t tbe_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
+{
+	if (tnet_of(be)->eagain)
+		return -EAGAIN;
+	ssize_t n = writev(be->fd, iov, iovcnt);
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t tbe_recv(struct net_backend *be, const struct iovec *iov, int iovcnt)
+{
+	ssize_t n = readv(be->fd, iov, iovcnt);
+	return n < 0 ? -errno : n;
+}
+
+static int tbe_set_offloads(struct net_backend *be, uint64_t f)
+{
+	struct tnet *t = tnet_of(be);
+	if (t->n_offloads_set < 8)
+		t->offloads_set[t->n_offloads_set++] = f;
+	return 0;
+}
+
+static uint64_t tbe_offload_features(struct net_backend *be)
+{
+	return tnet_of(be)->be_offloads;
+}
+
+static void tbe_close(struct net_backend *be)
+{
+	close(be->fd);
+}
+
+static const struct net_backend_ops tbe_ops = {
+    .name = "socketpair",
+    .send = tbe_send,
+    .recv = tbe_recv,
+    .set_offloads = tbe_set_offloads,
+    .offload_features = tbe_offload_features,
+    .close = tbe_close,
+};
+
+static int tt_kick_fd(struct virtio_dev *vdev, int q)
+{
+	return ((struct tnet *)vdev->transport)->kick[q];
+}
+
+static int tt_call_fd(struct virtio_dev *vdev, int q)
+{
+	return ((struct tnet *)vdev->transport)->call[q];
+}
+
+static int tt_direct_call_fd(struct virtio_dev *vdev, int q)
+{
+	(void)vdev;
+	(void)q;
+	return -1;
+}
+
+static void tt_config_changed(struct virtio_dev *vdev)
+{
+	(void)vdev;
+}
+
+static void tt_needs_reset(struct virtio_dev *vdev)
+{
+	((struct tnet *)vdev->transport)->needs_reset++;
+}
+
+static const struct virtio_transport_ops tt_ops = {
+    .kick_fd = tt_kick_fd,
+    .call_fd = tt_call_fd,
+    .direct_call_fd = tt_direct_call_fd,
+    .config_changed = tt_config_changed,
+    .needs_reset = tt_needs_reset,
+};
+
+/* A device whose backend offers be_offloads, set up as if the driver accepted `features` and
+ * set up the three queues of qsize entries. */
+static void tnet_open(uint64_t features, uint64_t be_offloads, uint16_t qsize)
+{
+	T = calloc(1, sizeof(*T));
+	ck_assert_ptr_nonnull(T);
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
+	/* Room for several 64 KiB frames in flight. */
+	int sz = 1 << 20;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	T->wire = sv[1];
+	T->be_offloads = be_offloads;
+	struct net_backend be = {.ops = &tbe_ops, .fd = sv[0], .priv = T};
+	struct net_opts opts = {.kind = NET_TAP, .ifname = "tap7"};
+	ck_assert_int_eq(virtio_net_init_backend(&T->n, &opts, 0, &T->fr[0].mem, &be), 0);
+	T->n.vdev.tops = &tt_ops;
+	T->n.vdev.transport = T;
+	for (int q = 0; q < NET_NUM_QUEUES; q++) {
+		T->kick[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		T->call[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		fake_ring_init(&T->fr[q], qsize, DATA_BYTES);
+		ck_assert_int_eq(fake_ring_attach(&T->fr[q], &T->n.vdev.vq[q], features), 0);
+	}
+	ck_assert_int_eq(T->n.vdev.ops->set_features(&T->n.vdev, features), 0);
+	T->n.vdev.features = features;
+	T->nl = net_loop_new(&T->n);
+	ck_assert_ptr_nonnull(T->nl);
+}
+
+static void tnet_close(void)
+{
+	net_loop_free(T->nl);
+	virtio_net_free(&T->n);
+	close(T->wire);
+	for (int q = 0; q < NET_NUM_QUEUES; q++) {
+		fake_ring_free(&T->fr[q]);
+		close(T->kick[q]);
+		close(T->call[q]);
+	}
+	free(T);
+	T = NULL;
+}
+
+/* Interrupts raised on queue q since the last call (the call eventfd's counter). */
+static uint64_t calls(int q)
+{
+	uint64_t v = 0;
+	if (read(T->call[q], &v, sizeof(v)) < 0)
+		return 0;
+	return v;
+}
+
+static void fill_pattern(uint8_t *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 7 + seed + (i >> 8));
+}
+
+/* ---- TX ---- */
+
+START_TEST(tx_frames_of_1_to_65535_bytes_reach_the_backend_whole)
+{
+	static const uint32_t sizes[] = {1, 60, 1514, 4097, 65535};
+	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 64);
+	uint8_t *frame = malloc(HDR + 65535), *got = malloc(HDR + 65536);
+	uint64_t bytes = 0;
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint32_t len = sizes[i];
+		fill_pattern(frame, HDR + len, i);
+		/* Header and frame in separate descriptors, the frame split once more. */
+		uint32_t half = len / 2;
+		struct fake_seg s[] = {FAKE_OUT(frame, HDR), FAKE_OUT(frame + HDR, half),
+				       FAKE_OUT(frame + HDR + half, len - half)};
+		if (!half)
+			s[1] = FAKE_OUT(frame + HDR, len);
+		uint16_t head = fake_ring_send(&T->fr[NET_Q_TX], s, half ? 3 : 2);
+		ck_assert_int_eq(net_loop_tx(T->nl), 1);
+		ssize_t n = recv(T->wire, got, HDR + 65536, MSG_DONTWAIT);
+		ck_assert_int_eq(n, HDR + len);
+		ck_assert_mem_eq(got, frame, HDR + len);
+		uint32_t id, ulen;
+		ck_assert(fake_ring_get_used(&T->fr[NET_Q_TX], &id, &ulen));
+		ck_assert_uint_eq(id, head);
+		ck_assert_uint_eq(ulen, 0);
+		bytes += len;
+		fake_ring_recycle(&T->fr[NET_Q_TX]);
+	}
+	ck_assert_uint_eq(T->n.stats[NET_Q_TX].packets, 5);
+	ck_assert_uint_eq(T->n.stats[NET_Q_TX].bytes, bytes);
+	ck_assert_uint_eq(T->n.stats[NET_Q_TX].drops, 0);
+	free(frame);
+	free(got);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(tx_chain_shorter_than_the_header_is_dropped)
+{
+	tnet_open(BASE_FEATURES, 0, 16);
+	uint8_t b[HDR] = {0};
+	struct fake_seg s[] = {FAKE_OUT(b, HDR - 1)};
+	uint16_t head = fake_ring_send(&T->fr[NET_Q_TX], s, 1);
+	ck_assert_int_eq(net_loop_tx(T->nl), 1);
+	ck_assert_int_lt(recv(T->wire, b, sizeof(b), MSG_DONTWAIT), 0);
+	uint32_t id, len;
+	ck_assert(fake_ring_get_used(&T->fr[NET_Q_TX], &id, &len));
+	ck_assert_uint_eq(id, head);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_uint_eq(T->n.stats[NET_Q_TX].drops, 1);
+	ck_assert_uint_eq(T->n.stats[NET_Q_TX].packets, 0);
+	ck_assert_int_eq(T->needs_reset, 0);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(tx_chain_with_a_writable_descriptor_is_dropped)
+{
+	tnet_open(BASE_FEATURES, 0, 16);
+	uint8_t b[HDR + 60] = {0};
+	struct fake_seg s[] = {FAKE_OUT(b, sizeof(b)), FAKE_IN(16)};
+	fake_ring_send(&T->fr[NET_Q_TX], s, 2);
+	ck_assert_int_eq(net_loop_tx(T->nl), 1);
+	ck_assert_int_lt(recv(T->wire, b, sizeof(b), MSG_DONTWAIT), 0);
+	ck_assert_uint_eq(fake_ring_used_idx(&T->fr[NET_Q_TX]), 1);
+	ck_assert_uint_eq(T->n.stats[NET_Q_TX].drops, 1);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(malformed_tx_chain_marks_the_device_needs_reset)
+{
+	tnet_open(BASE_FEATURES, 0, 16);
+	struct fake_seg s[] = {{.len = 100, .gpa = 1ULL << 40}}; /* outside guest memory */
+	fake_ring_send(&T->fr[NET_Q_TX], s, 1);
+	net_loop_tx(T->nl);
+	ck_assert_int_eq(T->needs_reset, 1);
+	ck_assert_uint_eq(fake_ring_used_idx(&T->fr[NET_Q_TX]), 0);
+	/* The broken queue is left alone afterwards. */
+	ck_assert_int_eq(net_loop_tx(T->nl), 0);
+	ck_assert_int_eq(T->needs_reset, 1);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(tx_backend_full_keeps_the_chain_until_it_drains)
+{
+	tnet_open(BASE_FEATURES, 0, 16);
+	uint8_t b[HDR + 60];
+	fill_pattern(b, sizeof(b), 3);
+	struct fake_seg s[] = {FAKE_OUT(b, sizeof(b))};
+	fake_ring_send(&T->fr[NET_Q_TX], s, 1);
+	T->eagain = true;
+	ck_assert_int_eq(net_loop_tx(T->nl), 0);
+	ck_assert_uint_eq(fake_ring_used_idx(&T->fr[NET_Q_TX]), 0);
+	ck_assert_uint_eq(calls(NET_Q_TX), 0);
+	T->eagain = false;
+	ck_assert_int_eq(net_loop_tx(T->nl), 1); /* what EPOLLOUT does */
+	uint8_t got[128];
+	ck_assert_int_eq(recv(T->wire, got, sizeof(got), MSG_DONTWAIT), sizeof(b));
+	ck_assert_mem_eq(got, b, sizeof(b));
+	ck_assert_uint_eq(T->n.stats[NET_Q_TX].drops, 0);
+	tnet_close();
+}
+END_TEST
+
+/* ---- interrupts and notifications ---- */
+
+static void send_small_tx(int n)
+{
+	static uint8_t b[HDR + 60];
+	for (int i = 0; i < n; i++) {
+		struct fake_seg s[] = {FAKE_OUT(b, sizeof(b))};
+		fake_ring_send(&T->fr[NET_Q_TX], s, 1);
+	}
+}
+
+START_TEST(tx_batch_raises_one_interrupt)
+{
+	tnet_open(BASE_FEATURES, 0, 16);
+	send_small_tx(5);
+	ck_assert_int_eq(net_loop_tx(T->nl), 5);
+	ck_assert_uint_eq(calls(NET_Q_TX), 1);
+	ck_assert_uint_eq(T->n.stats[NET_Q_TX].interrupts, 1);
+	/* Kicks are re-enabled once the ring is drained. */
+	ck_assert_uint_eq(fake_ring_used_flags(&T->fr[NET_Q_TX]) & VRING_USED_F_NO_NOTIFY, 0);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(no_interrupt_flag_is_honoured)
+{
+	tnet_open(BASE_FEATURES, 0, 16);
+	fake_ring_set_avail_flags(&T->fr[NET_Q_TX], VRING_AVAIL_F_NO_INTERRUPT);
+	send_small_tx(3);
+	ck_assert_int_eq(net_loop_tx(T->nl), 3);
+	ck_assert_uint_eq(calls(NET_Q_TX), 0);
+	fake_ring_set_avail_flags(&T->fr[NET_Q_TX], 0);
+	send_small_tx(1);
+	ck_assert_int_eq(net_loop_tx(T->nl), 1);
+	ck_assert_uint_eq(calls(NET_Q_TX), 1);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(used_event_is_honoured_with_event_idx)
+{
+	tnet_open(BASE_FEATURES | BIT(VIRTIO_RING_F_EVENT_IDX), 0, 16);
+	send_small_tx(2);
+	net_loop_tx(T->nl); /* the first interrupt is always sent */
+	ck_assert_uint_eq(calls(NET_Q_TX), 1);
+	/* The driver wants an interrupt once used idx passes 5. */
+	fake_ring_set_used_event(&T->fr[NET_Q_TX], 5);
+	send_small_tx(2);
+	net_loop_tx(T->nl); /* used idx 2 -> 4 */
+	ck_assert_uint_eq(calls(NET_Q_TX), 0);
+	send_small_tx(3);
+	net_loop_tx(T->nl); /* 4 -> 7 crosses 5 */
+	ck_assert_uint_eq(calls(NET_Q_TX), 1);
+	/* avail_event re-armed at the end of the drain: the driver's next chain kicks. */
+	ck_assert_uint_eq(fake_ring_avail_event(&T->fr[NET_Q_TX]), 7);
+	tnet_close();
+}
+END_TEST
+
+/* ---- RX ---- */
+
+/* Posts n RX buffers of len bytes each as one-descriptor chains; returns the first head. */
+static uint16_t post_rx(int n, uint32_t len)
+{
+	uint16_t first = 0;
+	for (int i = 0; i < n; i++) {
+		struct fake_seg s[] = {FAKE_IN(len)};
+		uint16_t h = fake_ring_add_chain(&T->fr[NET_Q_RX], s, 1);
+		if (i == 0)
+			first = h;
+		fake_ring_publish(&T->fr[NET_Q_RX], h);
+	}
+	return first;
+}
+
+/* Guest address of the buffer of a one-descriptor chain. */
+static uint8_t *rx_buf(uint32_t head, uint32_t len)
+{
+	struct vring_desc *d = fake_ring_host(&T->fr[NET_Q_RX], T->fr[NET_Q_RX].desc_gpa + 16ULL * head, 16);
+	return fake_ring_host(&T->fr[NET_Q_RX], le64toh(d->addr), len);
+}
+
+static void wire_send(const void *p, size_t len)
+{
+	ck_assert_int_eq(send(T->wire, p, len, 0), (ssize_t)len);
+}
+
+static uint16_t hdr_num_buffers(const uint8_t *h)
+{
+	uint16_t v;
+	memcpy(&v, h + 10, 2);
+	return le16toh(v);
+}
+
+START_TEST(rx_frames_of_1_to_65535_bytes_fill_one_big_buffer)
+{
+	static const uint32_t sizes[] = {1, 60, 1514, 4097, 65535};
+	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 16); /* no MRG_RXBUF: big buffers */
+	uint8_t *frame = malloc(HDR + 65535);
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint32_t len = sizes[i];
+		fill_pattern(frame, HDR + len, i + 10);
+		frame[10] = frame[11] = 0xee; /* num_buffers: the device must overwrite it */
+		uint16_t head = post_rx(1, NET_RX_MAX);
+		wire_send(frame, HDR + len);
+		/* The ring ran dry after the previous frame: the driver's refill kicks. */
+		ck_assert_msg(net_loop_rx_kick(T->nl) == 1, "frame of %u bytes", len);
+		uint32_t id, ulen;
+		ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &ulen));
+		ck_assert_uint_eq(id, head);
+		ck_assert_uint_eq(ulen, HDR + len);
+		uint8_t *b = rx_buf(id, HDR + len);
+		ck_assert_mem_eq(b, frame, 10);
+		ck_assert_uint_eq(hdr_num_buffers(b), 1);
+		ck_assert_mem_eq(b + HDR, frame + HDR, len);
+		fake_ring_recycle(&T->fr[NET_Q_RX]);
+	}
+	ck_assert_uint_eq(T->n.stats[NET_Q_RX].packets, 5);
+	ck_assert_uint_eq(calls(NET_Q_RX), 5);
+	free(frame);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(rx_mergeable_frame_spans_buffers_and_sets_num_buffers)
+{
+	tnet_open(BASE_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF), ALL_OFFLOADS, 64);
+	const uint32_t blen = 1526, len = 65535;
+	const uint32_t need = (HDR + len + blen - 1) / blen; /* 43 */
+	uint16_t first = post_rx(50, blen);
+	uint8_t *frame = malloc(HDR + len), *got = malloc(HDR + len);
+	fill_pattern(frame, HDR + len, 77);
+	wire_send(frame, HDR + len);
+	uint8_t small[HDR + 42];
+	fill_pattern(small, sizeof(small), 5);
+	wire_send(small, sizeof(small));
+	ck_assert_int_eq(net_loop_rx(T->nl), 2);
+	ck_assert_uint_eq(fake_ring_used_idx(&T->fr[NET_Q_RX]), need + 1);
+	/* The big frame: `need` adjacent used entries, in order, the last one partly filled. */
+	size_t off = 0;
+	for (uint32_t i = 0; i < need; i++) {
+		uint32_t id, ulen;
+		ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &ulen));
+		ck_assert_uint_eq(id, (uint16_t)(first + i));
+		ck_assert_uint_eq(ulen, i + 1 < need ? blen : HDR + len - blen * (need - 1));
+		memcpy(got + off, rx_buf(id, ulen), ulen);
+		off += ulen;
+	}
+	ck_assert_uint_eq(hdr_num_buffers(got), need);
+	ck_assert_mem_eq(got, frame, 10);
+	ck_assert_mem_eq(got + HDR, frame + HDR, len);
+	/* The small frame took the next buffer, and only it. */
+	uint32_t id, ulen;
+	ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &ulen));
+	ck_assert_uint_eq(id, (uint16_t)(first + need));
+	ck_assert_uint_eq(ulen, sizeof(small));
+	ck_assert_uint_eq(hdr_num_buffers(rx_buf(id, ulen)), 1);
+	ck_assert_mem_eq(rx_buf(id, ulen) + HDR, small + HDR, sizeof(small) - HDR);
+	ck_assert_uint_eq(virtq_avail_count(&T->n.vdev.vq[NET_Q_RX]), 50 - need - 1);
+	ck_assert_uint_eq(calls(NET_Q_RX), 1); /* one interrupt for the batch */
+	ck_assert_uint_eq(T->n.stats[NET_Q_RX].bytes, len + sizeof(small) - HDR);
+	free(frame);
+	free(got);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(rx_without_buffers_keeps_the_frame_until_buffers_and_kick)
+{
+	tnet_open(BASE_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF), 0, 16);
+	uint8_t frame[HDR + 100];
+	fill_pattern(frame, sizeof(frame), 9);
+	wire_send(frame, sizeof(frame));
+	ck_assert_int_eq(net_loop_rx(T->nl), 0);
+	ck_assert(net_loop_rx_starved(T->nl));
+	/* The frame was not read from the backend, and the driver is asked to kick. */
+	uint8_t peek[256];
+	ck_assert_int_eq(recv(T->n.be.fd, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT), sizeof(frame));
+	ck_assert_uint_eq(fake_ring_used_flags(&T->fr[NET_Q_RX]) & VRING_USED_F_NO_NOTIFY, 0);
+	ck_assert_uint_eq(calls(NET_Q_RX), 0);
+	/* Backend readiness alone does nothing while starved. */
+	ck_assert_int_eq(net_loop_rx(T->nl), 0);
+	uint16_t head = post_rx(4, 2048);
+	ck_assert_int_eq(net_loop_rx_kick(T->nl), 1);
+	ck_assert(!net_loop_rx_starved(T->nl));
+	uint32_t id, len;
+	ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &len));
+	ck_assert_uint_eq(id, head);
+	ck_assert_uint_eq(len, sizeof(frame));
+	ck_assert_mem_eq(rx_buf(id, len) + HDR, frame + HDR, 100);
+	ck_assert_uint_eq(calls(NET_Q_RX), 1);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(rx_frame_larger_than_the_buffers_on_offer_waits_for_more)
+{
+	tnet_open(BASE_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF), 0, 16);
+	uint16_t first = post_rx(1, 1526);
+	uint8_t frame[HDR + 3000];
+	fill_pattern(frame, sizeof(frame), 1);
+	wire_send(frame, sizeof(frame));
+	ck_assert_int_eq(net_loop_rx(T->nl), 0);
+	ck_assert(net_loop_rx_starved(T->nl));
+	ck_assert_uint_eq(fake_ring_used_idx(&T->fr[NET_Q_RX]), 0);
+	post_rx(2, 1526);
+	ck_assert_int_eq(net_loop_rx_kick(T->nl), 1);
+	ck_assert_uint_eq(fake_ring_used_idx(&T->fr[NET_Q_RX]), 2);
+	uint8_t got[HDR + 3000];
+	uint32_t id, len;
+	ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &len));
+	ck_assert_uint_eq(id, first);
+	ck_assert_uint_eq(len, 1526);
+	memcpy(got, rx_buf(id, len), len);
+	ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &len));
+	ck_assert_uint_eq(len, sizeof(frame) - 1526);
+	memcpy(got + 1526, rx_buf(id, len), len);
+	ck_assert_uint_eq(hdr_num_buffers(got), 2);
+	ck_assert_mem_eq(got + HDR, frame + HDR, 3000);
+	ck_assert_uint_eq(virtq_avail_count(&T->n.vdev.vq[NET_Q_RX]), 1);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(rx_frame_too_big_for_a_small_buffer_without_mrg_is_dropped)
+{
+	tnet_open(BASE_FEATURES, 0, 16);
+	uint16_t head = post_rx(1, HDR + 1514);
+	uint8_t big[HDR + 2000] = {0}, small[HDR + 64];
+	fill_pattern(small, sizeof(small), 4);
+	wire_send(big, sizeof(big));
+	wire_send(small, sizeof(small));
+	ck_assert_int_eq(net_loop_rx(T->nl), 2);
+	ck_assert_uint_eq(T->n.stats[NET_Q_RX].drops, 1);
+	uint32_t id, len;
+	ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &len));
+	ck_assert_uint_eq(id, head); /* the buffer went to the next frame */
+	ck_assert_uint_eq(len, sizeof(small));
+	ck_assert_mem_eq(rx_buf(id, len) + HDR, small + HDR, 64);
+	ck_assert(!fake_ring_get_used(&T->fr[NET_Q_RX], &id, &len));
+	tnet_close();
+}
+END_TEST
+
+START_TEST(rx_buffer_with_a_readable_descriptor_is_returned_empty)
+{
+	tnet_open(BASE_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF), 0, 16);
+	uint8_t junk[16] = {0};
+	struct fake_seg s[] = {FAKE_OUT(junk, 16), FAKE_IN(2048)};
+	uint16_t bad = fake_ring_send(&T->fr[NET_Q_RX], s, 2);
+	uint16_t good = post_rx(1, 2048);
+	uint8_t frame[HDR + 50];
+	fill_pattern(frame, sizeof(frame), 2);
+	wire_send(frame, sizeof(frame));
+	ck_assert_int_eq(net_loop_rx(T->nl), 1);
+	uint32_t id, len;
+	ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &len));
+	ck_assert_uint_eq(id, bad);
+	ck_assert_uint_eq(len, 0);
+	ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &len));
+	ck_assert_uint_eq(id, good);
+	ck_assert_uint_eq(len, sizeof(frame));
+	ck_assert_uint_eq(T->n.stats[NET_Q_RX].drops, 1);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(malformed_rx_chain_marks_the_device_needs_reset)
+{
+	tnet_open(BASE_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF), 0, 16);
+	struct fake_seg s[] = {{.len = 4096, .in = true, .gpa = 1ULL << 40}};
+	fake_ring_send(&T->fr[NET_Q_RX], s, 1);
+	uint8_t frame[HDR + 50] = {0};
+	wire_send(frame, sizeof(frame));
+	net_loop_rx(T->nl);
+	ck_assert_int_eq(T->needs_reset, 1);
+	/* The broken queue is not touched again, and the backend is no longer polled for it. */
+	ck_assert_int_eq(net_loop_rx(T->nl), 0);
+	ck_assert(net_loop_rx_starved(T->nl));
+	ck_assert_int_eq(T->needs_reset, 1);
+	tnet_close();
+}
+END_TEST
+
+/* ---- control queue ---- */
+
+/* Sends one command (class, cmd, data) on the ctrl queue and returns the ack written. */
+static uint8_t ctrl(uint8_t class, uint8_t cmd, const void *data, uint32_t len)
+{
+	uint8_t buf[256];
+	buf[0] = class;
+	buf[1] = cmd;
+	ck_assert_uint_le(len, sizeof(buf) - 2);
+	if (len)
+		memcpy(buf + 2, data, len);
+	struct fake_seg s[] = {FAKE_OUT(buf, 2 + len), FAKE_IN(1)};
+	fake_ring_send(&T->fr[NET_Q_CTRL], s, 2);
+	/* Poison the ack so a device that does not write it is caught. */
+	*(uint8_t *)fake_ring_host(&T->fr[NET_Q_CTRL], s[1].gpa, 1) = 0xaa;
+	ck_assert_int_eq(virtio_net_ctrl_process(&T->n), 1);
+	uint32_t id, ulen;
+	ck_assert(fake_ring_get_used(&T->fr[NET_Q_CTRL], &id, &ulen));
+	ck_assert_uint_eq(ulen, 1);
+	return *(uint8_t *)fake_ring_host(&T->fr[NET_Q_CTRL], s[1].gpa, 1);
+}
+
+START_TEST(ctrl_rx_promisc_and_allmulti_are_acked)
+{
+	tnet_open(BASE_FEATURES, 0, 16);
+	uint8_t on = 1;
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_OK);
+	ck_assert(T->n.promisc);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_ALLMULTI, &on, 1), VIRTIO_NET_OK);
+	ck_assert(T->n.allmulti);
+	/* NOUNI needs CTRL_RX_EXTRA, which is not offered. */
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_NOUNI, &on, 1), VIRTIO_NET_ERR);
+	/* Missing the on/off byte. */
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, NULL, 0), VIRTIO_NET_ERR);
+	ck_assert_uint_eq(calls(NET_Q_CTRL), 4);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(ctrl_mac_addr_set_changes_the_config_mac)
+{
+	tnet_open(BASE_FEATURES, 0, 16);
+	const uint8_t mac[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6), VIRTIO_NET_OK);
+	uint8_t got[6];
+	T->n.vdev.ops->config_read(&T->n.vdev, 0, got, 6);
+	ck_assert_mem_eq(got, mac, 6);
+	/* Five bytes are not an address. */
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 5), VIRTIO_NET_ERR);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(ctrl_mac_table_with_lying_lengths_is_refused)
+{
+	tnet_open(BASE_FEATURES, 0, 16);
+	uint8_t t[64] = {0};
+	/* 1 unicast + 2 multicast: 4 + 6 + 4 + 12 = 26 bytes. */
+	uint32_t one = htole32(1), two = htole32(2), three = htole32(3), huge = htole32(0xffffffff);
+	memcpy(t, &one, 4);
+	memcpy(t + 10, &two, 4);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, t, 26), VIRTIO_NET_OK);
+	ck_assert_uint_eq(T->n.mac_table_uni, 1);
+	ck_assert_uint_eq(T->n.mac_table_multi, 2);
+	/* Multicast count says 3 but only 2 addresses follow. */
+	memcpy(t + 10, &three, 4);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, t, 26), VIRTIO_NET_ERR);
+	/* Trailing bytes after the tables. */
+	memcpy(t + 10, &two, 4);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, t, 27), VIRTIO_NET_ERR);
+	/* A count whose byte size would wrap 32 bits. */
+	memcpy(t, &huge, 4);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, t, 26), VIRTIO_NET_ERR);
+	/* Truncated before the multicast count. */
+	memcpy(t, &one, 4);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_TABLE_SET, t, 12), VIRTIO_NET_ERR);
+	ck_assert_uint_eq(T->n.mac_table_uni, 1);
+	ck_assert_uint_eq(T->n.mac_table_multi, 2);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(ctrl_unknown_class_or_short_command_gets_err)
+{
+	tnet_open(BASE_FEATURES, 0, 16);
+	uint8_t x = 0;
+	ck_assert_uint_eq(ctrl(42, 0, &x, 1), VIRTIO_NET_ERR);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD, &x, 1), VIRTIO_NET_ERR);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, 77, &x, 1), VIRTIO_NET_ERR);
+	/* Only the class byte. */
+	struct fake_seg s[] = {FAKE_OUT(&x, 1), FAKE_IN(1)};
+	fake_ring_send(&T->fr[NET_Q_CTRL], s, 2);
+	*(uint8_t *)fake_ring_host(&T->fr[NET_Q_CTRL], s[1].gpa, 1) = 0xaa;
+	ck_assert_int_eq(virtio_net_ctrl_process(&T->n), 1);
+	ck_assert_uint_eq(*(uint8_t *)fake_ring_host(&T->fr[NET_Q_CTRL], s[1].gpa, 1), VIRTIO_NET_ERR);
+	ck_assert_int_eq(T->needs_reset, 0);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(ctrl_guest_offloads_must_be_negotiated)
+{
+	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 16); /* GUEST_CSUM + GUEST_TSO4, not GUEST_TSO6 */
+	uint64_t off = htole64(BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_CSUM));
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, &off, 8),
+			  VIRTIO_NET_ERR);
+	ck_assert_int_eq(T->n_offloads_set, 0);
+	off = htole64(BIT(VIRTIO_NET_F_GUEST_CSUM));
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, &off, 8),
+			  VIRTIO_NET_OK);
+	ck_assert_int_eq(T->n_offloads_set, 1);
+	ck_assert_uint_eq(T->offloads_set[0], BIT(VIRTIO_NET_F_GUEST_CSUM));
+	/* Short payload. */
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, &off, 4),
+			  VIRTIO_NET_ERR);
+	ck_assert_int_eq(T->n_offloads_set, 1);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(ctrl_command_needs_its_feature)
+{
+	tnet_open(BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_VQ), 0, 16);
+	uint8_t on = 1;
+	const uint8_t mac[6] = {2, 0, 0, 0, 0, 1};
+	uint64_t off = 0;
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_ERR);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6), VIRTIO_NET_ERR);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, &off, 8),
+			  VIRTIO_NET_ERR);
+	tnet_close();
+}
+END_TEST
+
+/* ---- features, config, lifecycle ---- */
+
+START_TEST(set_features_refuses_missing_dependencies)
+{
+	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 16);
+	const struct virtio_dev_ops *ops = T->n.vdev.ops;
+	struct virtio_dev *v = &T->n.vdev;
+	uint64_t v1 = BIT(VIRTIO_F_VERSION_1);
+	ck_assert_int_eq(ops->set_features(v, v1 | BIT(VIRTIO_NET_F_GUEST_TSO4)), -1);
+	ck_assert_int_eq(ops->set_features(v, v1 | BIT(VIRTIO_NET_F_GUEST_TSO6)), -1);
+	ck_assert_int_eq(ops->set_features(v, v1 | BIT(VIRTIO_NET_F_HOST_TSO4)), -1);
+	ck_assert_int_eq(ops->set_features(v, v1 | BIT(VIRTIO_NET_F_HOST_TSO6)), -1);
+	ck_assert_int_eq(ops->set_features(v, v1 | BIT(VIRTIO_NET_F_CTRL_RX)), -1);
+	ck_assert_int_eq(ops->set_features(v, v1 | BIT(VIRTIO_NET_F_CTRL_MAC_ADDR)), -1);
+	ck_assert_int_eq(ops->set_features(v, v1 | BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)), -1);
+	ck_assert_int_eq(ops->set_features(v, BIT(VIRTIO_NET_F_MAC)), -1); /* no VERSION_1 */
+	ck_assert_int_eq(ops->set_features(v, v1 | BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4)), 0);
+	ck_assert_int_eq(ops->set_features(v, ops->features(v)), 0);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(offloads_are_offered_only_where_the_backend_can)
+{
+	tnet_open(BASE_FEATURES, 0, 16);
+	uint64_t f = T->n.vdev.ops->features(&T->n.vdev);
+	ck_assert_uint_eq(f & ALL_OFFLOADS, 0);
+	ck_assert(f & BIT(VIRTIO_F_VERSION_1));
+	ck_assert(f & BIT(VIRTIO_NET_F_MRG_RXBUF));
+	ck_assert(f & BIT(VIRTIO_NET_F_CTRL_VQ));
+	ck_assert(f & BIT(VIRTIO_RING_F_EVENT_IDX));
+	ck_assert(f & BIT(VIRTIO_RING_F_INDIRECT_DESC));
+	ck_assert(!(f & BIT(VIRTIO_NET_F_MTU)));
+	ck_assert(!(f & BIT(VIRTIO_NET_F_HOST_UFO)));
+	tnet_close();
+	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 16);
+	f = T->n.vdev.ops->features(&T->n.vdev);
+	ck_assert_uint_eq(f & ALL_OFFLOADS, ALL_OFFLOADS);
+	ck_assert(!(f & BIT(VIRTIO_NET_F_GUEST_UFO)));
+	tnet_close();
+}
+END_TEST
+
+START_TEST(config_space_holds_mac_link_up_one_pair_and_mtu)
+{
+	struct tnet t = {0};
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	struct net_backend be = {.ops = &tbe_ops, .fd = sv[0], .priv = &t};
+	struct net_opts o = {.kind = NET_TAP, .mac = {2, 1, 2, 3, 4, 5}, .mac_set = true, .mtu = 9000};
+	struct virtio_net *n = calloc(1, sizeof(*n));
+	ck_assert_int_eq(virtio_net_init_backend(n, &o, 3, NULL, &be), 0);
+	ck_assert(n->vdev.ops->features(&n->vdev) & BIT(VIRTIO_NET_F_MTU));
+	ck_assert_uint_eq(n->vdev.device_id, 1);
+	ck_assert_uint_eq(n->vdev.num_queues, 3);
+	ck_assert_uint_eq(n->vdev.config_len, 12);
+	struct virtio_net_config c;
+	memset(&c, 0xff, sizeof(c));
+	n->vdev.ops->config_read(&n->vdev, 0, &c, 12);
+	ck_assert_mem_eq(c.mac, o.mac, 6);
+	ck_assert_uint_eq(le16toh(c.status), VIRTIO_NET_S_LINK_UP);
+	ck_assert_uint_eq(le16toh(c.max_virtqueue_pairs), 1);
+	ck_assert_uint_eq(le16toh(c.mtu), 9000);
+	/* Byte access in the middle, and past the end reads zero. */
+	uint8_t b[4];
+	n->vdev.ops->config_read(&n->vdev, 5, b, 1);
+	ck_assert_uint_eq(b[0], 5);
+	n->vdev.ops->config_read(&n->vdev, 12, b, 4);
+	ck_assert_uint_eq(b[0] | b[1] | b[2] | b[3], 0);
+	/* The driver cannot overwrite the MAC. */
+	const uint8_t zero[6] = {0};
+	n->vdev.ops->config_write(&n->vdev, 0, zero, 6);
+	n->vdev.ops->config_read(&n->vdev, 0, &c, 6);
+	ck_assert_mem_eq(c.mac, o.mac, 6);
+	virtio_net_free(n);
+	free(n);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(default_mac_is_stable_unicast_and_locally_administered)
+{
+	uint8_t a[6], b[6], c[6], d[6];
+	virtio_net_default_mac(0, "tap0", a);
+	virtio_net_default_mac(0, "tap0", b);
+	virtio_net_default_mac(1, "tap0", c);
+	virtio_net_default_mac(0, "tap1", d);
+	ck_assert_mem_eq(a, b, 6);
+	ck_assert_uint_eq(a[0], 0x02); /* locally administered, not multicast */
+	ck_assert(memcmp(a, c, 6) != 0);
+	ck_assert(memcmp(a, d, 6) != 0);
+}
+END_TEST
+
+/* Waits up to 2 s for a message on fd; returns its length or -1. */
+static ssize_t recv_timeout(int fd, void *buf, size_t len)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	if (poll(&p, 1, 2000) != 1)
+		return -1;
+	return recv(fd, buf, len, MSG_DONTWAIT);
+}
+
+static bool wait_used(struct fake_ring *fr, uint16_t idx)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (__atomic_load_n((volatile uint16_t *)fake_ring_host(fr, fr->used_gpa + 2, 2),
+				    __ATOMIC_ACQUIRE) == idx)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+START_TEST(io_thread_moves_frames_both_ways_and_restarts_after_stop)
+{
+	tnet_open(BASE_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF), ALL_OFFLOADS, 16);
+	struct virtio_dev *v = &T->n.vdev;
+	uint8_t frame[HDR + 200], got[512];
+	uint64_t one = 1;
+	for (int round = 0; round < 2; round++) {
+		ck_assert_int_eq(v->ops->start(v), 0);
+		/* Offloads programmed from the accepted GUEST_* features at every start. */
+		ck_assert_int_eq(T->n_offloads_set, round + 1);
+		ck_assert_uint_eq(T->offloads_set[round],
+				  BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4));
+		/* TX: chain + kick -> frame on the wire. */
+		fill_pattern(frame, sizeof(frame), round);
+		struct fake_seg s[] = {FAKE_OUT(frame, sizeof(frame))};
+		fake_ring_send(&T->fr[NET_Q_TX], s, 1);
+		ck_assert_int_eq(write(T->kick[NET_Q_TX], &one, 8), 8);
+		ck_assert_int_eq(recv_timeout(T->wire, got, sizeof(got)), sizeof(frame));
+		ck_assert_mem_eq(got, frame, sizeof(frame));
+		/* RX: frame on the wire with no buffers, then buffers + kick. */
+		wire_send(frame, sizeof(frame));
+		usleep(20000);
+		post_rx(1, 2048);
+		ck_assert_int_eq(write(T->kick[NET_Q_RX], &one, 8), 8);
+		ck_assert(wait_used(&T->fr[NET_Q_RX], round + 1));
+		/* Control queue on the same thread. */
+		uint8_t cmd[3] = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1};
+		struct fake_seg c[] = {FAKE_OUT(cmd, 3), FAKE_IN(1)};
+		fake_ring_send(&T->fr[NET_Q_CTRL], c, 2);
+		ck_assert_int_eq(write(T->kick[NET_Q_CTRL], &one, 8), 8);
+		ck_assert(wait_used(&T->fr[NET_Q_CTRL], round + 1));
+		v->ops->stop(v);
+		ck_assert(!T->n.running);
+		ck_assert_uint_ge(T->n.stats[NET_Q_TX].kicks, round + 1);
+	}
+	ck_assert_uint_eq(T->n.stats[NET_Q_TX].packets, 2);
+	ck_assert_uint_eq(T->n.stats[NET_Q_RX].packets, 2);
+	ck_assert_uint_eq(T->n.stats[NET_Q_CTRL].packets, 2);
+	tnet_close();
+}
+END_TEST
+
+START_TEST(device_over_an_attaching_backend_restarts_and_frees_cleanly)
+{
+	/* slirp attaches to the device's loop; the loop must survive stop/start and outlive the
+	 * backend's close (ASan catches a use after free). */
+	struct net_opts o = {.kind = NET_USER};
+	struct virtio_net *n = calloc(1, sizeof(*n));
+	struct tnet t = {0};
+	ck_assert_int_eq(virtio_net_init(n, &o, 0, NULL), 0);
+	n->vdev.tops = &tt_ops;
+	n->vdev.transport = &t;
+	for (int q = 0; q < NET_NUM_QUEUES; q++) {
+		t.kick[q] = eventfd(0, EFD_NONBLOCK);
+		t.call[q] = eventfd(0, EFD_NONBLOCK);
+		fake_ring_init(&t.fr[q], 16, 4096);
+		ck_assert_int_eq(fake_ring_attach(&t.fr[q], &n->vdev.vq[q], 0), 0);
+	}
+	n->vdev.features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_VQ);
+	for (int round = 0; round < 3; round++) {
+		ck_assert_int_eq(n->vdev.ops->start(&n->vdev), 0);
+		ck_assert(n->running);
+		usleep(5000);
+		n->vdev.ops->stop(&n->vdev);
+		ck_assert(!n->running);
+	}
+	virtio_net_free(n);
+	free(n);
+	for (int q = 0; q < NET_NUM_QUEUES; q++) {
+		fake_ring_free(&t.fr[q]);
+		close(t.kick[q]);
+		close(t.call[q]);
+	}
+}
+END_TEST
+
+static Suite *virtio_net_suite(void)
+{
+	Suite *s = suite_create("virtio_net");
+	TCase *tx = tcase_create("tx");
+	tcase_add_test(tx, tx_frames_of_1_to_65535_bytes_reach_the_backend_whole);
+	tcase_add_test(tx, tx_chain_shorter_than_the_header_is_dropped);
+	tcase_add_test(tx, tx_chain_with_a_writable_descriptor_is_dropped);
+	tcase_add_test(tx, malformed_tx_chain_marks_the_device_needs_reset);
+	tcase_add_test(tx, tx_backend_full_keeps_the_chain_until_it_drains);
+	suite_add_tcase(s, tx);
+	TCase *irq = tcase_create("notify");
+	tcase_add_test(irq, tx_batch_raises_one_interrupt);
+	tcase_add_test(irq, no_interrupt_flag_is_honoured);
+	tcase_add_test(irq, used_event_is_honoured_with_event_idx);
+	suite_add_tcase(s, irq);
+	TCase *rx = tcase_create("rx");
+	tcase_add_test(rx, rx_frames_of_1_to_65535_bytes_fill_one_big_buffer);
+	tcase_add_test(rx, rx_mergeable_frame_spans_buffers_and_sets_num_buffers);
+	tcase_add_test(rx, rx_without_buffers_keeps_the_frame_until_buffers_and_kick);
+	tcase_add_test(rx, rx_frame_larger_than_the_buffers_on_offer_waits_for_more);
+	tcase_add_test(rx, rx_frame_too_big_for_a_small_buffer_without_mrg_is_dropped);
+	tcase_add_test(rx, rx_buffer_with_a_readable_descriptor_is_returned_empty);
+	tcase_add_test(rx, malformed_rx_chain_marks_the_device_needs_reset);
+	suite_add_tcase(s, rx);
+	TCase *c = tcase_create("ctrl");
+	tcase_add_test(c, ctrl_rx_promisc_and_allmulti_are_acked);
+	tcase_add_test(c, ctrl_mac_addr_set_changes_the_config_mac);
+	tcase_add_test(c, ctrl_mac_table_with_lying_lengths_is_refused);
+	tcase_add_test(c, ctrl_unknown_class_or_short_command_gets_err);
+	tcase_add_test(c, ctrl_guest_offloads_must_be_negotiated);
+	tcase_add_test(c, ctrl_command_needs_its_feature);
+	suite_add_tcase(s, c);
+	TCase *d = tcase_create("device");
+	tcase_add_test(d, set_features_refuses_missing_dependencies);
+	tcase_add_test(d, offloads_are_offered_only_where_the_backend_can);
+	tcase_add_test(d, config_space_holds_mac_link_up_one_pair_and_mtu);
+	tcase_add_test(d, default_mac_is_stable_unicast_and_locally_administered);
+	tcase_add_test(d, io_thread_moves_frames_both_ways_and_restarts_after_stop);
+	tcase_add_test(d, device_over_an_attaching_backend_restarts_and_frees_cleanly);
+	tcase_set_timeout(d, 20);
+	suite_add_tcase(s, d);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(virtio_net_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
