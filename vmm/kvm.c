@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "firmware/layout.h"
+#include "vmm/ioeventfd.h"
 #include "vmm/irq.h"
 #include "vmm/log.h"
 
@@ -121,6 +122,10 @@ int kvm_create_vm(struct kvm *k, const struct guest_mem *m)
 	}
 	if ((ret = irq_init(k->vm_fd))) {
 		log_err("KVM_SET_GSI_ROUTING: %s", strerror(-ret));
+		return ret;
+	}
+	if ((ret = ioeventfd_init(k->vm_fd))) {
+		log_err("ioeventfd setup: %s", strerror(-ret));
 		return ret;
 	}
 	return 0;

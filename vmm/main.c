@@ -8,10 +8,14 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#define PCI_CLASS_NET_ETHERNET 0x020000
+
 #include "devices/acpi_pm.h"
 #include "devices/boot_marker.h"
 #include "devices/i8042.h"
 #include "devices/pci.h"
+#include "devices/virtio/virtio_net.h"
+#include "devices/virtio/virtio_pci.h"
 #include "devices/serial.h"
 #include "firmware/boot.h"
 #include "firmware/firmware.h"
@@ -22,6 +26,7 @@
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/loop.h"
+#include "vmm/stats.h"
 #include "vmm/term.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
@@ -36,6 +41,7 @@ static struct machine {
 	struct vcpu vcpu[CONFIG_MAX_CPUS];
 	int nvcpus;
 	struct serial serial;
+	struct virtio_net *nic[CONFIG_MAX_NICS];
 	int nnics;
 	struct loop *loop;
 	int sigfd;
@@ -58,14 +64,38 @@ static int machine_load(struct machine *m)
 	return boot_load(&m->mem, &spec, &m->boot);
 }
 
+/* A virtio-net device on the virtio PCI transport, with the transport's interrupt poller. */
+static int machine_nic(struct machine *m, int i)
+{
+	struct virtio_net *n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	int ret = virtio_net_init(n, &m->cfg.nic[i], i, &m->mem);
+	if (ret) {
+		free(n);
+		return ret;
+	}
+	m->nic[m->nnics++] = n;
+	if ((ret = virtio_pci_create(&n->vdev, PCI_CLASS_NET_ETHERNET, NULL))) {
+		log_err("net%d: cannot create its PCI function: %s", i, strerror(-ret));
+		return ret;
+	}
+	if ((ret = virtio_pci_poller_start(&n->vdev)))
+		log_err("net%d: cannot start the interrupt poller: %s", i, strerror(-ret));
+	return ret;
+}
+
 static int machine_devices(struct machine *m)
 {
 	int ret;
 	if ((ret = serial_init(&m->serial, 0x3f8, LAYOUT_IRQ_SERIAL, STDOUT_FILENO)) || (ret = i8042_init()) ||
-	    (ret = acpi_pm_init()) || (ret = boot_marker_init(m->t0))) {
+	    (ret = acpi_pm_init()) || (ret = boot_marker_init(m->t0)) || (ret = pci_host_init())) {
 		log_err("cannot register platform devices: %s", strerror(-ret));
 		return ret;
 	}
+	for (int i = 0; i < m->cfg.nnics; i++)
+		if ((ret = machine_nic(m, i)))
+			return ret;
 	return 0;
 }
 
@@ -104,7 +134,7 @@ static int machine_build(struct machine *m)
 
 static void print_stats(struct machine *m)
 {
-	(void)m;
+	stats_print(stderr, m->vcpu, m->nvcpus, m->nic, m->nnics);
 }
 
 static void on_signal(void *opaque, uint32_t events)
@@ -164,6 +194,12 @@ static void machine_teardown(struct machine *m)
 {
 	for (int i = 0; i < m->nvcpus; i++)
 		vcpu_stop(&m->vcpu[i]);
+	for (int i = 0; i < m->nnics; i++) {
+		if (m->nic[i]->vdev.transport)
+			virtio_pci_destroy(&m->nic[i]->vdev);
+		virtio_net_free(m->nic[i]);
+		free(m->nic[i]);
+	}
 	term_restore();
 	if (m->cfg.stats)
 		print_stats(m);

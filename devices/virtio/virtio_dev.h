@@ -59,6 +59,7 @@ struct virtio_dev {
 	uint16_t device_id;        /* virtio device id (1 = net) */
 	uint16_t num_queues;
 	uint16_t queue_max;        /* largest queue size offered */
+	uint16_t msix_vectors;     /* MSI-X table size; 0 = one per queue plus config */
 	uint32_t config_len;       /* bytes of device config */
 	uint64_t features;         /* negotiated (valid from FEATURES_OK) */
 	struct virtq vq[VIRTIO_MAX_QUEUES];

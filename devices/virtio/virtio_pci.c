@@ -731,8 +731,10 @@ int virtio_pci_create(struct virtio_dev *vdev, uint32_t class_code, const struct
 		     VIRTIO_PCI_VENDOR, VIRTIO_PCI_SUBSYS_ID);
 	d->ops = &vpci_pci_ops;
 	d->opaque = vp;
-	/* One vector per queue plus one for config changes, as Linux asks for first. */
-	r = msix_init(&vp->msix, d, VIRTIO_PCI_MSIX_BAR, vdev->num_queues + 1, vp->kops.msix, on_msix_changed,
+	/* By default one vector per queue plus one for config changes, as Linux asks for first;
+	 * a device whose queues do not all take interrupts asks for fewer (msix_vectors). */
+	r = msix_init(&vp->msix, d, VIRTIO_PCI_MSIX_BAR,
+		      vdev->msix_vectors ? vdev->msix_vectors : vdev->num_queues + 1, vp->kops.msix, on_msix_changed,
 		      vp);
 	if (r)
 		goto fail;

@@ -1,0 +1,48 @@
+#!/bin/sh
+# Scenario "net": eth0 on a tap to the test host. Args: GUEST_IP HOST_IP.
+# Prints "MINIVMM-CHECK <name> ok|fail" lines that the host-side scenario turns into results, and
+# synchronises with the host through console markers and a TCP "go" on port 5001.
+ip=$1 host=$2
+check() {
+	name=$1
+	shift
+	if "$@" >/tmp/check.out 2>&1; then
+		echo "MINIVMM-CHECK $name ok"
+	else
+		echo "MINIVMM-CHECK $name fail"
+		tail -n 5 /tmp/check.out
+	fi
+}
+netup() {
+	ip addr add "$ip/24" dev eth0
+	ip link set eth0 up
+}
+
+netup
+echo MINIVMM-DIAG-BEGIN
+lspci -v -s 00:01.0
+ethtool -k eth0
+echo "virtio-driver=$(basename "$(readlink /sys/bus/virtio/devices/virtio0/driver)")"
+echo MINIVMM-DIAG-END
+iperf3 -s -D
+echo MINIVMM-NET-READY
+check ping_host ping -c 3 -W 3 "$host"
+# ICMP payloads from a minimal frame to the largest IPv4 datagram (fragmented over the MTU).
+for s in 18 1472 4000 16000 32000 65507; do
+	check "ping_size_$s" ping -c 1 -W 5 -s "$s" "$host"
+done
+check iperf_guest_to_host iperf3 -c "$host" -t 3 -f m
+grep -E 'sender|receiver' /tmp/check.out | sed 's/^/MINIVMM-IPERF guest->host /'
+echo MINIVMM-PHASE1-DONE
+nc -l -p 5001 >/dev/null
+ip link set eth0 down
+ip link set eth0 up
+sleep 1
+check link_down_up ping -c 3 -W 3 "$host"
+check module_unload rmmod virtio_net
+check module_reload insmod /lib/modules/virtio_net.ko
+sleep 1
+netup
+sleep 1
+check ping_after_reload ping -c 3 -W 3 "$host"
+echo MINIVMM-SCENARIO-DONE

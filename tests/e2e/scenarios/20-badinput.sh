@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# e2e: bad input gets one clear line and exit status 2, and leaves nothing behind: a missing,
+# forbidden or PVM /dev/kvm, bad kernel and initrd files, bad --mem/--cpus, unknown options, and a
+# NIC that fails after another was created (its tap must be gone).
+set -uo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+K=$GUEST_KERNEL I=$GUEST_INITRD
+# bad NAME PATTERN MINIVMM-ARGS...: exit 2 and exactly one line matching PATTERN on stderr.
+bad() {
+	local name=$1 pat=$2 rc=0 err
+	shift 2
+	err=$("$@" 2>&1 >/dev/null </dev/null) || rc=$?
+	if [ "$rc" -ne 2 ]; then
+		fail "$name" "exit $rc, want 2 (stderr: $err)"
+	elif [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ] || ! grep -qE -- "^minivmm: .*$pat" <<<"$err"; then
+		fail "$name" "stderr not one line matching /$pat/: $err"
+	else
+		pass "$name"
+	fi
+}
+V=$MINIVMM
+
+bad no_dev_kvm '/dev/kvm does not exist' unshare -m sh -c 'mount -t tmpfs none /dev && exec "$0" "$@"' \
+	"$V" --kernel "$K" --net none
+bad dev_kvm_permission 'no permission to open /dev/kvm' setpriv --reuid=65534 --regid=65534 --clear-groups \
+	"$V" --kernel "$K" --net none
+bad dev_kvm_is_pvm 'PVM \(kvm_pvm\).*cannot run unmodified kernels.*test host' unshare -m sh -c \
+	'mount -t tmpfs none /sys/module && mkdir /sys/module/kvm_pvm && exec "$0" "$@"' "$V" --kernel "$K" --net none
+bad kernel_missing 'cannot open kernel /nonexistent' "$V" --kernel /nonexistent --net none
+bad kernel_not_bzimage 'neither a bzImage nor an ELF' "$V" --kernel /etc/passwd --net none
+old=$RESULTS/old-bzimage
+head -c 8192 /dev/zero >"$old"
+printf '\x01' | dd of="$old" bs=1 seek=$((0x1f1)) conv=notrunc 2>/dev/null
+printf '\x55\xaa' | dd of="$old" bs=1 seek=$((0x1fe)) conv=notrunc 2>/dev/null
+printf 'HdrS\x01\x02' | dd of="$old" bs=1 seek=$((0x202)) conv=notrunc 2>/dev/null
+bad kernel_boot_protocol_too_old 'boot protocol 2\.01.*2\.06' "$V" --kernel "$old" --net none
+bad initrd_missing 'initrd /nonexistent' "$V" --kernel "$K" --initrd /nonexistent --net none
+big=$RESULTS/big-initrd
+truncate -s 200M "$big"
+bad initrd_too_big 'initrd.*(does not fit|too big)' "$V" --kernel "$K" --initrd "$big" --mem 128M --net none
+rm -f "$big"
+bad mem_malformed '--mem: "12Q" is not a size' "$V" --kernel "$K" --mem 12Q
+bad mem_out_of_range '--mem: "16M" is out of range' "$V" --kernel "$K" --mem 16M
+bad cpus_malformed '--cpus: "two" is not a number' "$V" --kernel "$K" --cpus two
+bad cpus_out_of_range '--cpus: "65" is out of range' "$V" --kernel "$K" --cpus 65
+bad unknown_option 'unknown option "--frobnicate"' "$V" --kernel "$K" --frobnicate
+bad net_bad_spec '--net' "$V" --kernel "$K" --net tap,mtu=12
+
+# A failure after a tap was created must not leave the tap behind.
+nc -l 127.0.0.1 47001 >/dev/null 2>&1 &
+holder=$!
+on_exit kill "$holder"
+sleep 0.5
+bad hostfwd_port_in_use 'hostfwd.*47001' "$V" --kernel "$K" --initrd "$I" --net tap,ifname=mvleft0 \
+	--net user,hostfwd=tcp:127.0.0.1:47001-:22
+if ip link show mvleft0 >/dev/null 2>&1; then fail nothing_left_behind_tap "mvleft0 still exists"; else pass nothing_left_behind_tap; fi
+e2e_finish
