@@ -66,4 +66,6 @@ bench: deps all
 clean:
 	rm -rf $(BUILD)
 
+include tests/fuzz/fuzz.mk
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

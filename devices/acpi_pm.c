@@ -1,4 +1,5 @@
-/* acpi_pm.c: PM1a_EVT (status/enable, no events ever) and PM1a_CNT (SCI_EN, sleep requests). */
+/* acpi_pm.c: PM1a_EVT (status/enable: no event ever fires, but the enable bits read back what
+ * Linux wrote, or it reports the global lock event as broken) and PM1a_CNT (SCI_EN, sleep). */
 #include "devices/acpi_pm.h"
 
 #include <string.h>
@@ -11,12 +12,20 @@
 #define PM1_CNT_SLP_TYP_SHIFT 10
 #define PM1_CNT_SLP_EN (1u << 13)
 
+/* PM1_STS (bytes 0-1, write-1-to-clear, always 0 here) then PM1_EN (bytes 2-3). */
+static uint8_t pm1_evt[4];
+
 static void acpi_pm_evt_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	(void)opaque;
-	(void)off;
 	if (!is_write)
 		memset(data, 0, len);
+	for (uint32_t i = 0; i < len && off + i < sizeof(pm1_evt); i++) {
+		if (!is_write)
+			data[i] = pm1_evt[off + i];
+		else if (off + i >= 2)
+			pm1_evt[off + i] = data[i];
+	}
 }
 
 static void acpi_pm_cnt_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)

@@ -5,18 +5,25 @@
 
 /* Low memory, below 1 MiB. */
 #define LAYOUT_GDT 0x500ULL            /* boot GDT */
-#define LAYOUT_IDT 0x520ULL            /* empty boot IDT */
+#define LAYOUT_IDT 0x540ULL            /* empty boot IDT, after the 6-entry GDT */
+#define LAYOUT_PVH_INFO 0x6000ULL      /* PVH: hvm_start_info, module list, memory map (1 page) */
 #define LAYOUT_BOOT_PARAMS 0x7000ULL   /* struct boot_params (zero page) */
+#define LAYOUT_BOOT_STACK 0x8ff0ULL    /* initial rsp: nothing needs it, but it points at RAM */
 #define LAYOUT_PML4 0x9000ULL          /* boot page tables: PML4, PDPT, 4 PDs (identity 0-4G) */
 #define LAYOUT_PDPT 0xa000ULL
 #define LAYOUT_PD 0xb000ULL            /* 4 pages: 0xb000-0xefff */
 #define LAYOUT_CMDLINE 0x20000ULL      /* kernel command line */
 #define LAYOUT_CMDLINE_MAX 0x10000ULL
-#define LAYOUT_EBDA 0x9fc00ULL         /* start of reserved low memory; MP table lives here */
-#define LAYOUT_MPTABLE LAYOUT_EBDA
+#define LAYOUT_EBDA 0x9fc00ULL         /* start of reserved low memory (EBDA, left empty) */
 #define LAYOUT_LOWMEM_END 0xa0000ULL   /* 640 KiB: end of usable conventional memory */
+#define LAYOUT_BIOS_AREA 0xe0000ULL    /* reserved in e820 up to 1 MiB: ACPI and MP tables */
 #define LAYOUT_ACPI 0xe0000ULL         /* RSDP (searched by Linux in 0xe0000-0xfffff) and tables */
-#define LAYOUT_ACPI_MAX 0x20000ULL
+#define LAYOUT_ACPI_MAX 0x10000ULL
+#define LAYOUT_RSDP LAYOUT_ACPI        /* first thing in the ACPI area, 16-byte aligned */
+/* MP floating pointer + config table. Not in the 1 KiB EBDA: 64 CPUs need 1.3 KiB of processor
+ * entries alone. Linux scans 0xf0000-0xfffff for the floating pointer too. */
+#define LAYOUT_MPTABLE 0xf0000ULL
+#define LAYOUT_MPTABLE_MAX 0x10000ULL
 #define LAYOUT_BIOS_END 0x100000ULL
 
 #define LAYOUT_KERNEL 0x100000ULL      /* bzImage protected-mode code is loaded at 1 MiB */
@@ -45,6 +52,9 @@
 /* Interrupts (GSIs on the IOAPIC). */
 #define LAYOUT_IRQ_SERIAL 4
 #define LAYOUT_IRQ_SCI 9
-#define LAYOUT_PCI_INTX_GSI_BASE 16 /* slot s, pin INTA -> GSI 16 + (s % 8) */
+/* PCI INTx swizzle, shared by the PCI model, the MP table and the DSDT _PRT:
+ * slot s, pin p (0 = INTA#) -> GSI 16 + ((s + p) % 8); a device's INTA# is 16 + (s % 8). */
+#define LAYOUT_PCI_INTX_GSI_BASE 16
+#define LAYOUT_PCI_INTX_GSI(slot, pin) (LAYOUT_PCI_INTX_GSI_BASE + (((slot) + (pin)) % 8))
 #define LAYOUT_IOAPIC_PINS 24
 #endif

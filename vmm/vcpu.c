@@ -38,12 +38,6 @@
 #define APIC_MODE_NMI 4u
 #define APIC_MODE_EXTINT 7u
 
-#define CR0_PE 1ULL
-#define CR0_ET (1ULL << 4)
-#define CR0_PG (1ULL << 31)
-#define CR4_PAE (1ULL << 5)
-#define EFER_LME (1ULL << 8)
-#define EFER_LMA (1ULL << 10)
 
 static void vcpu_kick_handler(int sig)
 {
@@ -159,52 +153,17 @@ int vcpu_create(struct kvm *k, struct vcpu *v, int id, int ncpus)
 	return ret;
 }
 
-/* GDT descriptor -> the hidden segment state KVM wants alongside the selector. */
-void vcpu_segment_from_desc(struct kvm_segment *s, uint16_t sel, uint64_t d)
-{
-	memset(s, 0, sizeof(*s));
-	s->selector = sel;
-	s->base = ((d >> 16) & 0xffffff) | (((d >> 56) & 0xff) << 24);
-	uint32_t limit = (uint32_t)((d & 0xffff) | (((d >> 48) & 0xf) << 16));
-	s->g = (d >> 55) & 1;
-	s->limit = s->g ? (limit << 12) | 0xfff : limit;
-	s->type = (d >> 40) & 0xf;
-	s->s = (d >> 44) & 1;
-	s->dpl = (d >> 45) & 3;
-	s->present = (d >> 47) & 1;
-	s->avl = (d >> 52) & 1;
-	s->l = (d >> 53) & 1;
-	s->db = (d >> 54) & 1;
-	s->unusable = !s->present;
-}
-
-int vcpu_set_boot_state(struct vcpu *v, const struct vcpu_boot *b)
+int vcpu_set_boot_state(struct vcpu *v, const struct boot_info *bi)
 {
 	struct kvm_sregs sr;
+	struct kvm_regs r;
+	/* Start from KVM's sregs so the APIC base and friends stay as KVM set them. */
 	if (ioctl(v->fd, KVM_GET_SREGS, &sr) < 0)
 		return -errno;
-	vcpu_segment_from_desc(&sr.cs, b->cs, b->code_desc);
-	vcpu_segment_from_desc(&sr.ds, b->ds, b->data_desc);
-	sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
-	sr.gdt.base = b->gdt_base;
-	sr.gdt.limit = b->gdt_limit;
-	sr.idt.base = 0;
-	sr.idt.limit = 0;
-	if (b->mode == VCPU_ENTRY_LINUX64) {
-		sr.cr0 = CR0_PE | CR0_ET | CR0_PG;
-		sr.cr3 = b->cr3;
-		sr.cr4 = CR4_PAE;
-		sr.efer = EFER_LME | EFER_LMA;
-	} else {
-		/* PVH: 32-bit protected mode, paging off (xen/arch-x86/hvm/start_info.h). */
-		sr.cr0 = CR0_PE | CR0_ET;
-		sr.cr3 = 0;
-		sr.cr4 = 0;
-		sr.efer = 0;
-	}
+	boot_cpu_sregs(bi, &sr);
 	if (ioctl(v->fd, KVM_SET_SREGS, &sr) < 0)
 		return -errno;
-	struct kvm_regs r = { .rflags = 2, .rip = b->rip, .rsi = b->rsi, .rbx = b->rbx, .rsp = b->rsp, .rbp = b->rsp };
+	boot_cpu_regs(bi, &r);
 	return ioctl(v->fd, KVM_SET_REGS, &r) < 0 ? -errno : 0;
 }
 

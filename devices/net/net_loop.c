@@ -12,9 +12,9 @@
 #include "vmm/log.h"
 #include "vmm/loop.h"
 
-#define NET_TX_BUDGET 256 /* chains per round before the RX side gets a turn */
-#define NET_RX_BUDGET 256 /* frames per round (fd backends; the loop comes back while readable) */
-#define NET_MAX_IOV 1024  /* UIO_MAXIOV: the most a readv takes */
+#define NET_TX_BUDGET 256  /* chains per round before the RX side gets a turn */
+#define NET_RX_BUDGET 256  /* frames per round (fd backends; the loop comes back while readable) */
+#define NET_MAX_IOV   1024 /* UIO_MAXIOV: the most a readv takes */
 
 struct net_rx_chain {
 	uint16_t head;
@@ -24,10 +24,10 @@ struct net_rx_chain {
 struct net_loop {
 	struct virtio_net *n;
 	struct loop *loop;  /* NULL when driven by tests */
-	bool mrg;           /* VIRTIO_NET_F_MRG_RXBUF negotiated */
+	bool mrg;	    /* VIRTIO_NET_F_MRG_RXBUF negotiated */
 	bool rx_starved;    /* no RX buffers: backend not read until the RX kick */
 	bool tx_blocked;    /* backend said EAGAIN: waiting for EPOLLOUT */
-	bool be_dead;       /* backend fd hung up */
+	bool be_dead;	    /* backend fd hung up */
 	uint32_t be_events; /* what the loop watches on the backend fd */
 
 	/* RX chains popped and not yet used: always the last nb chains popped, so that
@@ -123,11 +123,11 @@ out:
 }
 
 enum net_gather {
-	GATHER_ENOUGH,    /* cap >= need */
-	GATHER_EMPTY,     /* the ring ran out first */
-	GATHER_LIMIT,     /* no more chains can be used for one frame */
-	GATHER_BAD_NEXT,  /* the next chain is not an RX buffer (dropped once it is first) */
-	GATHER_BROKEN,    /* malformed chain: NEEDS_RESET */
+	GATHER_ENOUGH,	 /* cap >= need */
+	GATHER_EMPTY,	 /* the ring ran out first */
+	GATHER_LIMIT,	 /* no more chains can be used for one frame */
+	GATHER_BAD_NEXT, /* the next chain is not an RX buffer (dropped once it is first) */
+	GATHER_BROKEN,	 /* malformed chain: NEEDS_RESET */
 };
 
 /* Pops RX chains onto the held ones until they hold `need` bytes. */
@@ -164,7 +164,7 @@ static enum net_gather net_rx_gather(struct net_loop *nl, size_t need)
 		}
 		memcpy(&nl->iov[nl->niov], &e->iov[e->nr_out], e->nr_in * sizeof(struct iovec));
 		nl->niov += e->nr_in;
-		nl->chains[nl->nb++] = (struct net_rx_chain){ .head = e->head, .len = e->in_len };
+		nl->chains[nl->nb++] = (struct net_rx_chain){.head = e->head, .len = e->in_len};
 		nl->cap += e->in_len;
 	}
 	return GATHER_ENOUGH;
@@ -269,7 +269,7 @@ static enum net_rx net_rx_one(struct net_loop *nl)
 	/* The buffers on offer might not hold the next frame: read it aside and deliver it when
 	 * they do. */
 	net_rx_release(nl, 0);
-	struct iovec b = { .iov_base = nl->bounce, .iov_len = NET_RX_MAX };
+	struct iovec b = {.iov_base = nl->bounce, .iov_len = NET_RX_MAX};
 	ssize_t len = be->ops->recv(be, &b, 1);
 	if (len < 0 || len == 0) {
 		if (len < 0 && len != -EAGAIN)
@@ -412,7 +412,15 @@ static void net_on_rx_ready(void *opaque)
 
 static void net_loop_dp_stop(struct virtio_net *n)
 {
-	net_loop_free(n->dp);
+	struct virtio_dev *vdev = &n->vdev;
+	struct net_loop *nl = n->dp;
+	if (nl && nl->loop) {
+		loop_del(nl->loop, vdev->tops->kick_fd(vdev, NET_Q_TX));
+		loop_del(nl->loop, vdev->tops->kick_fd(vdev, NET_Q_RX));
+		if (n->be.fd >= 0)
+			loop_del(nl->loop, n->be.fd);
+	}
+	net_loop_free(nl);
 	n->dp = NULL;
 }
 
@@ -449,7 +457,7 @@ static int net_loop_dp_start(struct virtio_net *n, struct loop *l)
 }
 
 const struct net_datapath_ops net_loop_datapath = {
-	.name = "userspace",
-	.start = net_loop_dp_start,
-	.stop = net_loop_dp_stop,
+    .name = "userspace",
+    .start = net_loop_dp_start,
+    .stop = net_loop_dp_stop,
 };

@@ -98,18 +98,18 @@ static void tap_close(struct net_backend *be)
 }
 
 static const struct net_backend_ops tap_ops = {
-	.name = "tap",
-	.send = tap_send,
-	.recv = tap_recv,
-	.set_offloads = tap_set_offloads,
-	.offload_features = tap_offload_features,
-	.close = tap_close,
+    .name = "tap",
+    .send = tap_send,
+    .recv = tap_recv,
+    .set_offloads = tap_set_offloads,
+    .offload_features = tap_offload_features,
+    .close = tap_close,
 };
 
 /* Which TUN_F_* flags this kernel accepts, one at a time on top of TUN_F_CSUM. */
 static unsigned int tap_probe_offloads(int fd)
 {
-	static const unsigned int extra[] = { TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_UFO };
+	static const unsigned int extra[] = {TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_UFO};
 	unsigned int ok = 0;
 	if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM) < 0)
 		return 0;
@@ -137,7 +137,7 @@ static int tap_open(struct net_backend *be, const struct net_opts *opts)
 		free(t);
 		return err;
 	}
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	/* ifname is at most 15 characters plus NUL (config.h), like IFNAMSIZ. */
 	memcpy(ifr.ifr_name, opts->ifname, sizeof(ifr.ifr_name) - 1);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "devices/net/net_loop.h"
@@ -18,12 +19,12 @@
 #define BIT(f) (1ULL << (f))
 
 /* The receive offloads the driver can switch with CTRL_GUEST_OFFLOADS_SET (5.1.6.5.6.1). */
-#define NET_GUEST_OFFLOADS                                                                      \
-	(BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) | \
+#define NET_GUEST_OFFLOADS                                                                                   \
+	(BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) |        \
 	 BIT(VIRTIO_NET_F_GUEST_ECN) | BIT(VIRTIO_NET_F_GUEST_UFO))
 /* Offloads offered only where the backend can honour them. */
-#define NET_OFFLOADS                                                                            \
-	(NET_GUEST_OFFLOADS | BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |                \
+#define NET_OFFLOADS                                                                                         \
+	(NET_GUEST_OFFLOADS | BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |                         \
 	 BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_HOST_ECN) | BIT(VIRTIO_NET_F_HOST_UFO))
 
 static struct virtio_net *to_net(struct virtio_dev *vdev)
@@ -55,20 +56,20 @@ static const struct {
 	uint8_t feature;
 	uint64_t needs_any; /* at least one of these */
 } net_feature_deps[] = {
-	{ VIRTIO_NET_F_GUEST_TSO4, BIT(VIRTIO_NET_F_GUEST_CSUM) },
-	{ VIRTIO_NET_F_GUEST_TSO6, BIT(VIRTIO_NET_F_GUEST_CSUM) },
-	{ VIRTIO_NET_F_GUEST_ECN, BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6) },
-	{ VIRTIO_NET_F_GUEST_UFO, BIT(VIRTIO_NET_F_GUEST_CSUM) },
-	{ VIRTIO_NET_F_HOST_TSO4, BIT(VIRTIO_NET_F_CSUM) },
-	{ VIRTIO_NET_F_HOST_TSO6, BIT(VIRTIO_NET_F_CSUM) },
-	{ VIRTIO_NET_F_HOST_ECN, BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) },
-	{ VIRTIO_NET_F_HOST_UFO, BIT(VIRTIO_NET_F_CSUM) },
-	{ VIRTIO_NET_F_CTRL_RX, BIT(VIRTIO_NET_F_CTRL_VQ) },
-	{ VIRTIO_NET_F_CTRL_VLAN, BIT(VIRTIO_NET_F_CTRL_VQ) },
-	{ VIRTIO_NET_F_GUEST_ANNOUNCE, BIT(VIRTIO_NET_F_CTRL_VQ) },
-	{ VIRTIO_NET_F_MQ, BIT(VIRTIO_NET_F_CTRL_VQ) },
-	{ VIRTIO_NET_F_CTRL_MAC_ADDR, BIT(VIRTIO_NET_F_CTRL_VQ) },
-	{ VIRTIO_NET_F_CTRL_GUEST_OFFLOADS, BIT(VIRTIO_NET_F_CTRL_VQ) },
+    {VIRTIO_NET_F_GUEST_TSO4, BIT(VIRTIO_NET_F_GUEST_CSUM)},
+    {VIRTIO_NET_F_GUEST_TSO6, BIT(VIRTIO_NET_F_GUEST_CSUM)},
+    {VIRTIO_NET_F_GUEST_ECN, BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_GUEST_TSO6)},
+    {VIRTIO_NET_F_GUEST_UFO, BIT(VIRTIO_NET_F_GUEST_CSUM)},
+    {VIRTIO_NET_F_HOST_TSO4, BIT(VIRTIO_NET_F_CSUM)},
+    {VIRTIO_NET_F_HOST_TSO6, BIT(VIRTIO_NET_F_CSUM)},
+    {VIRTIO_NET_F_HOST_ECN, BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6)},
+    {VIRTIO_NET_F_HOST_UFO, BIT(VIRTIO_NET_F_CSUM)},
+    {VIRTIO_NET_F_CTRL_RX, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_CTRL_VLAN, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_GUEST_ANNOUNCE, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_MQ, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_CTRL_MAC_ADDR, BIT(VIRTIO_NET_F_CTRL_VQ)},
+    {VIRTIO_NET_F_CTRL_GUEST_OFFLOADS, BIT(VIRTIO_NET_F_CTRL_VQ)},
 };
 
 static int net_set_features(struct virtio_dev *vdev, uint64_t f)
@@ -265,37 +266,46 @@ static void net_ctrl_kick(void *opaque, uint32_t events)
 static void *net_io_thread(void *opaque)
 {
 	struct virtio_net *n = opaque;
-	loop_run(n->loop);
+	while (!__atomic_load_n(&n->stopping, __ATOMIC_ACQUIRE))
+		loop_run_once(n->loop, -1);
 	return NULL;
+}
+
+static void net_wake(void *opaque, uint32_t events)
+{
+	struct virtio_net *n = opaque;
+	uint64_t v;
+	(void)events;
+	if (read(n->wake_fd, &v, sizeof(v)) < 0) {
+		/* Spurious: the stopping flag is what the thread looks at. */
+	}
 }
 
 static void net_stop(struct virtio_dev *vdev)
 {
 	struct virtio_net *n = to_net(vdev);
-	if (!n->loop)
-		return;
 	if (n->running) {
-		loop_stop(n->loop);
+		uint64_t one = 1;
+		__atomic_store_n(&n->stopping, true, __ATOMIC_RELEASE);
+		if (write(n->wake_fd, &one, sizeof(one)) < 0) {
+			/* Cannot overflow: one write per stop. */
+		}
 		pthread_join(n->thread, NULL);
 		n->running = false;
 	}
-	if (n->dp && n->datapath)
+	if (n->dp_started)
 		n->datapath->stop(n);
-	n->dp = NULL;
-	loop_free(n->loop);
-	n->loop = NULL;
+	n->dp_started = false;
+	if (n->ctrl_watched)
+		loop_del(n->loop, vdev->tops->kick_fd(vdev, NET_Q_CTRL));
+	n->ctrl_watched = false;
 }
 
 static int net_start(struct virtio_dev *vdev)
 {
 	struct virtio_net *n = to_net(vdev);
 	int err;
-	if (n->loop)
-		net_stop(vdev);
-	/* A stopped loop stays stopped (loop.h): every start gets a fresh one. */
-	n->loop = loop_new();
-	if (!n->loop)
-		return -1;
+	net_stop(vdev);
 	n->guest_offloads = vdev->features & NET_GUEST_OFFLOADS;
 	if (n->be.ops->set_offloads)
 		n->be.ops->set_offloads(&n->be, n->guest_offloads);
@@ -303,18 +313,20 @@ static int net_start(struct virtio_dev *vdev)
 		err = loop_add(n->loop, vdev->tops->kick_fd(vdev, NET_Q_CTRL), EPOLLIN, net_ctrl_kick, n);
 		if (err < 0)
 			goto fail;
+		n->ctrl_watched = true;
 	}
 	err = n->datapath->start(n, n->loop);
 	if (err < 0)
 		goto fail;
+	n->dp_started = true;
+	n->stopping = false;
 	err = -pthread_create(&n->thread, NULL, net_io_thread, n);
 	if (err < 0)
 		goto fail;
 	n->running = true;
 	return 0;
 fail:
-	log_err("net%d: cannot start the %s datapath: %s", n->index, n->datapath->name,
-		strerror(-err));
+	log_err("net%d: cannot start the %s datapath: %s", n->index, n->datapath->name, strerror(-err));
 	net_stop(vdev);
 	return -1;
 }
@@ -328,13 +340,13 @@ static void net_irq_changed(struct virtio_dev *vdev, int queue)
 }
 
 static const struct virtio_dev_ops net_ops = {
-	.features = net_features,
-	.set_features = net_set_features,
-	.config_read = net_config_read,
-	.config_write = net_config_write,
-	.start = net_start,
-	.stop = net_stop,
-	.irq_changed = net_irq_changed,
+    .features = net_features,
+    .set_features = net_set_features,
+    .config_read = net_config_read,
+    .config_write = net_config_write,
+    .start = net_start,
+    .stop = net_stop,
+    .irq_changed = net_irq_changed,
 };
 
 int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, int index,
@@ -342,15 +354,27 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 {
 	memset(n, 0, sizeof(*n));
 	n->be = *be;
+	/* One loop for the device's life: backends that attach to it (slirp) keep their watches
+	 * across driver resets, and it outlives the backend's close. */
+	n->loop = loop_new();
+	n->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!n->loop || n->wake_fd < 0 || loop_add(n->loop, n->wake_fd, EPOLLIN, net_wake, n) < 0) {
+		log_err("net%d: cannot create the I/O loop", index);
+		loop_free(n->loop);
+		if (n->wake_fd >= 0)
+			close(n->wake_fd);
+		if (be->ops->close)
+			be->ops->close(&n->be);
+		return -ENOMEM;
+	}
 	n->index = index;
 	n->datapath = &net_loop_datapath;
 	pthread_mutex_init(&n->cfg_lock, NULL);
 
 	uint64_t offloads = be->ops->offload_features ? be->ops->offload_features(&n->be) : 0;
 	n->offered = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) |
-		     BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MAC) |
-		     BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MRG_RXBUF) |
-		     BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX) |
+		     BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) |
+		     BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX) |
 		     BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) | BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) |
 		     (offloads & NET_OFFLOADS);
 	if (opts->mtu)
@@ -365,12 +389,6 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 	n->cfg.mtu = htole16(opts->mtu);
 	n->cfg_len = offsetof(struct virtio_net_config, mtu) + sizeof(n->cfg.mtu);
 
-	int err = vhost_net_select(n, opts);
-	if (err < 0) {
-		virtio_net_free(n);
-		return err;
-	}
-
 	struct virtio_dev *vdev = &n->vdev;
 	vdev->ops = &net_ops;
 	vdev->priv = n;
@@ -379,11 +397,16 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 	vdev->num_queues = NET_NUM_QUEUES;
 	vdev->queue_max = NET_QUEUE_SIZE;
 	vdev->config_len = n->cfg_len;
+
+	int err = vhost_net_select(n, opts);
+	if (err < 0) {
+		virtio_net_free(n);
+		return err;
+	}
 	return 0;
 }
 
-int virtio_net_init(struct virtio_net *n, const struct net_opts *opts, int index,
-		    const struct guest_mem *mem)
+int virtio_net_init(struct virtio_net *n, const struct net_opts *opts, int index, const struct guest_mem *mem)
 {
 	struct net_backend be;
 	int err = net_backend_open(&be, opts);
@@ -414,5 +437,8 @@ void virtio_net_free(struct virtio_net *n)
 	if (n->be.ops && n->be.ops->close)
 		n->be.ops->close(&n->be);
 	n->be.ops = NULL;
+	loop_free(n->loop);
+	n->loop = NULL;
+	close(n->wake_fd);
 	pthread_mutex_destroy(&n->cfg_lock);
 }

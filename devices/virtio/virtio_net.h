@@ -3,8 +3,8 @@
  * The device part (virtio_net.c) offers features, checks the driver's choice, serves the config
  * space and the control queue, and owns one I/O thread with an epoll loop. Moving frames between
  * the rx/tx queues and the backend is a datapath's job, chosen per device at start: the userspace
- * loop (devices/net/net_loop.c) today, vhost-net later (it hands the rx/tx kick and call fds and the
- * tap fd to the kernel; the control queue stays here on the I/O thread either way). */
+ * loop (devices/net/net_loop.c) today, vhost-net later (it hands the rx/tx kick and call fds and
+ * the tap fd to the kernel; the control queue stays here on the I/O thread either way). */
 #ifndef MINIVMM_VIRTIO_NET_H
 #define MINIVMM_VIRTIO_NET_H
 #include <linux/virtio_net.h>
@@ -19,19 +19,19 @@
 
 enum { NET_Q_RX = 0, NET_Q_TX = 1, NET_Q_CTRL = 2, NET_NUM_QUEUES = 3 };
 
-#define NET_QUEUE_SIZE 256 /* queue_max offered to the driver */
-#define NET_HDR_LEN ((uint32_t)sizeof(struct virtio_net_hdr_v1)) /* 12: VERSION_1 (5.1.6) */
+#define NET_QUEUE_SIZE 256					    /* queue_max offered to the driver */
+#define NET_HDR_LEN    ((uint32_t)sizeof(struct virtio_net_hdr_v1)) /* 12: VERSION_1 (5.1.6) */
 /* The largest frame a backend may hand us: header + 64 KiB GSO frame + Ethernet/VLAN header. */
 #define NET_RX_MAX (NET_HDR_LEN + 65550)
 
 /* Per-queue counters. Written only by the I/O thread; other threads (--stats) may read them
  * without locking (64-bit loads do not tear on the hosts we run on). */
 struct net_queue_stats {
-	uint64_t kicks;      /* kick-eventfd wakeups handled */
+	uint64_t kicks;	     /* kick-eventfd wakeups handled */
 	uint64_t interrupts; /* call-eventfd writes */
 	uint64_t packets;    /* frames (TX/RX) or commands (ctrl) completed */
-	uint64_t bytes;      /* frame bytes, vnet header excluded */
-	uint64_t drops;      /* frames or chains dropped (malformed, too big, backend error) */
+	uint64_t bytes;	     /* frame bytes, vnet header excluded */
+	uint64_t drops;	     /* frames or chains dropped (malformed, too big, backend error) */
 };
 
 struct virtio_net;
@@ -39,7 +39,7 @@ struct loop;
 
 /* Who moves frames for the rx/tx queues. start() runs on the thread that set DRIVER_OK, before the
  * I/O thread exists, and may add fds to the I/O thread's loop l; stop() runs after that thread
- * was joined. */
+ * was joined and removes them again (the loop lives on: the next start reuses it). */
 struct net_datapath_ops {
 	const char *name;
 	int (*start)(struct virtio_net *n, struct loop *l);
@@ -52,13 +52,13 @@ struct net_datapath_ops {
 };
 
 struct virtio_net {
-	struct virtio_dev vdev;       /* what the transport sees; vdev.priv == this */
+	struct virtio_dev vdev; /* what the transport sees; vdev.priv == this */
 	struct net_backend be;
 	const struct net_datapath_ops *datapath; /* chosen at init by vhost_net_select() */
-	void *dp;                     /* the datapath's state while started */
-	int index;                    /* NIC number on the command line */
+	void *dp;				 /* the datapath's state while started */
+	int index;				 /* NIC number on the command line */
 
-	uint64_t offered;             /* features() */
+	uint64_t offered;	      /* features() */
 	uint64_t guest_offloads;      /* GUEST_* offloads in force (negotiated, then ctrl queue) */
 	pthread_mutex_t cfg_lock;     /* config vs. CTRL_MAC_ADDR_SET on the I/O thread */
 	struct virtio_net_config cfg; /* little-endian, as the driver reads it */
@@ -69,12 +69,15 @@ struct virtio_net {
 	bool promisc, allmulti;
 	uint32_t mac_table_uni, mac_table_multi;
 
-	struct loop *loop;            /* the I/O thread's loop while started */
+	struct loop *loop; /* the I/O thread's loop (for the device's whole life) */
+	int wake_fd;	   /* eventfd that wakes the loop to see `stopping` */
 	pthread_t thread;
-	bool running;
+	bool running, stopping;
+	bool dp_started;   /* datapath->start succeeded, stop pending */
+	bool ctrl_watched; /* the ctrl kick fd is on the loop */
 
 	struct net_queue_stats stats[NET_NUM_QUEUES];
-	struct virtq_elem ctrl_elem;  /* the control command being served (I/O thread only) */
+	struct virtq_elem ctrl_elem; /* the control command being served (I/O thread only) */
 };
 
 /* Creates NIC number `index` from opts: opens the backend (net_backend_open), chooses the

@@ -310,7 +310,8 @@ bool virtq_set_notify(struct virtq *vq, bool enable)
 		if (avail_event_arm(vq) < 0)
 			return true; /* broken: let the caller's pop report it */
 	} else {
-		ring_store16(&vq->used->flags, enable ? 0 : VRING_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+		uint16_t flags = enable ? 0 : VRING_USED_F_NO_NOTIFY;
+		ring_store16(&vq->used->flags, flags, __ATOMIC_RELAXED);
 		if (!enable)
 			return false;
 		/* Same race as avail_event: flag store before avail idx re-read. */

@@ -41,8 +41,9 @@ struct virtq {
 	uint16_t pending_used;  /* entries virtq_push()ed and not yet flushed */
 	bool notify_off;        /* virtq_set_notify(false) in effect */
 	const char *broken_why; /* what was malformed (for logs and tests), NULL if not broken */
-	struct vring_desc *desc;   /* host pointers to the rings, checked once by virtq_init: guest */
-	struct vring_avail *avail; /* memory never moves, so they cannot go stale */
+	/* Host pointers to the rings, checked once by virtq_init (guest memory never moves). */
+	struct vring_desc *desc;
+	struct vring_avail *avail;
 	struct vring_used *used;
 };
 

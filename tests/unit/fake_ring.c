@@ -71,7 +71,10 @@ static void seg_place(struct fake_ring *fr, struct fake_seg *s)
 static void desc_write(void *p, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
 	struct vring_desc d = {
-		.addr = htole64(addr), .len = htole32(len), .flags = htole16(flags), .next = htole16(next)
+		.addr = htole64(addr),
+		.len = htole32(len),
+		.flags = htole16(flags),
+		.next = htole16(next),
 	};
 	memcpy(p, &d, sizeof(d));
 }
@@ -91,7 +94,8 @@ void fake_ring_set_table_desc(struct fake_ring *fr, uint64_t table_gpa, uint16_t
 
 uint16_t fake_ring_add_chain(struct fake_ring *fr, struct fake_seg *segs, unsigned n)
 {
-	ck_assert_msg(n > 0 && n <= fr->size, "fake_ring: chain of %u in a ring of %u", n, fr->size);
+	ck_assert_msg(n > 0 && n <= fr->size, "fake_ring: chain of %u in a ring of %u", n,
+		      fr->size);
 	uint16_t head = fr->next_desc, i = head;
 	for (unsigned k = 0; k < n; k++) {
 		uint16_t next = (i + 1) % fr->size;

@@ -22,7 +22,7 @@
 #include "devices/net/net_backend.h"
 #include "vmm/config.h"
 
-#define HDR ((int)sizeof(struct virtio_net_hdr_v1))
+#define HDR	 ((int)sizeof(struct virtio_net_hdr_v1))
 #define TAP_NAME "mvmtest0"
 
 static struct net_backend be;
@@ -31,7 +31,7 @@ static int pkt = -1; /* AF_PACKET socket on the tap: the "network" side */
 static void link_up(const char *name)
 {
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
 	ck_assert_int_eq(ioctl(s, SIOCGIFFLAGS, &ifr), 0);
 	ifr.ifr_flags |= IFF_UP;
@@ -41,13 +41,14 @@ static void link_up(const char *name)
 
 static void setup(void)
 {
-	struct net_opts o = { .kind = NET_TAP, .ifname = TAP_NAME };
+	struct net_opts o = {.kind = NET_TAP, .ifname = TAP_NAME};
 	ck_assert_int_eq(net_backend_open(&be, &o), 0);
 	link_up(TAP_NAME);
 	pkt = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
 	ck_assert_int_ge(pkt, 0);
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
-				   .sll_ifindex = (int)if_nametoindex(TAP_NAME) };
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET,
+				  .sll_protocol = htons(ETH_P_ALL),
+				  .sll_ifindex = (int)if_nametoindex(TAP_NAME)};
 	ck_assert_int_ne(sll.sll_ifindex, 0);
 	ck_assert_int_eq(bind(pkt, (struct sockaddr *)&sll, sizeof(sll)), 0);
 }
@@ -61,7 +62,7 @@ static void teardown(void)
 /* An Ethernet frame with a private EtherType the kernel's stacks ignore. */
 static size_t make_frame(uint8_t *f, size_t payload, uint8_t seed)
 {
-	static const uint8_t dst[6] = { 0x02, 0, 0, 0, 0, 0x01 }, src[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+	static const uint8_t dst[6] = {0x02, 0, 0, 0, 0, 0x01}, src[6] = {0x02, 0, 0, 0, 0, 0x02};
 	memcpy(f, dst, 6);
 	memcpy(f + 6, src, 6);
 	f[12] = 0x88;
@@ -87,14 +88,14 @@ END_TEST
 
 START_TEST(tap_send_puts_the_frame_without_its_vnet_header_on_the_link)
 {
-	struct virtio_net_hdr_v1 h = { 0 };
+	struct virtio_net_hdr_v1 h = {0};
 	uint8_t f[1514], got[2048];
 	size_t len = make_frame(f, 1000, 3);
-	struct iovec iov[2] = { { &h, HDR }, { f, len } };
+	struct iovec iov[2] = {{&h, HDR}, {f, len}};
 	ck_assert_int_eq(be.ops->send(&be, iov, 2), HDR + (ssize_t)len);
 	/* Skip whatever else the kernel put on the link (IPv6 autoconfiguration). */
 	for (int i = 0; i < 50; i++) {
-		struct pollfd p = { .fd = pkt, .events = POLLIN };
+		struct pollfd p = {.fd = pkt, .events = POLLIN};
 		ck_assert_int_eq(poll(&p, 1, 2000), 1);
 		ssize_t n = recv(pkt, got, sizeof(got), 0);
 		if (n == (ssize_t)len && got[12] == 0x88 && got[13] == 0xb5) {
@@ -110,12 +111,12 @@ START_TEST(tap_recv_returns_vnet_header_then_frame_and_eagain_when_empty)
 {
 	uint8_t f[600], buf[HDR + 65550];
 	size_t len = make_frame(f, 500, 9);
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET,
-				   .sll_ifindex = (int)if_nametoindex(TAP_NAME), .sll_halen = 6 };
+	struct sockaddr_ll sll = {
+	    .sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex(TAP_NAME), .sll_halen = 6};
 	ck_assert_int_eq(sendto(pkt, f, len, 0, (struct sockaddr *)&sll, sizeof(sll)), (ssize_t)len);
-	struct iovec iov = { buf, sizeof(buf) };
+	struct iovec iov = {buf, sizeof(buf)};
 	for (int i = 0; i < 50; i++) {
-		struct pollfd p = { .fd = be.fd, .events = POLLIN };
+		struct pollfd p = {.fd = be.fd, .events = POLLIN};
 		ck_assert_int_eq(poll(&p, 1, 2000), 1);
 		ssize_t n = be.ops->recv(&be, &iov, 1);
 		ck_assert_int_gt(n, HDR);
@@ -136,7 +137,7 @@ END_TEST
 START_TEST(tap_open_of_a_busy_tap_fails_with_errno)
 {
 	struct net_backend b2;
-	struct net_opts o = { .kind = NET_TAP, .ifname = TAP_NAME };
+	struct net_opts o = {.kind = NET_TAP, .ifname = TAP_NAME};
 	/* Attached already (no IFF_MULTI_QUEUE): the kernel says EBUSY. */
 	ck_assert_int_eq(net_backend_open(&b2, &o), -EBUSY);
 }

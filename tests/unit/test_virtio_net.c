@@ -16,30 +16,29 @@
 #include "devices/virtio/virtio_net.h"
 #include "tests/unit/fake_ring.h"
 
-#define BIT(f) (1ULL << (f))
-#define HDR 12
+#define BIT(f)	   (1ULL << (f))
+#define HDR	   12
 #define DATA_BYTES (1u << 20)
 
 /* The features a Linux guest typically accepts, minus ring features (added per test). */
-#define BASE_FEATURES                                                                      \
-	(BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_CTRL_VQ) |      \
-	 BIT(VIRTIO_NET_F_CTRL_RX) | BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) |                      \
-	 BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | BIT(VIRTIO_NET_F_CSUM) |                   \
-	 BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4))
-#define ALL_OFFLOADS                                                                       \
-	(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) | \
-	 BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) |                       \
-	 BIT(VIRTIO_NET_F_GUEST_TSO6))
+#define BASE_FEATURES                                                                                        \
+	(BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_CTRL_VQ) |                       \
+	 BIT(VIRTIO_NET_F_CTRL_RX) | BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) |                                       \
+	 BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) |     \
+	 BIT(VIRTIO_NET_F_GUEST_TSO4))
+#define ALL_OFFLOADS                                                                                         \
+	(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |               \
+	 BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_GUEST_TSO6))
 
 /* Everything one test needs: three rings, the device, the "wire" and the transport's fds. */
 struct tnet {
 	struct fake_ring fr[NET_NUM_QUEUES];
 	struct virtio_net n;
 	struct net_loop *nl;
-	int wire;     /* the far end of the socketpair: what the tap's network would see */
+	int wire; /* the far end of the socketpair: what the tap's network would see */
 	int kick[NET_NUM_QUEUES], call[NET_NUM_QUEUES];
 	int needs_reset;
-	bool eagain;  /* the backend pretends to be full */
+	bool eagain; /* the backend pretends to be full */
 	uint64_t be_offloads;
 	uint64_t offloads_set[8];
 	int n_offloads_set;
@@ -84,12 +83,12 @@ static void tbe_close(struct net_backend *be)
 }
 
 static const struct net_backend_ops tbe_ops = {
-	.name = "socketpair",
-	.send = tbe_send,
-	.recv = tbe_recv,
-	.set_offloads = tbe_set_offloads,
-	.offload_features = tbe_offload_features,
-	.close = tbe_close,
+    .name = "socketpair",
+    .send = tbe_send,
+    .recv = tbe_recv,
+    .set_offloads = tbe_set_offloads,
+    .offload_features = tbe_offload_features,
+    .close = tbe_close,
 };
 
 static int tt_kick_fd(struct virtio_dev *vdev, int q)
@@ -120,11 +119,11 @@ static void tt_needs_reset(struct virtio_dev *vdev)
 }
 
 static const struct virtio_transport_ops tt_ops = {
-	.kick_fd = tt_kick_fd,
-	.call_fd = tt_call_fd,
-	.direct_call_fd = tt_direct_call_fd,
-	.config_changed = tt_config_changed,
-	.needs_reset = tt_needs_reset,
+    .kick_fd = tt_kick_fd,
+    .call_fd = tt_call_fd,
+    .direct_call_fd = tt_direct_call_fd,
+    .config_changed = tt_config_changed,
+    .needs_reset = tt_needs_reset,
 };
 
 /* A device whose backend offers be_offloads, set up as if the driver accepted `features` and
@@ -141,8 +140,8 @@ static void tnet_open(uint64_t features, uint64_t be_offloads, uint16_t qsize)
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	T->wire = sv[1];
 	T->be_offloads = be_offloads;
-	struct net_backend be = { .ops = &tbe_ops, .fd = sv[0], .priv = T };
-	struct net_opts opts = { .kind = NET_TAP, .ifname = "tap7" };
+	struct net_backend be = {.ops = &tbe_ops, .fd = sv[0], .priv = T};
+	struct net_opts opts = {.kind = NET_TAP, .ifname = "tap7"};
 	ck_assert_int_eq(virtio_net_init_backend(&T->n, &opts, 0, &T->fr[0].mem, &be), 0);
 	T->n.vdev.tops = &tt_ops;
 	T->n.vdev.transport = T;
@@ -191,7 +190,7 @@ static void fill_pattern(uint8_t *p, size_t len, unsigned seed)
 
 START_TEST(tx_frames_of_1_to_65535_bytes_reach_the_backend_whole)
 {
-	static const uint32_t sizes[] = { 1, 60, 1514, 4097, 65535 };
+	static const uint32_t sizes[] = {1, 60, 1514, 4097, 65535};
 	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 64);
 	uint8_t *frame = malloc(HDR + 65535), *got = malloc(HDR + 65536);
 	uint64_t bytes = 0;
@@ -200,8 +199,8 @@ START_TEST(tx_frames_of_1_to_65535_bytes_reach_the_backend_whole)
 		fill_pattern(frame, HDR + len, i);
 		/* Header and frame in separate descriptors, the frame split once more. */
 		uint32_t half = len / 2;
-		struct fake_seg s[] = { FAKE_OUT(frame, HDR), FAKE_OUT(frame + HDR, half),
-					FAKE_OUT(frame + HDR + half, len - half) };
+		struct fake_seg s[] = {FAKE_OUT(frame, HDR), FAKE_OUT(frame + HDR, half),
+				       FAKE_OUT(frame + HDR + half, len - half)};
 		if (!half)
 			s[1] = FAKE_OUT(frame + HDR, len);
 		uint16_t head = fake_ring_send(&T->fr[NET_Q_TX], s, half ? 3 : 2);
@@ -228,8 +227,8 @@ END_TEST
 START_TEST(tx_chain_shorter_than_the_header_is_dropped)
 {
 	tnet_open(BASE_FEATURES, 0, 16);
-	uint8_t b[HDR] = { 0 };
-	struct fake_seg s[] = { FAKE_OUT(b, HDR - 1) };
+	uint8_t b[HDR] = {0};
+	struct fake_seg s[] = {FAKE_OUT(b, HDR - 1)};
 	uint16_t head = fake_ring_send(&T->fr[NET_Q_TX], s, 1);
 	ck_assert_int_eq(net_loop_tx(T->nl), 1);
 	ck_assert_int_lt(recv(T->wire, b, sizeof(b), MSG_DONTWAIT), 0);
@@ -247,8 +246,8 @@ END_TEST
 START_TEST(tx_chain_with_a_writable_descriptor_is_dropped)
 {
 	tnet_open(BASE_FEATURES, 0, 16);
-	uint8_t b[HDR + 60] = { 0 };
-	struct fake_seg s[] = { FAKE_OUT(b, sizeof(b)), FAKE_IN(16) };
+	uint8_t b[HDR + 60] = {0};
+	struct fake_seg s[] = {FAKE_OUT(b, sizeof(b)), FAKE_IN(16)};
 	fake_ring_send(&T->fr[NET_Q_TX], s, 2);
 	ck_assert_int_eq(net_loop_tx(T->nl), 1);
 	ck_assert_int_lt(recv(T->wire, b, sizeof(b), MSG_DONTWAIT), 0);
@@ -261,7 +260,7 @@ END_TEST
 START_TEST(malformed_tx_chain_marks_the_device_needs_reset)
 {
 	tnet_open(BASE_FEATURES, 0, 16);
-	struct fake_seg s[] = { { .len = 100, .gpa = 1ULL << 40 } }; /* outside guest memory */
+	struct fake_seg s[] = {{.len = 100, .gpa = 1ULL << 40}}; /* outside guest memory */
 	fake_ring_send(&T->fr[NET_Q_TX], s, 1);
 	net_loop_tx(T->nl);
 	ck_assert_int_eq(T->needs_reset, 1);
@@ -278,7 +277,7 @@ START_TEST(tx_backend_full_keeps_the_chain_until_it_drains)
 	tnet_open(BASE_FEATURES, 0, 16);
 	uint8_t b[HDR + 60];
 	fill_pattern(b, sizeof(b), 3);
-	struct fake_seg s[] = { FAKE_OUT(b, sizeof(b)) };
+	struct fake_seg s[] = {FAKE_OUT(b, sizeof(b))};
 	fake_ring_send(&T->fr[NET_Q_TX], s, 1);
 	T->eagain = true;
 	ck_assert_int_eq(net_loop_tx(T->nl), 0);
@@ -300,7 +299,7 @@ static void send_small_tx(int n)
 {
 	static uint8_t b[HDR + 60];
 	for (int i = 0; i < n; i++) {
-		struct fake_seg s[] = { FAKE_OUT(b, sizeof(b)) };
+		struct fake_seg s[] = {FAKE_OUT(b, sizeof(b))};
 		fake_ring_send(&T->fr[NET_Q_TX], s, 1);
 	}
 }
@@ -360,7 +359,7 @@ static uint16_t post_rx(int n, uint32_t len)
 {
 	uint16_t first = 0;
 	for (int i = 0; i < n; i++) {
-		struct fake_seg s[] = { FAKE_IN(len) };
+		struct fake_seg s[] = {FAKE_IN(len)};
 		uint16_t h = fake_ring_add_chain(&T->fr[NET_Q_RX], s, 1);
 		if (i == 0)
 			first = h;
@@ -372,8 +371,7 @@ static uint16_t post_rx(int n, uint32_t len)
 /* Guest address of the buffer of a one-descriptor chain. */
 static uint8_t *rx_buf(uint32_t head, uint32_t len)
 {
-	struct vring_desc *d = fake_ring_host(&T->fr[NET_Q_RX],
-					      T->fr[NET_Q_RX].desc_gpa + 16ULL * head, 16);
+	struct vring_desc *d = fake_ring_host(&T->fr[NET_Q_RX], T->fr[NET_Q_RX].desc_gpa + 16ULL * head, 16);
 	return fake_ring_host(&T->fr[NET_Q_RX], le64toh(d->addr), len);
 }
 
@@ -391,7 +389,7 @@ static uint16_t hdr_num_buffers(const uint8_t *h)
 
 START_TEST(rx_frames_of_1_to_65535_bytes_fill_one_big_buffer)
 {
-	static const uint32_t sizes[] = { 1, 60, 1514, 4097, 65535 };
+	static const uint32_t sizes[] = {1, 60, 1514, 4097, 65535};
 	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 16); /* no MRG_RXBUF: big buffers */
 	uint8_t *frame = malloc(HDR + 65535);
 	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -472,8 +470,7 @@ START_TEST(rx_without_buffers_keeps_the_frame_until_buffers_and_kick)
 	ck_assert(net_loop_rx_starved(T->nl));
 	/* The frame was not read from the backend, and the driver is asked to kick. */
 	uint8_t peek[256];
-	ck_assert_int_eq(recv(T->n.be.fd, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT),
-			 sizeof(frame));
+	ck_assert_int_eq(recv(T->n.be.fd, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT), sizeof(frame));
 	ck_assert_uint_eq(fake_ring_used_flags(&T->fr[NET_Q_RX]) & VRING_USED_F_NO_NOTIFY, 0);
 	ck_assert_uint_eq(calls(NET_Q_RX), 0);
 	/* Backend readiness alone does nothing while starved. */
@@ -524,7 +521,7 @@ START_TEST(rx_frame_too_big_for_a_small_buffer_without_mrg_is_dropped)
 {
 	tnet_open(BASE_FEATURES, 0, 16);
 	uint16_t head = post_rx(1, HDR + 1514);
-	uint8_t big[HDR + 2000] = { 0 }, small[HDR + 64];
+	uint8_t big[HDR + 2000] = {0}, small[HDR + 64];
 	fill_pattern(small, sizeof(small), 4);
 	wire_send(big, sizeof(big));
 	wire_send(small, sizeof(small));
@@ -543,8 +540,8 @@ END_TEST
 START_TEST(rx_buffer_with_a_readable_descriptor_is_returned_empty)
 {
 	tnet_open(BASE_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF), 0, 16);
-	uint8_t junk[16] = { 0 };
-	struct fake_seg s[] = { FAKE_OUT(junk, 16), FAKE_IN(2048) };
+	uint8_t junk[16] = {0};
+	struct fake_seg s[] = {FAKE_OUT(junk, 16), FAKE_IN(2048)};
 	uint16_t bad = fake_ring_send(&T->fr[NET_Q_RX], s, 2);
 	uint16_t good = post_rx(1, 2048);
 	uint8_t frame[HDR + 50];
@@ -566,9 +563,9 @@ END_TEST
 START_TEST(malformed_rx_chain_marks_the_device_needs_reset)
 {
 	tnet_open(BASE_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF), 0, 16);
-	struct fake_seg s[] = { { .len = 4096, .in = true, .gpa = 1ULL << 40 } };
+	struct fake_seg s[] = {{.len = 4096, .in = true, .gpa = 1ULL << 40}};
 	fake_ring_send(&T->fr[NET_Q_RX], s, 1);
-	uint8_t frame[HDR + 50] = { 0 };
+	uint8_t frame[HDR + 50] = {0};
 	wire_send(frame, sizeof(frame));
 	net_loop_rx(T->nl);
 	ck_assert_int_eq(T->needs_reset, 1);
@@ -591,7 +588,7 @@ static uint8_t ctrl(uint8_t class, uint8_t cmd, const void *data, uint32_t len)
 	ck_assert_uint_le(len, sizeof(buf) - 2);
 	if (len)
 		memcpy(buf + 2, data, len);
-	struct fake_seg s[] = { FAKE_OUT(buf, 2 + len), FAKE_IN(1) };
+	struct fake_seg s[] = {FAKE_OUT(buf, 2 + len), FAKE_IN(1)};
 	fake_ring_send(&T->fr[NET_Q_CTRL], s, 2);
 	/* Poison the ack so a device that does not write it is caught. */
 	*(uint8_t *)fake_ring_host(&T->fr[NET_Q_CTRL], s[1].gpa, 1) = 0xaa;
@@ -622,7 +619,7 @@ END_TEST
 START_TEST(ctrl_mac_addr_set_changes_the_config_mac)
 {
 	tnet_open(BASE_FEATURES, 0, 16);
-	const uint8_t mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+	const uint8_t mac[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
 	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6), VIRTIO_NET_OK);
 	uint8_t got[6];
 	T->n.vdev.ops->config_read(&T->n.vdev, 0, got, 6);
@@ -636,7 +633,7 @@ END_TEST
 START_TEST(ctrl_mac_table_with_lying_lengths_is_refused)
 {
 	tnet_open(BASE_FEATURES, 0, 16);
-	uint8_t t[64] = { 0 };
+	uint8_t t[64] = {0};
 	/* 1 unicast + 2 multicast: 4 + 6 + 4 + 12 = 26 bytes. */
 	uint32_t one = htole32(1), two = htole32(2), three = htole32(3), huge = htole32(0xffffffff);
 	memcpy(t, &one, 4);
@@ -670,7 +667,7 @@ START_TEST(ctrl_unknown_class_or_short_command_gets_err)
 	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_VLAN, VIRTIO_NET_CTRL_VLAN_ADD, &x, 1), VIRTIO_NET_ERR);
 	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, 77, &x, 1), VIRTIO_NET_ERR);
 	/* Only the class byte. */
-	struct fake_seg s[] = { FAKE_OUT(&x, 1), FAKE_IN(1) };
+	struct fake_seg s[] = {FAKE_OUT(&x, 1), FAKE_IN(1)};
 	fake_ring_send(&T->fr[NET_Q_CTRL], s, 2);
 	*(uint8_t *)fake_ring_host(&T->fr[NET_Q_CTRL], s[1].gpa, 1) = 0xaa;
 	ck_assert_int_eq(virtio_net_ctrl_process(&T->n), 1);
@@ -684,17 +681,17 @@ START_TEST(ctrl_guest_offloads_must_be_negotiated)
 {
 	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 16); /* GUEST_CSUM + GUEST_TSO4, not GUEST_TSO6 */
 	uint64_t off = htole64(BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_CSUM));
-	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
-			       &off, 8), VIRTIO_NET_ERR);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, &off, 8),
+			  VIRTIO_NET_ERR);
 	ck_assert_int_eq(T->n_offloads_set, 0);
 	off = htole64(BIT(VIRTIO_NET_F_GUEST_CSUM));
-	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
-			       &off, 8), VIRTIO_NET_OK);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, &off, 8),
+			  VIRTIO_NET_OK);
 	ck_assert_int_eq(T->n_offloads_set, 1);
 	ck_assert_uint_eq(T->offloads_set[0], BIT(VIRTIO_NET_F_GUEST_CSUM));
 	/* Short payload. */
-	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
-			       &off, 4), VIRTIO_NET_ERR);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, &off, 4),
+			  VIRTIO_NET_ERR);
 	ck_assert_int_eq(T->n_offloads_set, 1);
 	tnet_close();
 }
@@ -704,12 +701,12 @@ START_TEST(ctrl_command_needs_its_feature)
 {
 	tnet_open(BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_VQ), 0, 16);
 	uint8_t on = 1;
-	const uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 };
+	const uint8_t mac[6] = {2, 0, 0, 0, 0, 1};
 	uint64_t off = 0;
 	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, &on, 1), VIRTIO_NET_ERR);
 	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 6), VIRTIO_NET_ERR);
-	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET,
-			       &off, 8), VIRTIO_NET_ERR);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, &off, 8),
+			  VIRTIO_NET_ERR);
 	tnet_close();
 }
 END_TEST
@@ -730,8 +727,7 @@ START_TEST(set_features_refuses_missing_dependencies)
 	ck_assert_int_eq(ops->set_features(v, v1 | BIT(VIRTIO_NET_F_CTRL_MAC_ADDR)), -1);
 	ck_assert_int_eq(ops->set_features(v, v1 | BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS)), -1);
 	ck_assert_int_eq(ops->set_features(v, BIT(VIRTIO_NET_F_MAC)), -1); /* no VERSION_1 */
-	ck_assert_int_eq(ops->set_features(v, v1 | BIT(VIRTIO_NET_F_CSUM) |
-						      BIT(VIRTIO_NET_F_HOST_TSO4)), 0);
+	ck_assert_int_eq(ops->set_features(v, v1 | BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4)), 0);
 	ck_assert_int_eq(ops->set_features(v, ops->features(v)), 0);
 	tnet_close();
 }
@@ -760,11 +756,11 @@ END_TEST
 
 START_TEST(config_space_holds_mac_link_up_one_pair_and_mtu)
 {
-	struct tnet t = { 0 };
+	struct tnet t = {0};
 	int sv[2];
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-	struct net_backend be = { .ops = &tbe_ops, .fd = sv[0], .priv = &t };
-	struct net_opts o = { .kind = NET_TAP, .mac = { 2, 1, 2, 3, 4, 5 }, .mac_set = true, .mtu = 9000 };
+	struct net_backend be = {.ops = &tbe_ops, .fd = sv[0], .priv = &t};
+	struct net_opts o = {.kind = NET_TAP, .mac = {2, 1, 2, 3, 4, 5}, .mac_set = true, .mtu = 9000};
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	ck_assert_int_eq(virtio_net_init_backend(n, &o, 3, NULL, &be), 0);
 	ck_assert(n->vdev.ops->features(&n->vdev) & BIT(VIRTIO_NET_F_MTU));
@@ -785,7 +781,7 @@ START_TEST(config_space_holds_mac_link_up_one_pair_and_mtu)
 	n->vdev.ops->config_read(&n->vdev, 12, b, 4);
 	ck_assert_uint_eq(b[0] | b[1] | b[2] | b[3], 0);
 	/* The driver cannot overwrite the MAC. */
-	const uint8_t zero[6] = { 0 };
+	const uint8_t zero[6] = {0};
 	n->vdev.ops->config_write(&n->vdev, 0, zero, 6);
 	n->vdev.ops->config_read(&n->vdev, 0, &c, 6);
 	ck_assert_mem_eq(c.mac, o.mac, 6);
@@ -812,7 +808,7 @@ END_TEST
 /* Waits up to 2 s for a message on fd; returns its length or -1. */
 static ssize_t recv_timeout(int fd, void *buf, size_t len)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	if (poll(&p, 1, 2000) != 1)
 		return -1;
 	return recv(fd, buf, len, MSG_DONTWAIT);
@@ -843,7 +839,7 @@ START_TEST(io_thread_moves_frames_both_ways_and_restarts_after_stop)
 				  BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4));
 		/* TX: chain + kick -> frame on the wire. */
 		fill_pattern(frame, sizeof(frame), round);
-		struct fake_seg s[] = { FAKE_OUT(frame, sizeof(frame)) };
+		struct fake_seg s[] = {FAKE_OUT(frame, sizeof(frame))};
 		fake_ring_send(&T->fr[NET_Q_TX], s, 1);
 		ck_assert_int_eq(write(T->kick[NET_Q_TX], &one, 8), 8);
 		ck_assert_int_eq(recv_timeout(T->wire, got, sizeof(got)), sizeof(frame));
@@ -855,8 +851,8 @@ START_TEST(io_thread_moves_frames_both_ways_and_restarts_after_stop)
 		ck_assert_int_eq(write(T->kick[NET_Q_RX], &one, 8), 8);
 		ck_assert(wait_used(&T->fr[NET_Q_RX], round + 1));
 		/* Control queue on the same thread. */
-		uint8_t cmd[3] = { VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1 };
-		struct fake_seg c[] = { FAKE_OUT(cmd, 3), FAKE_IN(1) };
+		uint8_t cmd[3] = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1};
+		struct fake_seg c[] = {FAKE_OUT(cmd, 3), FAKE_IN(1)};
 		fake_ring_send(&T->fr[NET_Q_CTRL], c, 2);
 		ck_assert_int_eq(write(T->kick[NET_Q_CTRL], &one, 8), 8);
 		ck_assert(wait_used(&T->fr[NET_Q_CTRL], round + 1));
@@ -868,6 +864,40 @@ START_TEST(io_thread_moves_frames_both_ways_and_restarts_after_stop)
 	ck_assert_uint_eq(T->n.stats[NET_Q_RX].packets, 2);
 	ck_assert_uint_eq(T->n.stats[NET_Q_CTRL].packets, 2);
 	tnet_close();
+}
+END_TEST
+
+START_TEST(device_over_an_attaching_backend_restarts_and_frees_cleanly)
+{
+	/* slirp attaches to the device's loop; the loop must survive stop/start and outlive the
+	 * backend's close (ASan catches a use after free). */
+	struct net_opts o = {.kind = NET_USER};
+	struct virtio_net *n = calloc(1, sizeof(*n));
+	struct tnet t = {0};
+	ck_assert_int_eq(virtio_net_init(n, &o, 0, NULL), 0);
+	n->vdev.tops = &tt_ops;
+	n->vdev.transport = &t;
+	for (int q = 0; q < NET_NUM_QUEUES; q++) {
+		t.kick[q] = eventfd(0, EFD_NONBLOCK);
+		t.call[q] = eventfd(0, EFD_NONBLOCK);
+		fake_ring_init(&t.fr[q], 16, 4096);
+		ck_assert_int_eq(fake_ring_attach(&t.fr[q], &n->vdev.vq[q], 0), 0);
+	}
+	n->vdev.features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_VQ);
+	for (int round = 0; round < 3; round++) {
+		ck_assert_int_eq(n->vdev.ops->start(&n->vdev), 0);
+		ck_assert(n->running);
+		usleep(5000);
+		n->vdev.ops->stop(&n->vdev);
+		ck_assert(!n->running);
+	}
+	virtio_net_free(n);
+	free(n);
+	for (int q = 0; q < NET_NUM_QUEUES; q++) {
+		fake_ring_free(&t.fr[q]);
+		close(t.kick[q]);
+		close(t.call[q]);
+	}
 }
 END_TEST
 
@@ -909,6 +939,7 @@ static Suite *virtio_net_suite(void)
 	tcase_add_test(d, config_space_holds_mac_link_up_one_pair_and_mtu);
 	tcase_add_test(d, default_mac_is_stable_unicast_and_locally_administered);
 	tcase_add_test(d, io_thread_moves_frames_both_ways_and_restarts_after_stop);
+	tcase_add_test(d, device_over_an_attaching_backend_restarts_and_frees_cleanly);
 	tcase_set_timeout(d, 20);
 	suite_add_tcase(s, d);
 	return s;

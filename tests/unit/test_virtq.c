@@ -30,7 +30,8 @@ static void pop_must_break(struct fake_ring *fr, struct virtq *vq, const char *w
 	ck_assert_ptr_nonnull(vq->broken_why);
 	ck_assert_msg(strstr(vq->broken_why, why), "broke for \"%s\", expected \"%s\"",
 		      vq->broken_why, why);
-	ck_assert_msg(memcmp(before, fr->buf, fr->mem_size) == 0, "malformed pop wrote guest memory");
+	ck_assert_msg(memcmp(before, fr->buf, fr->mem_size) == 0,
+		      "malformed pop wrote guest memory");
 	free(before);
 	ck_assert_int_eq(virtq_pop(vq, &elem), -1);
 	ck_assert_int_eq(virtq_avail_count(vq), 0);
@@ -695,7 +696,8 @@ START_TEST(enable_notify_reports_buffers_that_arrived_meanwhile)
 		fake_ring_send(&fr, s, 1);
 		ck_assert_msg(virtq_set_notify(&vq, true), "event_idx=%d: new buffer missed", ev);
 		ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
-		ck_assert_msg(!virtq_set_notify(&vq, true), "event_idx=%d: empty ring reported", ev);
+		ck_assert_msg(!virtq_set_notify(&vq, true), "event_idx=%d: empty ring reported",
+			      ev);
 		/* Popped but unpopped again: still pending. */
 		virtq_unpop(&vq, 1);
 		ck_assert(virtq_set_notify(&vq, true));
@@ -953,6 +955,27 @@ START_TEST(chain_length_over_4g_breaks_queue)
 	fake_ring_set_desc(&fr, 600, fr.data_gpa, 8u << 20, 0, 0);
 	fake_ring_publish(&fr, 0);
 	pop_must_break(&fr, &vq, "overflows 32 bits");
+	fake_ring_free(&fr);
+}
+END_TEST
+
+START_TEST(chain_with_more_buffers_than_iovecs_breaks_queue)
+{
+	/* One direct buffer, then an indirect table of VIRTQ_MAX_SIZE: each part is within its
+	 * cap, but together they hold one buffer more than a virtq_elem has iovecs. */
+	struct fake_ring fr;
+	struct virtq vq;
+	fake_ring_init(&fr, 2, 16 * VIRTQ_MAX_SIZE + 64);
+	ck_assert_int_eq(fake_ring_attach(&fr, &vq, FAKE_RING_F_INDIRECT), 0);
+	uint64_t buf = fake_ring_alloc(&fr, 1, "z");
+	uint64_t table = fake_ring_alloc(&fr, 16 * VIRTQ_MAX_SIZE, NULL);
+	for (unsigned i = 0; i < VIRTQ_MAX_SIZE; i++)
+		fake_ring_set_table_desc(&fr, table, i, buf, 1,
+					 i + 1 < VIRTQ_MAX_SIZE ? VRING_DESC_F_NEXT : 0, i + 1);
+	fake_ring_set_desc(&fr, 0, buf, 1, VRING_DESC_F_NEXT, 1);
+	fake_ring_set_desc(&fr, 1, table, 16 * VIRTQ_MAX_SIZE, VRING_DESC_F_INDIRECT, 0);
+	fake_ring_publish(&fr, 0);
+	pop_must_break(&fr, &vq, "too many buffers");
 	fake_ring_free(&fr);
 }
 END_TEST
@@ -1247,6 +1270,7 @@ static Suite *virtq_suite(void)
 	tcase_add_test(t, head_out_of_range_breaks_queue);
 	tcase_add_test(t, buffer_outside_memory_breaks_queue);
 	tcase_add_test(t, chain_length_over_4g_breaks_queue);
+	tcase_add_test(t, chain_with_more_buffers_than_iovecs_breaks_queue);
 	tcase_add_test(t, readable_after_writable_breaks_queue);
 	tcase_add_test(t, readable_in_indirect_after_writable_direct_breaks_queue);
 	tcase_add_test(t, readable_after_writable_inside_indirect_breaks_queue);

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The e2e driver (`make e2e`): runs each scenario script, collects its PASS/FAIL lines and ends
+# with one line "e2e: N passed, N failed"; exits non-zero if anything failed or nothing ran.
+#
+#   run.sh [--selftest] [SCENARIO...]
+#     SCENARIO: a path or a name in tests/e2e/scenarios/ ("01-boot" or "01-boot.sh");
+#               default: every tests/e2e/scenarios/[0-9]*.sh in order.
+#     --selftest: run tests/e2e/selftest/*.sh instead (proves the harness without minivmm).
+#   Environment:
+#     E2E_MODE=direct|testhost  where scenarios run; default: direct when this machine's /dev/kvm
+#                               can run stock kernels (present and not PVM), else the test host
+#     E2E_TIMEOUT=SECS          per scenario script (default 600); a script may override it with
+#                               a line "# e2e-timeout: SECS"
+# Each scenario gets its own results directory build/e2e/<scenario>/ (console logs, output).
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=${BUILD:-$src/build}
+e2e=$src/tests/e2e
+
+scripts=()
+selftest=
+for a in "$@"; do
+	case $a in
+	--selftest) selftest=1 ;;
+	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*)
+		if [ -f "$a" ]; then scripts+=("$(realpath "$a")")
+		elif [ -f "$e2e/scenarios/${a%.sh}.sh" ]; then scripts+=("$e2e/scenarios/${a%.sh}.sh")
+		else echo "e2e: no scenario $a" >&2; exit 2
+		fi ;;
+	esac
+done
+if [ ${#scripts[@]} -eq 0 ]; then
+	if [ -n "$selftest" ]; then
+		scripts=("$e2e"/selftest/*.sh)
+	else
+		shopt -s nullglob
+		scripts=("$e2e"/scenarios/[0-9]*.sh)
+		shopt -u nullglob
+	fi
+fi
+
+mode=${E2E_MODE:-}
+if [ -z "$mode" ]; then
+	if [ -c /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ]; then mode=direct; else mode=testhost; fi
+fi
+
+# Everything is built here: inside the test host this tree is read-only.
+"$src/guest/build.sh"
+[ "$mode" = direct ] || "$e2e/testhost.sh" build
+
+passed=0 failed=0
+for s in "${scripts[@]}"; do
+	name=$(basename "${s%.sh}")
+	out=$build/e2e/$name
+	secs=$(sed -n 's/^# e2e-timeout: *\([0-9]\+\).*/\1/p' "$s" | head -n1)
+	secs=${secs:-${E2E_TIMEOUT:-600}}
+	echo "e2e: $name ($mode, timeout ${secs}s)" >&2
+	start=$SECONDS
+	rc=0
+	if [ "$mode" = direct ]; then
+		rm -rf "$out"
+		mkdir -p "$out"
+		MINIVMM_RESULTS=$out timeout -k 10 "$secs" bash "$s" </dev/null >"$out/output" 2>&1 || rc=$?
+	else
+		"$e2e/testhost.sh" run -t "$secs" -o "$out" "$s" || rc=$?
+	fi
+	lines=$(grep -E '^(PASS|FAIL|SKIP): ' "$out/output" 2>/dev/null || true)
+	[ -z "$lines" ] || echo "$lines"
+	p=$(grep -c '^PASS: ' <<<"$lines" || true)
+	f=$(grep -c '^FAIL: ' <<<"$lines" || true)
+	if [ "$rc" -eq 124 ]; then
+		echo "FAIL: $name timed out after ${secs}s (logs: $out)"
+		f=$((f + 1))
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL: $name exited $rc (logs: $out)"
+		f=$((f + 1))
+	elif [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL: $name reported nothing (logs: $out)"
+		f=$((f + 1))
+	fi
+	if [ "$f" -gt 0 ] && [ -f "$out/output" ]; then
+		echo "e2e: $name output (last lines of $out/output):" >&2
+		tail -n 30 "$out/output" | sed 's/^/  | /' >&2
+	fi
+	echo "e2e: $name took $((SECONDS - start))s" >&2
+	passed=$((passed + p))
+	failed=$((failed + f))
+done
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ $((passed + failed)) -gt 0 ]

@@ -1,0 +1,636 @@
+/* Unit tests for devices/virtio/virtio_pci.c: identity and capabilities, feature negotiation,
+ * queue setup, DRIVER_OK / reset / NEEDS_RESET, doorbells, the PCI_CFG window, ISR and the two
+ * interrupt paths (irqfd on unmasked MSI-X vectors, the poller otherwise). A fake device records
+ * what the transport asks of it; fake_kvm stands in for KVM. */
+#include <check.h>
+#include <errno.h>
+#include <linux/pci_regs.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_pci.h>
+#include <linux/virtio_ring.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "devices/msix.h"
+#include "devices/pci.h"
+#include "devices/virtio/virtio_pci.h"
+#include "firmware/layout.h"
+#include "tests/unit/fake_kvm.h"
+#include "tests/unit/unit.h"
+#include "vmm/bus.h"
+
+#define NQ	  2
+#define QMAX	  256
+#define MEM_SIZE  0x10000
+#define OFFER	  ((1ull << 5) | (1ull << VIRTIO_RING_F_EVENT_IDX)) /* + VERSION_1 by the transport */
+#define VERSION_1 (1ull << VIRTIO_F_VERSION_1)
+
+/* --- the fake device --- */
+static struct {
+	int set_features_calls, start_calls, stop_calls, irq_changed_calls, irq_changed_q;
+	uint64_t set_features_arg;
+	int refuse_features, start_ret;
+	uint8_t config[8];
+	bool vq0_ready_at_start;
+} fd;
+
+static uint64_t fd_features(struct virtio_dev *v)
+{
+	(void)v;
+	return OFFER;
+}
+static int fd_set_features(struct virtio_dev *v, uint64_t f)
+{
+	(void)v;
+	fd.set_features_calls++;
+	fd.set_features_arg = f;
+	return fd.refuse_features ? -1 : 0;
+}
+static void fd_config_read(struct virtio_dev *v, uint32_t off, void *data, uint32_t len)
+{
+	(void)v;
+	memcpy(data, fd.config + off, len);
+}
+static void fd_config_write(struct virtio_dev *v, uint32_t off, const void *data, uint32_t len)
+{
+	(void)v;
+	memcpy(fd.config + off, data, len);
+}
+static int fd_start(struct virtio_dev *v)
+{
+	fd.start_calls++;
+	fd.vq0_ready_at_start = v->vq[0].ready;
+	return fd.start_ret;
+}
+static void fd_stop(struct virtio_dev *v)
+{
+	(void)v;
+	fd.stop_calls++;
+}
+static void fd_irq_changed(struct virtio_dev *v, int q)
+{
+	(void)v;
+	fd.irq_changed_calls++;
+	fd.irq_changed_q = q;
+}
+static const struct virtio_dev_ops fd_ops = {
+    .features = fd_features,
+    .set_features = fd_set_features,
+    .config_read = fd_config_read,
+    .config_write = fd_config_write,
+    .start = fd_start,
+    .stop = fd_stop,
+    .irq_changed = fd_irq_changed,
+};
+
+static const struct virtio_pci_kvm_ops fake_ops = {
+    .ioeventfd = fake_kvm_ioeventfd,
+    .irqfd = fake_kvm_irqfd,
+    .msix = &fake_msix_kvm_ops,
+};
+
+static uint8_t *ram;
+static struct guest_mem mem;
+static struct virtio_dev vdev;
+static struct pci_dev *pd;
+
+static void setup(void)
+{
+	pci_reset_all();
+	bus_reset();
+	fake_kvm_reset();
+	pci_set_line_fn(fake_kvm_line);
+	memset(&fd, 0, sizeof(fd));
+	memcpy(fd.config, "\x52\x54\x00\x12\x34\x56\x01\x00", 8);
+	ram = calloc(1, MEM_SIZE);
+	guest_mem_fake(&mem, ram, MEM_SIZE);
+	memset(&vdev, 0, sizeof(vdev));
+	vdev.ops = &fd_ops;
+	vdev.mem = &mem;
+	vdev.device_id = 1;
+	vdev.num_queues = NQ;
+	vdev.queue_max = QMAX;
+	vdev.config_len = 8;
+	ck_assert_int_eq(virtio_pci_create(&vdev, 0x020000, &fake_ops), 0);
+	pd = virtio_pci_dev(&vdev);
+}
+
+static void teardown(void)
+{
+	virtio_pci_destroy(&vdev);
+	pci_set_line_fn(NULL);
+	pci_reset_all();
+	bus_reset();
+	free(ram);
+}
+
+/* --- driver-side helpers: accesses through the bus at BAR 4 --- */
+static uint64_t bar4(void)
+{
+	return pd->bar[VIRTIO_PCI_BAR].addr;
+}
+
+static void wr(uint64_t off, uint32_t len, uint32_t v)
+{
+	ck_assert(bus_access(BUS_MMIO, bar4() + off, (uint8_t *)&v, len, true));
+}
+
+static uint32_t rd(uint64_t off, uint32_t len)
+{
+	uint32_t v = 0;
+	ck_assert(bus_access(BUS_MMIO, bar4() + off, (uint8_t *)&v, len, false));
+	return v;
+}
+
+#define C(field)     (VIRTIO_PCI_COMMON_OFF + offsetof(struct virtio_pci_common_cfg, field))
+#define CS(field)    sizeof(((struct virtio_pci_common_cfg *)0)->field)
+#define CW(field, v) wr(C(field), CS(field), (v))
+#define CR(field)    rd(C(field), CS(field))
+
+static void driver_features(uint64_t f)
+{
+	CW(guest_feature_select, 0);
+	CW(guest_feature, (uint32_t)f);
+	CW(guest_feature_select, 1);
+	CW(guest_feature, f >> 32);
+}
+
+static uint64_t device_features(void)
+{
+	CW(device_feature_select, 0);
+	uint64_t f = CR(device_feature);
+	CW(device_feature_select, 1);
+	return f | (uint64_t)CR(device_feature) << 32;
+}
+
+static void negotiate(uint64_t f)
+{
+	CW(device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	CW(device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	driver_features(f);
+	CW(device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+}
+
+#define ST_ALL_OK                                                                                            \
+	(VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK |                \
+	 VIRTIO_CONFIG_S_DRIVER_OK)
+
+/* A valid ring for queue q of size 8 in fake RAM. */
+static void queue_setup(int q, uint64_t base)
+{
+	CW(queue_select, q);
+	CW(queue_size, 8);
+	CW(queue_desc_lo, base);
+	CW(queue_desc_hi, 0);
+	CW(queue_avail_lo, base + 0x100);
+	CW(queue_avail_hi, 0);
+	CW(queue_used_lo, base + 0x200);
+	CW(queue_used_hi, 0);
+	CW(queue_enable, 1);
+}
+
+static uint8_t find_vendor_cap(uint8_t type)
+{
+	for (uint8_t p = pci_cfg_read(pd, PCI_CAPABILITY_LIST, 1); p; p = pci_cfg_read(pd, p + 1, 1))
+		if (pci_cfg_read(pd, p, 1) == PCI_CAP_ID_VNDR && pci_cfg_read(pd, p + 3, 1) == type)
+			return p;
+	return 0;
+}
+
+static void msix_enable(void)
+{
+	uint8_t cap = 0;
+	for (uint8_t p = pci_cfg_read(pd, PCI_CAPABILITY_LIST, 1); p; p = pci_cfg_read(pd, p + 1, 1))
+		if (pci_cfg_read(pd, p, 1) == PCI_CAP_ID_MSIX)
+			cap = p;
+	ck_assert_uint_ne(cap, 0);
+	pci_cfg_write(pd, cap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+}
+
+static void msix_entry(int v, uint32_t data, bool masked)
+{
+	uint64_t t = pd->bar[VIRTIO_PCI_MSIX_BAR].addr + v * PCI_MSIX_ENTRY_SIZE;
+	uint32_t w[4] = {0xfee00000, 0, data, masked};
+	for (int i = 0; i < 4; i++)
+		bus_access(BUS_MMIO, t + 4 * i, (uint8_t *)&w[i], 4, true);
+}
+
+static bool fd_readable(int efd)
+{
+	uint64_t v;
+	return read(efd, &v, sizeof(v)) == sizeof(v);
+}
+
+/* --- tests --- */
+
+START_TEST(identity_is_modern_virtio)
+{
+	ck_assert_uint_eq(pci_cfg_read(pd, PCI_VENDOR_ID, 2), 0x1af4);
+	ck_assert_uint_eq(pci_cfg_read(pd, PCI_DEVICE_ID, 2), 0x1041);
+	ck_assert_uint_eq(pci_cfg_read(pd, PCI_REVISION_ID, 1), 1);
+	ck_assert_uint_eq(pci_cfg_read(pd, PCI_CLASS_REVISION, 4) >> 8, 0x020000);
+	ck_assert_uint_eq(pci_cfg_read(pd, PCI_SUBSYSTEM_VENDOR_ID, 2), 0x1af4);
+	ck_assert_uint_eq(pci_cfg_read(pd, PCI_SUBSYSTEM_ID, 2), 0x1100);
+	ck_assert(pd->bar[VIRTIO_PCI_BAR].mem64 && pd->bar[VIRTIO_PCI_BAR].prefetch);
+	ck_assert(pd->bar[VIRTIO_PCI_BAR].mapped);
+}
+END_TEST
+
+START_TEST(capabilities_locate_every_structure)
+{
+	static const struct {
+		uint8_t type;
+		uint32_t off;
+	} want[] = {
+	    {VIRTIO_PCI_CAP_COMMON_CFG, VIRTIO_PCI_COMMON_OFF},
+	    {VIRTIO_PCI_CAP_ISR_CFG, VIRTIO_PCI_ISR_OFF},
+	    {VIRTIO_PCI_CAP_DEVICE_CFG, VIRTIO_PCI_DEVICE_OFF},
+	    {VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFF},
+	};
+	for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		uint8_t p = find_vendor_cap(want[i].type);
+		ck_assert_uint_ne(p, 0);
+		ck_assert_uint_eq(pci_cfg_read(pd, p + offsetof(struct virtio_pci_cap, bar), 1),
+				  VIRTIO_PCI_BAR);
+		ck_assert_uint_eq(pci_cfg_read(pd, p + offsetof(struct virtio_pci_cap, offset), 4),
+				  want[i].off);
+	}
+	uint8_t n = find_vendor_cap(VIRTIO_PCI_CAP_NOTIFY_CFG);
+	ck_assert_uint_eq(
+	    pci_cfg_read(pd, n + offsetof(struct virtio_pci_notify_cap, notify_off_multiplier), 4), 4);
+	ck_assert_uint_eq(pci_cfg_read(pd, find_vendor_cap(VIRTIO_PCI_CAP_DEVICE_CFG) + 12, 4), 8);
+	ck_assert_uint_ne(find_vendor_cap(VIRTIO_PCI_CAP_PCI_CFG), 0);
+	/* Device config reads go to the device. */
+	ck_assert_uint_eq(rd(VIRTIO_PCI_DEVICE_OFF, 4), 0x12005452);
+	ck_assert_uint_eq(rd(VIRTIO_PCI_DEVICE_OFF + 6, 2), 1);
+	ck_assert_uint_eq(rd(VIRTIO_PCI_DEVICE_OFF + 8, 4), 0); /* past config_len */
+}
+END_TEST
+
+START_TEST(features_ok_accepted_for_subset_with_version_1)
+{
+	ck_assert_uint_eq(device_features(), OFFER | VERSION_1);
+	ck_assert_uint_eq(CR(num_queues), NQ);
+	negotiate(VERSION_1 | (1ull << 5));
+	ck_assert(CR(device_status) & VIRTIO_CONFIG_S_FEATURES_OK);
+	ck_assert_int_eq(fd.set_features_calls, 1);
+	ck_assert_uint_eq(fd.set_features_arg, VERSION_1 | (1ull << 5));
+	ck_assert_uint_eq(vdev.features, VERSION_1 | (1ull << 5));
+	/* Features cannot change after FEATURES_OK. */
+	driver_features(VERSION_1);
+	ck_assert_uint_eq(vdev.features, VERSION_1 | (1ull << 5));
+	CW(guest_feature_select, 1);
+	ck_assert_uint_eq(CR(guest_feature), VERSION_1 >> 32);
+}
+END_TEST
+
+START_TEST(features_ok_refused_without_version_1)
+{
+	negotiate(1ull << 5);
+	ck_assert(!(CR(device_status) & VIRTIO_CONFIG_S_FEATURES_OK));
+	ck_assert_uint_eq(CR(device_status), VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	ck_assert_int_eq(fd.set_features_calls, 0);
+}
+END_TEST
+
+START_TEST(features_ok_refused_for_bits_not_offered)
+{
+	negotiate(VERSION_1 | (1ull << 6));
+	ck_assert(!(CR(device_status) & VIRTIO_CONFIG_S_FEATURES_OK));
+	ck_assert_int_eq(fd.set_features_calls, 0);
+	ck_assert_uint_eq(vdev.features, 0);
+}
+END_TEST
+
+START_TEST(features_ok_refused_when_device_refuses)
+{
+	fd.refuse_features = 1;
+	negotiate(VERSION_1);
+	ck_assert_int_eq(fd.set_features_calls, 1);
+	ck_assert(!(CR(device_status) & VIRTIO_CONFIG_S_FEATURES_OK));
+}
+END_TEST
+
+START_TEST(queue_size_shrinks_only_to_powers_of_two)
+{
+	CW(queue_select, 1);
+	ck_assert_uint_eq(CR(queue_size), QMAX);
+	ck_assert_uint_eq(CR(queue_notify_off), 1);
+	CW(queue_size, 100);
+	ck_assert_uint_eq(CR(queue_size), QMAX);
+	CW(queue_size, QMAX * 2);
+	ck_assert_uint_eq(CR(queue_size), QMAX);
+	CW(queue_size, 64);
+	ck_assert_uint_eq(CR(queue_size), 64);
+	/* No such queue: size 0. */
+	CW(queue_select, NQ);
+	ck_assert_uint_eq(CR(queue_size), 0);
+}
+END_TEST
+
+START_TEST(driver_ok_inits_enabled_queues_and_starts_device)
+{
+	negotiate(VERSION_1 | (1ull << VIRTIO_RING_F_EVENT_IDX));
+	queue_setup(0, 0x1000);
+	CW(queue_select, 0);
+	ck_assert_uint_eq(CR(queue_enable), 1);
+	ck_assert_uint_eq(CR(queue_avail_lo), 0x1100);
+	/* An enabled queue's addresses are frozen. */
+	CW(queue_desc_lo, 0x8000);
+	ck_assert_uint_eq(CR(queue_desc_lo), 0x1000);
+	ck_assert_int_eq(fd.start_calls, 0);
+	CW(device_status, ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 1);
+	ck_assert(fd.vq0_ready_at_start);
+	ck_assert_uint_eq(vdev.vq[0].size, 8);
+	ck_assert_uint_eq(vdev.vq[0].desc_gpa, 0x1000);
+	ck_assert_uint_eq(vdev.vq[0].avail_gpa, 0x1100);
+	ck_assert_uint_eq(vdev.vq[0].used_gpa, 0x1200);
+	ck_assert(vdev.vq[0].event_idx);
+	ck_assert(!vdev.vq[1].ready); /* never enabled */
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK);
+}
+END_TEST
+
+START_TEST(bad_queue_address_sets_needs_reset)
+{
+	negotiate(VERSION_1);
+	queue_setup(0, MEM_SIZE - 0x100); /* used ring past the end of RAM */
+	CW(device_status, ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 0);
+	ck_assert(CR(device_status) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	/* Config change notification, INTx mode: ISR bit 1 and the line. */
+	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 1);
+	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
+	/* The driver's reset clears it. */
+	CW(device_status, 0);
+	ck_assert_uint_eq(CR(device_status), 0);
+}
+END_TEST
+
+START_TEST(failed_start_sets_needs_reset)
+{
+	fd.start_ret = -1;
+	negotiate(VERSION_1);
+	queue_setup(0, 0x1000);
+	CW(device_status, ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 1);
+	ck_assert(CR(device_status) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	CW(device_status, 0);
+	ck_assert_int_eq(fd.stop_calls, 0); /* never started */
+}
+END_TEST
+
+START_TEST(device_needs_reset_raises_config_vector)
+{
+	msix_enable();
+	msix_entry(2, 0x77, false);
+	CW(msix_config, 2);
+	ck_assert_uint_eq(CR(msix_config), 2);
+	vdev.tops->needs_reset(&vdev);
+	ck_assert(CR(device_status) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	ck_assert_int_eq(fake_kvm.nsignal, 1);
+	ck_assert_uint_eq(fake_kvm.signal[0].data, 0x77);
+	/* MSI-X mode: ISR is left alone. */
+	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), 0);
+	/* The driver cannot set or clear NEEDS_RESET itself. */
+	CW(device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	ck_assert(CR(device_status) & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+END_TEST
+
+START_TEST(config_changed_bumps_generation_and_interrupts)
+{
+	uint8_t g = CR(config_generation);
+	vdev.tops->config_changed(&vdev);
+	ck_assert_uint_eq(CR(config_generation), (uint8_t)(g + 1));
+	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 1);
+	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
+}
+END_TEST
+
+START_TEST(reset_returns_registers_to_initial_state)
+{
+	msix_enable();
+	uint8_t before[sizeof(struct virtio_pci_common_cfg)];
+	for (int q = 0; q < NQ; q++) {
+		CW(queue_select, q);
+		for (size_t i = 0; i < sizeof(before); i++)
+			before[i] = rd(VIRTIO_PCI_COMMON_OFF + i, 1);
+	}
+	CW(queue_select, 0);
+	for (size_t i = 0; i < sizeof(before); i++)
+		before[i] = rd(VIRTIO_PCI_COMMON_OFF + i, 1);
+	uint8_t gen = before[offsetof(struct virtio_pci_common_cfg, config_generation)];
+
+	negotiate(VERSION_1 | (1ull << 5));
+	CW(msix_config, 0);
+	queue_setup(0, 0x1000);
+	CW(queue_msix_vector, 1);
+	queue_setup(1, 0x2000);
+	CW(device_status, ST_ALL_OK);
+	CW(device_feature_select, 1);
+	vdev.tops->config_changed(&vdev);
+	ck_assert_int_eq(fd.start_calls, 1);
+	ck_assert(vdev.vq[0].ready);
+
+	CW(device_status, 0);
+	ck_assert_int_eq(fd.stop_calls, 1);
+	ck_assert(!vdev.vq[0].ready && !vdev.vq[1].ready);
+	ck_assert_uint_eq(vdev.features, 0);
+	for (int q = NQ - 1; q >= 0; q--) {
+		CW(queue_select, q);
+		ck_assert_uint_eq(CR(queue_size), QMAX);
+		ck_assert_uint_eq(CR(queue_enable), 0);
+		ck_assert_uint_eq(CR(queue_msix_vector), VIRTIO_MSI_NO_VECTOR);
+		ck_assert_uint_eq(CR(queue_desc_lo) | CR(queue_avail_lo) | CR(queue_used_lo), 0);
+	}
+	/* Byte for byte the same as at power-on (queue 0 selected), except the generation. */
+	for (size_t i = 0; i < sizeof(before); i++) {
+		uint8_t now = rd(VIRTIO_PCI_COMMON_OFF + i, 1);
+		if (i == offsetof(struct virtio_pci_common_cfg, config_generation))
+			ck_assert_uint_ne(now, gen);
+		else if (i >= offsetof(struct virtio_pci_common_cfg, guest_feature) &&
+			 i < offsetof(struct virtio_pci_common_cfg, msix_config)) {
+			CW(guest_feature_select, 0);
+			ck_assert_uint_eq(CR(guest_feature), 0);
+		} else
+			ck_assert_msg(now == before[i], "common cfg byte %zu: %u != %u", i, now, before[i]);
+	}
+	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), 0);
+	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 0);
+	/* And the device can be brought up again. */
+	negotiate(VERSION_1);
+	queue_setup(0, 0x1000);
+	CW(device_status, ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 2);
+}
+END_TEST
+
+START_TEST(trapped_notify_signals_the_kick_eventfd)
+{
+	int k0 = vdev.tops->kick_fd(&vdev, 0), k1 = vdev.tops->kick_fd(&vdev, 1);
+	wr(VIRTIO_PCI_NOTIFY_OFF + 4 * 1, 2, 1);
+	ck_assert(fd_readable(k1));
+	ck_assert(!fd_readable(k0));
+	wr(VIRTIO_PCI_NOTIFY_OFF, 4, 0);
+	ck_assert(fd_readable(k0));
+	/* Beyond the last queue: nothing. */
+	wr(VIRTIO_PCI_NOTIFY_OFF + 4 * NQ, 2, NQ);
+	ck_assert(!fd_readable(k0) && !fd_readable(k1));
+}
+END_TEST
+
+START_TEST(ioeventfds_follow_the_bar)
+{
+	int k1 = vdev.tops->kick_fd(&vdev, 1);
+	uint64_t old = bar4();
+	ck_assert(fake_kvm_ioeventfd_at(k1, old + VIRTIO_PCI_NOTIFY_OFF + 4));
+	ck_assert_int_eq(fake_kvm.nioev, NQ);
+	/* Decode off: doorbells go away. */
+	pci_cfg_write(pd, PCI_COMMAND, 2, 0);
+	ck_assert_int_eq(fake_kvm.nioev, 0);
+	uint64_t neu = LAYOUT_PCI_MMIO64 + 0x100000;
+	pci_cfg_write(pd, PCI_BASE_ADDRESS_0 + 4 * VIRTIO_PCI_BAR, 4, (uint32_t)neu);
+	pci_cfg_write(pd, PCI_BASE_ADDRESS_0 + 4 * VIRTIO_PCI_BAR + 4, 4, neu >> 32);
+	pci_cfg_write(pd, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	ck_assert_uint_eq(bar4(), neu);
+	ck_assert_int_eq(fake_kvm.nioev, NQ);
+	ck_assert(fake_kvm_ioeventfd_at(k1, neu + VIRTIO_PCI_NOTIFY_OFF + 4));
+	ck_assert(!fake_kvm_ioeventfd_at(k1, old + VIRTIO_PCI_NOTIFY_OFF + 4));
+	ck_assert_uint_eq(CR(num_queues), NQ);
+}
+END_TEST
+
+START_TEST(pci_cfg_window_reaches_the_bar)
+{
+	uint8_t c = find_vendor_cap(VIRTIO_PCI_CAP_PCI_CFG);
+	uint32_t data = c + offsetof(struct virtio_pci_cfg_cap, pci_cfg_data);
+	pci_cfg_write(pd, c + offsetof(struct virtio_pci_cap, bar), 1, VIRTIO_PCI_BAR);
+	pci_cfg_write(pd, c + offsetof(struct virtio_pci_cap, offset), 4, C(num_queues));
+	pci_cfg_write(pd, c + offsetof(struct virtio_pci_cap, length), 4, 2);
+	ck_assert_uint_eq(pci_cfg_read(pd, data, 2), NQ);
+	/* Writes go through too: select queue 1 via the window, read it back via the BAR. */
+	pci_cfg_write(pd, c + offsetof(struct virtio_pci_cap, offset), 4, C(queue_select));
+	pci_cfg_write(pd, data, 2, 1);
+	ck_assert_uint_eq(CR(queue_select), 1);
+	/* A doorbell through the window kicks. */
+	pci_cfg_write(pd, c + offsetof(struct virtio_pci_cap, offset), 4, VIRTIO_PCI_NOTIFY_OFF + 4);
+	pci_cfg_write(pd, data, 2, 1);
+	ck_assert(fd_readable(vdev.tops->kick_fd(&vdev, 1)));
+	/* Misaligned windows do nothing. */
+	pci_cfg_write(pd, c + offsetof(struct virtio_pci_cap, offset), 4, C(num_queues) + 1);
+	pci_cfg_write(pd, data, 4, 0);
+	ck_assert_uint_eq(pci_cfg_read(pd, data, 2), 0);
+}
+END_TEST
+
+START_TEST(isr_read_clears_and_deasserts_intx)
+{
+	int call = vdev.tops->call_fd(&vdev, 0);
+	ck_assert_int_eq(vdev.tops->direct_call_fd(&vdev, 0), -1);
+	eventfd_write(call, 1);
+	ck_assert_int_eq(virtio_pci_poll(&vdev, 1000), 1);
+	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 1);
+	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), 1);
+	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 0);
+	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), 0);
+	ck_assert_int_eq(virtio_pci_poll(&vdev, 0), 0);
+}
+END_TEST
+
+START_TEST(unmasked_vector_binds_call_fd_to_irqfd)
+{
+	int call = vdev.tops->call_fd(&vdev, 0);
+	msix_enable();
+	msix_entry(1, 0x61, true);
+	negotiate(VERSION_1);
+	queue_setup(0, 0x1000);
+	CW(queue_select, 0);
+	CW(queue_msix_vector, 1);
+	ck_assert_uint_eq(CR(queue_msix_vector), 1);
+	ck_assert_int_eq(fake_kvm_irqfd_gsi(call), -1); /* still masked */
+	CW(device_status, ST_ALL_OK);
+	int before = fd.irq_changed_calls;
+	msix_entry(1, 0x61, false);
+	ck_assert_int_ge(fake_kvm_irqfd_gsi(call), 24);
+	ck_assert_int_eq(vdev.tops->direct_call_fd(&vdev, 0), call);
+	ck_assert_int_gt(fd.irq_changed_calls, before);
+	ck_assert_int_eq(fd.irq_changed_q, 0);
+	/* The route behind that GSI carries the vector's message. */
+	ck_assert_uint_eq(fake_kvm.set[fake_kvm.nset - 1].gsi, (uint32_t)fake_kvm_irqfd_gsi(call));
+	ck_assert_uint_eq(fake_kvm.set[fake_kvm.nset - 1].data, 0x61);
+	/* Masking moves it back to the poller, which leaves the message pending. */
+	msix_entry(1, 0x61, true);
+	ck_assert_int_eq(fake_kvm_irqfd_gsi(call), -1);
+	ck_assert_int_eq(vdev.tops->direct_call_fd(&vdev, 0), -1);
+	eventfd_write(call, 1);
+	ck_assert_int_eq(virtio_pci_poll(&vdev, 1000), 1);
+	ck_assert_int_eq(fake_kvm.nsignal, 0);
+	uint32_t pba;
+	bus_access(BUS_MMIO, pd->bar[VIRTIO_PCI_MSIX_BAR].addr + MSIX_PBA_OFF, (uint8_t *)&pba, 4, false);
+	ck_assert_uint_eq(pba, 1u << 1);
+	msix_entry(1, 0x61, false);
+	ck_assert_int_eq(fake_kvm.nsignal, 1);
+	ck_assert_uint_eq(fake_kvm.signal[0].data, 0x61);
+	/* Reset unbinds. */
+	CW(device_status, 0);
+	ck_assert_int_eq(fake_kvm_irqfd_gsi(call), -1);
+}
+END_TEST
+
+START_TEST(unmappable_vector_reads_back_no_vector)
+{
+	CW(queue_select, 0);
+	CW(queue_msix_vector, NQ); /* the last valid one: one per queue plus config */
+	ck_assert_uint_eq(CR(queue_msix_vector), NQ);
+	CW(queue_msix_vector, NQ + 1);
+	ck_assert_uint_eq(CR(queue_msix_vector), VIRTIO_MSI_NO_VECTOR);
+	CW(msix_config, 500);
+	ck_assert_uint_eq(CR(msix_config), VIRTIO_MSI_NO_VECTOR);
+}
+END_TEST
+
+START_TEST(poller_thread_stops_on_destroy)
+{
+	ck_assert_int_eq(virtio_pci_poller_start(&vdev), 0);
+	eventfd_write(vdev.tops->call_fd(&vdev, 1), 1);
+	for (int i = 0; i < 1000 && !fake_kvm.line[pd->intx_gsi]; i++)
+		usleep(1000);
+	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 1);
+	virtio_pci_destroy(&vdev); /* joins the thread; teardown's second destroy is a no-op */
+	ck_assert_ptr_null(vdev.transport);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("virtio_pci");
+	TCase *tc = tcase_create("virtio_pci");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, identity_is_modern_virtio);
+	tcase_add_test(tc, capabilities_locate_every_structure);
+	tcase_add_test(tc, features_ok_accepted_for_subset_with_version_1);
+	tcase_add_test(tc, features_ok_refused_without_version_1);
+	tcase_add_test(tc, features_ok_refused_for_bits_not_offered);
+	tcase_add_test(tc, features_ok_refused_when_device_refuses);
+	tcase_add_test(tc, queue_size_shrinks_only_to_powers_of_two);
+	tcase_add_test(tc, driver_ok_inits_enabled_queues_and_starts_device);
+	tcase_add_test(tc, bad_queue_address_sets_needs_reset);
+	tcase_add_test(tc, failed_start_sets_needs_reset);
+	tcase_add_test(tc, device_needs_reset_raises_config_vector);
+	tcase_add_test(tc, config_changed_bumps_generation_and_interrupts);
+	tcase_add_test(tc, reset_returns_registers_to_initial_state);
+	tcase_add_test(tc, trapped_notify_signals_the_kick_eventfd);
+	tcase_add_test(tc, ioeventfds_follow_the_bar);
+	tcase_add_test(tc, pci_cfg_window_reaches_the_bar);
+	tcase_add_test(tc, isr_read_clears_and_deasserts_intx);
+	tcase_add_test(tc, unmasked_vector_binds_call_fd_to_irqfd);
+	tcase_add_test(tc, unmappable_vector_reads_back_no_vector);
+	tcase_add_test(tc, poller_thread_stops_on_destroy);
+	suite_add_tcase(s, tc);
+	return unit_run(s);
+}

@@ -1,0 +1,202 @@
+/* main.c: minivmm's entry: parse the command line, build the machine, run it, tear it down.
+ * Setup failures print one line and exit 2; a guest that dies at run time exits 1. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "devices/acpi_pm.h"
+#include "devices/boot_marker.h"
+#include "devices/i8042.h"
+#include "devices/pci.h"
+#include "devices/serial.h"
+#include "firmware/boot.h"
+#include "firmware/firmware.h"
+#include "firmware/layout.h"
+#include "vmm/cli.h"
+#include "vmm/config.h"
+#include "vmm/console.h"
+#include "vmm/kvm.h"
+#include "vmm/log.h"
+#include "vmm/loop.h"
+#include "vmm/term.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+
+static struct machine {
+	uint64_t t0;
+	struct vm_config cfg;
+	struct guest_mem mem;
+	struct boot_info boot;
+	struct kvm kvm;
+	struct vcpu vcpu[CONFIG_MAX_CPUS];
+	int nvcpus;
+	struct serial serial;
+	int nnics;
+	struct loop *loop;
+	int sigfd;
+} M = { .sigfd = -1, .kvm = { .fd = -1, .vm_fd = -1 } };
+
+static int machine_load(struct machine *m)
+{
+	int ret = guest_mem_init(&m->mem, m->cfg.mem);
+	if (ret) {
+		log_err("cannot allocate %llu MiB of guest memory: %s", (unsigned long long)(m->cfg.mem >> 20),
+			strerror(-ret));
+		return ret;
+	}
+	struct boot_spec spec = {
+		.kernel = m->cfg.kernel,
+		.initrd = m->cfg.initrd,
+		.cmdline = m->cfg.cmdline,
+		.machine = { .ram_size = m->cfg.mem, .ncpus = m->cfg.cpus },
+	};
+	return boot_load(&m->mem, &spec, &m->boot);
+}
+
+static int machine_devices(struct machine *m)
+{
+	int ret;
+	if ((ret = serial_init(&m->serial, 0x3f8, LAYOUT_IRQ_SERIAL, STDOUT_FILENO)) || (ret = i8042_init()) ||
+	    (ret = acpi_pm_init()) || (ret = boot_marker_init(m->t0))) {
+		log_err("cannot register platform devices: %s", strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+static int machine_vcpus(struct machine *m)
+{
+	m->nvcpus = m->cfg.cpus;
+	for (int i = 0; i < m->nvcpus; i++) {
+		int ret = vcpu_create(&m->kvm, &m->vcpu[i], i, m->nvcpus);
+		if (ret)
+			return ret;
+	}
+	int ret = vcpu_set_boot_state(&m->vcpu[0], &m->boot);
+	if (ret)
+		log_err("cannot set the boot vCPU's registers: %s", strerror(-ret));
+	return ret;
+}
+
+/* Everything before the first instruction. Any failure here is reported and exits 2. */
+static int machine_build(struct machine *m)
+{
+	int ret;
+	/* The kernel and initrd are checked before /dev/kvm so file errors show on any machine. */
+	if ((ret = machine_load(m)))
+		return ret;
+	if ((ret = kvm_open(&m->kvm, "/dev/kvm")) || (ret = kvm_create_vm(&m->kvm, &m->mem)))
+		return ret;
+	if ((ret = machine_devices(m)))
+		return ret;
+	struct machine_desc md = { .ram_size = m->cfg.mem, .ncpus = m->cfg.cpus };
+	if ((ret = firmware_build(&m->mem, &md))) {
+		log_err("cannot build the firmware tables: %s", strerror(-ret));
+		return ret;
+	}
+	return machine_vcpus(m);
+}
+
+static void print_stats(struct machine *m)
+{
+	(void)m;
+}
+
+static void on_signal(void *opaque, uint32_t events)
+{
+	struct machine *m = opaque;
+	struct signalfd_siginfo si;
+	(void)events;
+	if (read(m->sigfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGUSR1) {
+		print_stats(m);
+		return;
+	}
+	vm_request_exit(EXIT_RUNTIME, "terminated by a signal");
+}
+
+static void on_exit_request(void *opaque, uint32_t events)
+{
+	(void)events;
+	loop_stop(((struct machine *)opaque)->loop);
+}
+
+/* The main thread owns the console, signals and the exit request; vCPUs and NIC I/O threads run
+ * on their own. */
+static int machine_run(struct machine *m)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	/* Blocked before any thread starts, so every thread inherits the mask and the signalfd gets them. */
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	m->loop = loop_new();
+	int ret;
+	if (m->sigfd < 0 || !m->loop || (ret = vm_lifecycle_init()) ||
+	    loop_add(m->loop, m->sigfd, EPOLLIN, on_signal, m) ||
+	    loop_add(m->loop, vm_exit_fd(), EPOLLIN, on_exit_request, m) ||
+	    console_attach(m->loop, STDIN_FILENO, &m->serial)) {
+		log_err("cannot set up the main loop");
+		return -EIO;
+	}
+	term_raw(STDIN_FILENO);
+	for (int i = 0; i < m->nvcpus; i++) {
+		if ((ret = vcpu_start(&m->vcpu[i]))) {
+			vm_request_exit(EXIT_RUNTIME, "cannot start a vCPU thread");
+			break;
+		}
+	}
+	loop_run(m->loop);
+	return 0;
+}
+
+static void machine_teardown(struct machine *m)
+{
+	for (int i = 0; i < m->nvcpus; i++)
+		vcpu_stop(&m->vcpu[i]);
+	term_restore();
+	if (m->cfg.stats)
+		print_stats(m);
+	for (int i = 0; i < m->nvcpus; i++)
+		vcpu_destroy(&m->vcpu[i]);
+	kvm_close(&m->kvm);
+	guest_mem_free(&m->mem);
+	loop_free(m->loop);
+	if (m->sigfd >= 0)
+		close(m->sigfd);
+}
+
+int main(int argc, char **argv)
+{
+	struct machine *m = &M;
+	m->t0 = boot_marker_now_ns();
+	log_debug_on = getenv("MINIVMM_DEBUG") != NULL;
+	int ret = cli_parse(argc, argv, &m->cfg);
+	if (ret == 1)
+		return 0;
+	if (ret < 0)
+		return EXIT_BADINPUT;
+	signal(SIGPIPE, SIG_IGN);
+	if (machine_build(m)) {
+		machine_teardown(m);
+		return EXIT_BADINPUT;
+	}
+	machine_run(m);
+	machine_teardown(m);
+	int status = vm_exit_status();
+	if (status)
+		log_err("%s", vm_exit_reason());
+	else if (log_debug_on)
+		log_dbg("%s", vm_exit_reason());
+	return status;
+}
