@@ -42,9 +42,9 @@ static int vhost_real_close(int fd)
 }
 
 const struct vhost_ops vhost_ops_real = {
-	.open = vhost_real_open,
-	.ioctl = vhost_real_ioctl,
-	.close = vhost_real_close,
+    .open = vhost_real_open,
+    .ioctl = vhost_real_ioctl,
+    .close = vhost_real_close,
 };
 
 static const struct vhost_ops *vhost_ops = &vhost_ops_real;
@@ -64,7 +64,7 @@ uint64_t vhost_net_features(uint64_t driver, uint64_t vhost)
 /* The vhost instance of one started device (n->dp). */
 struct vhost_net {
 	int fd;
-	bool ring[VHOST_NET_QUEUES];    /* SET_VRING_NUM done: the ring has a state to read back */
+	bool ring[VHOST_NET_QUEUES];	/* SET_VRING_NUM done: the ring has a state to read back */
 	bool backend[VHOST_NET_QUEUES]; /* NET_SET_BACKEND with the tap done */
 };
 
@@ -81,7 +81,7 @@ static int vhost_set_mem_table(struct virtio_net *n, int fd)
 {
 	const struct guest_mem *m = n->vdev.mem;
 	struct vhost_memory *vm =
-		calloc(1, sizeof(*vm) + GUEST_MEM_MAX_REGIONS * sizeof(struct vhost_memory_region));
+	    calloc(1, sizeof(*vm) + GUEST_MEM_MAX_REGIONS * sizeof(struct vhost_memory_region));
 	if (!vm)
 		return -ENOMEM;
 	/* vhost translates ring and buffer addresses with this table itself: it is exactly the RAM
@@ -111,27 +111,27 @@ static int vhost_set_ring(struct virtio_net *n, struct vhost_net *vh, int q)
 	if (!desc || !avail || !used)
 		return -EFAULT; /* virtq_init() checked them: cannot happen */
 
-	struct vhost_vring_state num = { .index = q, .num = vq->size };
+	struct vhost_vring_state num = {.index = q, .num = vq->size};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_NUM, &num)) < 0)
 		return r;
 	vh->ring[q] = true;
 	/* Where vhost resumes the avail ring: 0 after the driver set the queue up. */
-	struct vhost_vring_state base = { .index = q, .num = vq->last_avail };
+	struct vhost_vring_state base = {.index = q, .num = vq->last_avail};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_BASE, &base)) < 0)
 		return r;
 	struct vhost_vring_addr addr = {
-		.index = q,
-		.desc_user_addr = (uintptr_t)desc,
-		.avail_user_addr = (uintptr_t)avail,
-		.used_user_addr = (uintptr_t)used,
+	    .index = q,
+	    .desc_user_addr = (uintptr_t)desc,
+	    .avail_user_addr = (uintptr_t)avail,
+	    .used_user_addr = (uintptr_t)used,
 	};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_ADDR, &addr)) < 0)
 		return r;
-	struct vhost_vring_file kick = { .index = q, .fd = n->vdev.tops->kick_fd(&n->vdev, q) };
+	struct vhost_vring_file kick = {.index = q, .fd = n->vdev.tops->kick_fd(&n->vdev, q)};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_KICK, &kick)) < 0)
 		return r;
 	/* Always the transport's call fd, which it routes (irqfd or poller): see vhost_net.h. */
-	struct vhost_vring_file call = { .index = q, .fd = n->vdev.tops->call_fd(&n->vdev, q) };
+	struct vhost_vring_file call = {.index = q, .fd = n->vdev.tops->call_fd(&n->vdev, q)};
 	return VHOST_CALL(n, vh->fd, VHOST_SET_VRING_CALL, &call);
 }
 
@@ -139,12 +139,12 @@ static int vhost_set_ring(struct virtio_net *n, struct vhost_net *vh, int q)
 static void vhost_release(struct virtio_net *n, struct vhost_net *vh)
 {
 	for (int q = 0; q < VHOST_NET_QUEUES; q++) {
-		struct vhost_vring_file off = { .index = q, .fd = -1 };
+		struct vhost_vring_file off = {.index = q, .fd = -1};
 		if (vh->backend[q])
 			VHOST_CALL(n, vh->fd, VHOST_NET_SET_BACKEND, &off);
 	}
 	for (int q = 0; q < VHOST_NET_QUEUES; q++) {
-		struct vhost_vring_state base = { .index = q };
+		struct vhost_vring_state base = {.index = q};
 		struct virtq *vq = &n->vdev.vq[q];
 		if (!vh->ring[q] || VHOST_CALL(n, vh->fd, VHOST_GET_VRING_BASE, &base) < 0)
 			continue;
@@ -207,7 +207,7 @@ static int vhost_dp_start(struct virtio_net *n, struct loop *l)
 			goto fail;
 	/* The tap last, when both rings are complete: from here on the kernel moves frames. */
 	for (int q = 0; q < VHOST_NET_QUEUES; q++) {
-		struct vhost_vring_file be = { .index = q, .fd = n->be.fd };
+		struct vhost_vring_file be = {.index = q, .fd = n->be.fd};
 		if (!vdev->vq[q].ready)
 			continue;
 		if ((r = VHOST_CALL(n, vh->fd, VHOST_NET_SET_BACKEND, &be)) < 0)
@@ -222,12 +222,12 @@ fail:
 }
 
 const struct net_datapath_ops vhost_net_datapath = {
-	.name = "vhost",
-	.start = vhost_dp_start,
-	.stop = vhost_dp_stop,
-	/* virtio_net.c programs the tap (TUNSETOFFLOAD); vhost has nothing to change. */
-	.offloads_changed = NULL,
-	.in_kernel = true,
+    .name = "vhost",
+    .start = vhost_dp_start,
+    .stop = vhost_dp_stop,
+    /* virtio_net.c programs the tap (TUNSETOFFLOAD); vhost has nothing to change. */
+    .offloads_changed = NULL,
+    .in_kernel = true,
 };
 
 /* Whether this vhost can drive the rings the device offers. 0 or -errno, one line printed. */

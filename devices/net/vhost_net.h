@@ -40,9 +40,9 @@
 #include "vmm/config.h"
 
 /* The bits of the driver's features vhost may be told about: ring layout and header layout. */
-#define VHOST_NET_RING_FEATURES                                                                    \
-	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX) |                        \
-	 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | (1ULL << VIRTIO_NET_F_MRG_RXBUF) |                \
+#define VHOST_NET_RING_FEATURES                                                                              \
+	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX) |                                  \
+	 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | (1ULL << VIRTIO_NET_F_MRG_RXBUF) |                          \
 	 (1ULL << VIRTIO_F_NOTIFY_ON_EMPTY))
 
 /* The seam every vhost system call goes through (unit tests record them). Each returns >= 0 or

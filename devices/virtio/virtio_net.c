@@ -417,7 +417,7 @@ int virtio_net_init(struct virtio_net *n, const struct net_opts *opts, int index
 
 void virtio_net_stats_print(const struct virtio_net *n, FILE *f)
 {
-	static const char *const names[NET_NUM_QUEUES] = { "rx", "tx", "ctrl" };
+	static const char *const names[NET_NUM_QUEUES] = {"rx", "tx", "ctrl"};
 	for (int q = 0; q < NET_NUM_QUEUES; q++) {
 		const struct net_queue_stats *st = &n->stats[q];
 		if (q != NET_Q_CTRL && n->datapath && n->datapath->in_kernel) {
@@ -425,9 +425,9 @@ void virtio_net_stats_print(const struct virtio_net *n, FILE *f)
 			continue;
 		}
 		fprintf(f, "net%d %-4s kicks %llu interrupts %llu packets %llu bytes %llu drops %llu\n",
-			n->index, names[q], (unsigned long long)st->kicks,
-			(unsigned long long)st->interrupts, (unsigned long long)st->packets,
-			(unsigned long long)st->bytes, (unsigned long long)st->drops);
+			n->index, names[q], (unsigned long long)st->kicks, (unsigned long long)st->interrupts,
+			(unsigned long long)st->packets, (unsigned long long)st->bytes,
+			(unsigned long long)st->drops);
 	}
 }
 
