@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "devices/net/net_loop.h"
+#include "devices/net/vhost_net.h"
 #include "vmm/log.h"
 #include "vmm/loop.h"
 
@@ -332,8 +333,10 @@ fail:
 
 static void net_irq_changed(struct virtio_dev *vdev, int queue)
 {
+	/* Nothing to re-bind: the userspace datapath asks for call_fd on every interrupt, and vhost
+	 * always signals call_fd, which the transport routes (vhost_net.h). */
 	(void)vdev;
-	(void)queue; /* the userspace datapath asks for call_fd on every interrupt */
+	(void)queue;
 }
 
 static const struct virtio_dev_ops net_ops = {
@@ -396,6 +399,12 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 	/* rx, tx and config: Linux gives the control queue no callback, so no vector (as QEMU). */
 	vdev->msix_vectors = NET_NUM_QUEUES;
 	vdev->config_len = n->cfg_len;
+
+	int err = vhost_net_select(n, opts);
+	if (err < 0) {
+		virtio_net_free(n);
+		return err;
+	}
 	return 0;
 }
 
@@ -406,6 +415,22 @@ int virtio_net_init(struct virtio_net *n, const struct net_opts *opts, int index
 	if (err < 0)
 		return err;
 	return virtio_net_init_backend(n, opts, index, mem, &be);
+}
+
+void virtio_net_stats_print(const struct virtio_net *n, FILE *f)
+{
+	static const char *const names[NET_NUM_QUEUES] = {"rx", "tx", "ctrl"};
+	for (int q = 0; q < NET_NUM_QUEUES; q++) {
+		const struct net_queue_stats *st = &n->stats[q];
+		if (q != NET_Q_CTRL && n->datapath && n->datapath->in_kernel) {
+			fprintf(f, "net%d %-4s in kernel (%s)\n", n->index, names[q], n->datapath->name);
+			continue;
+		}
+		fprintf(f, "net%d %-4s kicks %llu interrupts %llu packets %llu bytes %llu drops %llu\n",
+			n->index, names[q], (unsigned long long)st->kicks, (unsigned long long)st->interrupts,
+			(unsigned long long)st->packets, (unsigned long long)st->bytes,
+			(unsigned long long)st->drops);
+	}
 }
 
 void virtio_net_free(struct virtio_net *n)

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "devices/net/net_backend.h"
 #include "devices/virtio/virtio_dev.h"
@@ -45,12 +46,15 @@ struct net_datapath_ops {
 	void (*stop)(struct virtio_net *n);
 	/* The guest's receive offloads changed (start, CTRL_GUEST_OFFLOADS_SET); may be NULL. */
 	void (*offloads_changed)(struct virtio_net *n);
+	/* The kernel moves the rx/tx frames (vhost): the device keeps no rx/tx counters, and
+	 * --stats says so instead of printing zeros. */
+	bool in_kernel;
 };
 
 struct virtio_net {
 	struct virtio_dev vdev; /* what the transport sees; vdev.priv == this */
 	struct net_backend be;
-	const struct net_datapath_ops *datapath; /* set at init; vhost may replace it before start */
+	const struct net_datapath_ops *datapath; /* chosen at init by vhost_net_select() */
 	void *dp;				 /* the datapath's state while started */
 	int index;				 /* NIC number on the command line */
 
@@ -76,16 +80,22 @@ struct virtio_net {
 	struct virtq_elem ctrl_elem; /* the control command being served (I/O thread only) */
 };
 
-/* Creates NIC number `index` from opts: opens the backend (net_backend_open) and fills n->vdev
- * (ops, device id 1, 3 queues of NET_QUEUE_SIZE, config length, mem) for a transport, which then
- * sets vdev.tops and vdev.transport. 0 or -errno (message printed). */
+/* Creates NIC number `index` from opts: opens the backend (net_backend_open), chooses the
+ * datapath (opts->vhost, vhost_net_select()) and fills n->vdev (ops, device id 1, 3 queues of
+ * NET_QUEUE_SIZE, config length, mem) for a transport, which then sets vdev.tops and
+ * vdev.transport. 0 or -errno (message printed). */
 int virtio_net_init(struct virtio_net *n, const struct net_opts *opts, int index,
 		    const struct guest_mem *mem);
-/* The same with a backend the caller opened (tests; n takes it over and closes it on free). */
+/* The same with a backend the caller opened (tests; n takes it over and closes it on free, or
+ * at once if this fails). */
 int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, int index,
 			    const struct guest_mem *mem, const struct net_backend *be);
 /* Stops the device if running and closes the backend. */
 void virtio_net_free(struct virtio_net *n);
+
+/* --stats: one line per queue (kicks, interrupts, packets, bytes, drops); rx/tx of a datapath
+ * that runs in the kernel say "in kernel (<datapath>)" instead. */
+void virtio_net_stats_print(const struct virtio_net *n, FILE *f);
 
 /* The MAC used when none is given: 02:xx:xx:xx:xx:xx (locally administered, unicast), stable for
  * a given NIC index and tap name. */

@@ -1,0 +1,277 @@
+/* vhost_net.c: the kernel datapath of virtio-net: sets vhost-net up on DRIVER_OK for the rx/tx
+ * queues and takes it down on reset (vhost_net.h). */
+#include "devices/net/vhost_net.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vhost.h>
+#include <linux/virtio_ring.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "devices/net/net_loop.h"
+#include "vmm/guest_mem.h"
+#include "vmm/log.h"
+
+#define BIT(f) (1ULL << (f))
+
+/* vhost-net's queue numbers are fixed: 0 receives, 1 transmits, the same as virtio-net's
+ * (5.1.2), so a queue index means the same on both sides. */
+_Static_assert(NET_Q_RX == 0 && NET_Q_TX == 1, "vhost-net queue 0 is rx, 1 is tx");
+#define VHOST_NET_QUEUES 2
+
+static int vhost_real_open(void)
+{
+	int fd = open("/dev/vhost-net", O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int vhost_real_ioctl(int fd, unsigned long req, void *arg)
+{
+	int r = ioctl(fd, req, arg);
+	return r < 0 ? -errno : r;
+}
+
+static int vhost_real_close(int fd)
+{
+	return close(fd) < 0 ? -errno : 0;
+}
+
+const struct vhost_ops vhost_ops_real = {
+    .open = vhost_real_open,
+    .ioctl = vhost_real_ioctl,
+    .close = vhost_real_close,
+};
+
+static const struct vhost_ops *vhost_ops = &vhost_ops_real;
+
+void vhost_net_set_ops(const struct vhost_ops *ops)
+{
+	vhost_ops = ops ? ops : &vhost_ops_real;
+}
+
+uint64_t vhost_net_features(uint64_t driver, uint64_t vhost)
+{
+	/* Bit 27 is VHOST_NET_F_VIRTIO_NET_HDR for vhost (and VIRTIO_F_ANY_LAYOUT for virtio):
+	 * set, vhost would add and strip headers itself, on top of the tap's vnet header. */
+	return driver & vhost & VHOST_NET_RING_FEATURES & ~BIT(VHOST_NET_F_VIRTIO_NET_HDR);
+}
+
+/* The vhost instance of one started device (n->dp). */
+struct vhost_net {
+	int fd;
+	bool ring[VHOST_NET_QUEUES];	/* SET_VRING_NUM done: the ring has a state to read back */
+	bool backend[VHOST_NET_QUEUES]; /* NET_SET_BACKEND with the tap done */
+};
+
+static int vhost_call(struct virtio_net *n, int fd, unsigned long req, const char *name, void *arg)
+{
+	int r = vhost_ops->ioctl(fd, req, arg);
+	if (r < 0)
+		log_err("net%d: vhost %s: %s", n->index, name, strerror(-r));
+	return r;
+}
+#define VHOST_CALL(n, fd, req, arg) vhost_call((n), (fd), (req), #req, (arg))
+
+static int vhost_set_mem_table(struct virtio_net *n, int fd)
+{
+	const struct guest_mem *m = n->vdev.mem;
+	struct vhost_memory *vm =
+	    calloc(1, sizeof(*vm) + GUEST_MEM_MAX_REGIONS * sizeof(struct vhost_memory_region));
+	if (!vm)
+		return -ENOMEM;
+	/* vhost translates ring and buffer addresses with this table itself: it is exactly the RAM
+	 * guest_ptr() accepts, so the kernel can touch no more of us than we would. */
+	for (int i = 0; i < m->nr; i++) {
+		vm->regions[i].guest_phys_addr = m->r[i].gpa;
+		vm->regions[i].memory_size = m->r[i].size;
+		vm->regions[i].userspace_addr = (uintptr_t)m->r[i].hva;
+	}
+	vm->nregions = m->nr;
+	int r = VHOST_CALL(n, fd, VHOST_SET_MEM_TABLE, vm);
+	free(vm);
+	return r;
+}
+
+static int vhost_set_ring(struct virtio_net *n, struct vhost_net *vh, int q)
+{
+	struct virtq *vq = &n->vdev.vq[q];
+	const struct guest_mem *m = vq->mem ? vq->mem : n->vdev.mem;
+	uint64_t sz = vq->size;
+	int r;
+
+	/* 2.7: the three parts of a split ring, used with avail_event (EVENT_IDX) at its end. */
+	void *desc = guest_ptr(m, vq->desc_gpa, 16 * sz);
+	void *avail = guest_ptr(m, vq->avail_gpa, 6 + 2 * sz);
+	void *used = guest_ptr(m, vq->used_gpa, 6 + 8 * sz);
+	if (!desc || !avail || !used)
+		return -EFAULT; /* virtq_init() checked them: cannot happen */
+
+	struct vhost_vring_state num = {.index = q, .num = vq->size};
+	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_NUM, &num)) < 0)
+		return r;
+	vh->ring[q] = true;
+	/* Where vhost resumes the avail ring: 0 after the driver set the queue up. */
+	struct vhost_vring_state base = {.index = q, .num = vq->last_avail};
+	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_BASE, &base)) < 0)
+		return r;
+	struct vhost_vring_addr addr = {
+	    .index = q,
+	    .desc_user_addr = (uintptr_t)desc,
+	    .avail_user_addr = (uintptr_t)avail,
+	    .used_user_addr = (uintptr_t)used,
+	};
+	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_ADDR, &addr)) < 0)
+		return r;
+	struct vhost_vring_file kick = {.index = q, .fd = n->vdev.tops->kick_fd(&n->vdev, q)};
+	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_KICK, &kick)) < 0)
+		return r;
+	/* Always the transport's call fd, which it routes (irqfd or poller): see vhost_net.h. */
+	struct vhost_vring_file call = {.index = q, .fd = n->vdev.tops->call_fd(&n->vdev, q)};
+	return VHOST_CALL(n, vh->fd, VHOST_SET_VRING_CALL, &call);
+}
+
+/* Takes the tap away from vhost, brings each ring's position back into its virtq, closes vhost. */
+static void vhost_release(struct virtio_net *n, struct vhost_net *vh)
+{
+	for (int q = 0; q < VHOST_NET_QUEUES; q++) {
+		struct vhost_vring_file off = {.index = q, .fd = -1};
+		if (vh->backend[q])
+			VHOST_CALL(n, vh->fd, VHOST_NET_SET_BACKEND, &off);
+	}
+	for (int q = 0; q < VHOST_NET_QUEUES; q++) {
+		struct vhost_vring_state base = {.index = q};
+		struct virtq *vq = &n->vdev.vq[q];
+		if (!vh->ring[q] || VHOST_CALL(n, vh->fd, VHOST_GET_VRING_BASE, &base) < 0)
+			continue;
+		/* The virtq continues where vhost stopped: next avail entry, and the used index
+		 * vhost published (vhost itself reads it from the ring when it starts). The shadow
+		 * equals last_avail so that the next pop re-reads avail->idx. */
+		vq->last_avail = base.num;
+		vq->shadow_avail = base.num;
+		if (vq->used)
+			vq->used_idx = le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
+	}
+	vhost_ops->close(vh->fd);
+	free(vh);
+}
+
+static void vhost_dp_stop(struct virtio_net *n)
+{
+	if (n->dp)
+		vhost_release(n, n->dp);
+	n->dp = NULL;
+}
+
+static int vhost_dp_start(struct virtio_net *n, struct loop *l)
+{
+	struct virtio_dev *vdev = &n->vdev;
+	uint64_t offer = 0, want;
+	int r;
+	(void)l; /* nothing of ours on the I/O thread: it serves the control queue only */
+
+	if (n->be.fd < 0)
+		return -EINVAL;
+	struct vhost_net *vh = calloc(1, sizeof(*vh));
+	if (!vh)
+		return -ENOMEM;
+	vh->fd = vhost_ops->open();
+	if (vh->fd < 0) {
+		r = vh->fd;
+		log_err("net%d: cannot open /dev/vhost-net: %s", n->index, strerror(-r));
+		free(vh);
+		return r;
+	}
+	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_OWNER, NULL)) < 0)
+		goto fail;
+	if ((r = VHOST_CALL(n, vh->fd, VHOST_GET_FEATURES, &offer)) < 0)
+		goto fail;
+	want = vhost_net_features(vdev->features, offer);
+	if (want != vhost_net_features(vdev->features, ~0ULL)) {
+		/* vhost_net_select() made sure this vhost has every ring feature we offer. */
+		log_err("net%d: vhost lacks negotiated ring features 0x%llx", n->index,
+			(unsigned long long)(vhost_net_features(vdev->features, ~0ULL) & ~want));
+		r = -EOPNOTSUPP;
+		goto fail;
+	}
+	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_FEATURES, &want)) < 0)
+		goto fail;
+	if ((r = vhost_set_mem_table(n, vh->fd)) < 0)
+		goto fail;
+	for (int q = 0; q < VHOST_NET_QUEUES; q++)
+		if (vdev->vq[q].ready && (r = vhost_set_ring(n, vh, q)) < 0)
+			goto fail;
+	/* The tap last, when both rings are complete: from here on the kernel moves frames. */
+	for (int q = 0; q < VHOST_NET_QUEUES; q++) {
+		struct vhost_vring_file be = {.index = q, .fd = n->be.fd};
+		if (!vdev->vq[q].ready)
+			continue;
+		if ((r = VHOST_CALL(n, vh->fd, VHOST_NET_SET_BACKEND, &be)) < 0)
+			goto fail;
+		vh->backend[q] = true;
+	}
+	n->dp = vh;
+	return 0;
+fail:
+	vhost_release(n, vh);
+	return r;
+}
+
+const struct net_datapath_ops vhost_net_datapath = {
+    .name = "vhost",
+    .start = vhost_dp_start,
+    .stop = vhost_dp_stop,
+    /* virtio_net.c programs the tap (TUNSETOFFLOAD); vhost has nothing to change. */
+    .offloads_changed = NULL,
+    .in_kernel = true,
+};
+
+/* Whether this vhost can drive the rings the device offers. 0 or -errno, one line printed. */
+static int vhost_probe(struct virtio_net *n, const char *spec, bool fatal)
+{
+	uint64_t offer = 0, need = n->offered & VHOST_NET_RING_FEATURES & ~BIT(VHOST_NET_F_VIRTIO_NET_HDR);
+	int fd = vhost_ops->open(), r;
+	const char *use = fatal ? "; load vhost_net or use vhost=off" : "; using the userspace datapath";
+	if (fd < 0) {
+		if (fatal)
+			log_err("--net %s: cannot open /dev/vhost-net: %s%s", spec, strerror(-fd), use);
+		else
+			log_warn("--net %s: cannot open /dev/vhost-net: %s%s", spec, strerror(-fd), use);
+		return fd;
+	}
+	/* GET_FEATURES needs no owner: asking does not claim the instance. */
+	r = vhost_ops->ioctl(fd, VHOST_GET_FEATURES, &offer);
+	vhost_ops->close(fd);
+	if (r >= 0 && (offer & need) != need)
+		r = -EOPNOTSUPP;
+	if (r < 0) {
+		if (fatal)
+			log_err("--net %s: /dev/vhost-net cannot drive virtio 1.x rings: %s%s", spec,
+				strerror(-r), use);
+		else
+			log_warn("--net %s: /dev/vhost-net cannot drive virtio 1.x rings: %s%s", spec,
+				 strerror(-r), use);
+	}
+	return r < 0 ? r : 0;
+}
+
+int vhost_net_select(struct virtio_net *n, const struct net_opts *opts)
+{
+	n->datapath = &net_loop_datapath;
+	if (opts->vhost == VHOST_OFF)
+		return 0;
+	const char *spec = opts->vhost == VHOST_ON ? "tap,vhost=on" : "tap,vhost=auto";
+	if (opts->kind != NET_TAP || n->be.fd < 0) {
+		log_err("--net: vhost=%s needs a tap backend", opts->vhost == VHOST_ON ? "on" : "auto");
+		return -EINVAL;
+	}
+	int r = vhost_probe(n, spec, opts->vhost == VHOST_ON);
+	if (r < 0)
+		return opts->vhost == VHOST_ON ? r : 0;
+	n->datapath = &vhost_net_datapath;
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* vhost_net.h: the kernel datapath of virtio-net: vhost-net moves the rx/tx queues' frames between
+ * guest memory and the tap inside the kernel; the VMM only hands it the rings and fds and takes
+ * them back. The control queue stays in the VMM, on the device's I/O thread, as with the userspace
+ * loop (devices/net/net_loop.c, the other implementation of struct net_datapath_ops).
+ *
+ * Selection (--net tap,vhost=on|off|auto) happens once, when the NIC is created
+ * (vhost_net_select()): on opens /dev/vhost-net and fails if it cannot, auto falls back to the
+ * userspace loop with one warning, off never touches /dev/vhost-net. Only a tap can be handed to
+ * vhost (it needs a socket it can read and write in the kernel); vhost with user networking is an
+ * error.
+ *
+ * Start (DRIVER_OK) opens /dev/vhost-net again and does, in this order: SET_OWNER, GET_FEATURES,
+ * SET_FEATURES, SET_MEM_TABLE; for rx then tx: SET_VRING_NUM, _BASE, _ADDR, _KICK, _CALL; then
+ * NET_SET_BACKEND (tap fd) for rx then tx. Stop (reset, reboot, exit) detaches the tap from each
+ * queue (backend -1), reads each ring's last_avail back (GET_VRING_BASE) into the virtq, and closes
+ * the vhost fd, so a driver reload starts from a clean vhost instance.
+ *
+ * Features: vhost is told only the ring and header layout bits the driver negotiated
+ * (VHOST_NET_RING_FEATURES), intersected with what vhost offers. The offloads (CSUM, TSO, ...) and
+ * the device bits (MAC, STATUS, MTU, CTRL_VQ, ...) stay the device's own: vhost only copies
+ * headers, and the tap is programmed with TUNSETOFFLOAD from the driver's GUEST_* offloads by
+ * virtio_net.c as for the userspace loop. VHOST_NET_F_VIRTIO_NET_HDR is never set: the tap has
+ * IFF_VNET_HDR with a 12-byte header, so vhost passes the guest's header through untouched. That
+ * bit is bit 27, the same as the legacy VIRTIO_F_ANY_LAYOUT, so ANY_LAYOUT (implied by VERSION_1,
+ * and never offered by the device) is never passed either.
+ *
+ * Interrupts: vhost always signals the transport's call_fd (tops->call_fd), never direct_call_fd.
+ * The transport routes that eventfd itself, as an irqfd on the queue's MSI-X route while KVM can
+ * inject it, else through its poller (pending bit, or ISR + INTx). So a vector being masked,
+ * unmasked or changed, or INTx, needs nothing from vhost: irq_changed is a no-op for this datapath,
+ * and no interrupt can be lost in a window where vhost and the transport disagree on the fd.
+ *
+ * --stats: the kernel moves (and counts) the rx/tx frames, so the device's rx/tx counters stay
+ * zero; vhost_net_datapath.in_kernel makes virtio_net_stats_print() say "in kernel (vhost)". */
+#ifndef MINIVMM_VHOST_NET_H
+#define MINIVMM_VHOST_NET_H
+#include <stdint.h>
+
+#include "devices/virtio/virtio_net.h"
+#include "vmm/config.h"
+
+/* The bits of the driver's features vhost may be told about: ring layout and header layout. */
+#define VHOST_NET_RING_FEATURES                                                                              \
+	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_EVENT_IDX) |                                  \
+	 (1ULL << VIRTIO_RING_F_INDIRECT_DESC) | (1ULL << VIRTIO_NET_F_MRG_RXBUF) |                          \
+	 (1ULL << VIRTIO_F_NOTIFY_ON_EMPTY))
+
+/* The seam every vhost system call goes through (unit tests record them). Each returns >= 0 or
+ * -errno. open() opens /dev/vhost-net. */
+struct vhost_ops {
+	int (*open)(void);
+	int (*ioctl)(int fd, unsigned long req, void *arg);
+	int (*close)(int fd);
+};
+/* The real ones: open(2) /dev/vhost-net O_RDWR|O_CLOEXEC, ioctl(2), close(2). */
+extern const struct vhost_ops vhost_ops_real;
+/* Replaces the seam for every NIC (NULL: back to vhost_ops_real). Tests only. */
+void vhost_net_set_ops(const struct vhost_ops *ops);
+
+extern const struct net_datapath_ops vhost_net_datapath;
+
+/* Chooses n's datapath from opts->vhost (n->offered must be set: vhost must support every ring
+ * feature the device offers). Sets n->datapath to &vhost_net_datapath or &net_loop_datapath.
+ * 0, or -errno with one line printed (vhost=on and /dev/vhost-net unusable; vhost with a
+ * non-tap backend). */
+int vhost_net_select(struct virtio_net *n, const struct net_opts *opts);
+
+/* What VHOST_SET_FEATURES gets: the ring/header bits of the driver's features that vhost offers.
+ * Never VHOST_NET_F_VIRTIO_NET_HDR. */
+uint64_t vhost_net_features(uint64_t driver, uint64_t vhost);
+#endif

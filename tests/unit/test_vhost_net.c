@@ -1,0 +1,832 @@
+/* test_vhost_net.c: the vhost-net datapath (devices/net/vhost_net.c) and its selection, with a
+ * recording fake in place of /dev/vhost-net, fake rings for the queues and a socketpair for the
+ * tap. No root, no vhost module needed. */
+#include <check.h>
+#include <errno.h>
+#include <linux/vhost.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "devices/net/net_loop.h"
+#include "devices/net/vhost_net.h"
+#include "devices/virtio/virtio_net.h"
+#include "tests/unit/fake_ring.h"
+
+#define BIT(f) (1ULL << (f))
+#define RING_BITS                                                                                            \
+	(BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_EVENT_IDX) | BIT(VIRTIO_RING_F_INDIRECT_DESC) |         \
+	 BIT(VIRTIO_NET_F_MRG_RXBUF))
+#define OFFLOADS                                                                                             \
+	(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |               \
+	 BIT(VIRTIO_NET_F_GUEST_TSO4))
+/* What a Linux guest accepts from us over a tap with offloads. */
+#define GUEST_FEATURES                                                                                       \
+	(RING_BITS | OFFLOADS | BIT(VIRTIO_NET_F_MAC) | BIT(VIRTIO_NET_F_STATUS) |                           \
+	 BIT(VIRTIO_NET_F_CTRL_VQ) | BIT(VIRTIO_NET_F_CTRL_RX) | BIT(VIRTIO_NET_F_CTRL_MAC_ADDR) |           \
+	 BIT(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | BIT(VIRTIO_NET_F_MTU))
+/* What a current kernel's vhost-net offers (VHOST_NET_FEATURES), bit 27 included. */
+#define VHOST_OFFER                                                                                          \
+	(RING_BITS | BIT(VIRTIO_F_NOTIFY_ON_EMPTY) | BIT(VHOST_F_LOG_ALL) |                                  \
+	 BIT(VHOST_NET_F_VIRTIO_NET_HDR) | BIT(VIRTIO_F_ACCESS_PLATFORM))
+#define FAKE_VHOST_FD 77
+
+/* ---- the recording fake /dev/vhost-net ---- */
+
+struct vcall {
+	unsigned long req;
+	int fd;
+	bool had_arg;
+	uint64_t u64;
+	struct vhost_vring_state st;
+	struct vhost_vring_addr addr;
+	struct vhost_vring_file file;
+	uint32_t nregions;
+	struct vhost_memory_region reg[4];
+};
+
+static struct {
+	struct vcall c[128];
+	int n;
+	int opens, closes, fds_open;
+	int open_err;	/* open() returns this when non-zero */
+	uint64_t offer; /* GET_FEATURES answer */
+	int fail_at;	/* index (in c[]) of the ioctl that fails, -1 for none */
+	int fail_err;
+	unsigned base[2]; /* GET_VRING_BASE answers */
+} V;
+
+static void vrec_reset(void)
+{
+	V.n = 0;
+	V.opens = V.closes = 0;
+	V.fail_at = -1;
+}
+
+static int fv_open(void)
+{
+	if (V.open_err)
+		return V.open_err;
+	V.opens++;
+	V.fds_open++;
+	return FAKE_VHOST_FD;
+}
+
+static int fv_close(int fd)
+{
+	ck_assert_int_eq(fd, FAKE_VHOST_FD);
+	V.closes++;
+	V.fds_open--;
+	return 0;
+}
+
+static int fv_ioctl(int fd, unsigned long req, void *arg)
+{
+	ck_assert_int_lt(V.n, 128);
+	ck_assert_int_eq(fd, FAKE_VHOST_FD);
+	ck_assert_int_gt(V.fds_open, 0);
+	struct vcall *c = &V.c[V.n++];
+	memset(c, 0, sizeof(*c));
+	c->req = req;
+	c->fd = fd;
+	c->had_arg = arg != NULL;
+	switch (req) {
+	case VHOST_SET_FEATURES:
+		c->u64 = *(uint64_t *)arg;
+		break;
+	case VHOST_SET_MEM_TABLE: {
+		const struct vhost_memory *m = arg;
+		c->nregions = m->nregions;
+		for (uint32_t i = 0; i < m->nregions && i < 4; i++)
+			c->reg[i] = m->regions[i];
+		break;
+	}
+	case VHOST_SET_VRING_NUM:
+	case VHOST_SET_VRING_BASE:
+	case VHOST_GET_VRING_BASE:
+		c->st = *(struct vhost_vring_state *)arg;
+		break;
+	case VHOST_SET_VRING_ADDR:
+		c->addr = *(struct vhost_vring_addr *)arg;
+		break;
+	case VHOST_SET_VRING_KICK:
+	case VHOST_SET_VRING_CALL:
+	case VHOST_NET_SET_BACKEND:
+		c->file = *(struct vhost_vring_file *)arg;
+		break;
+	default:
+		break;
+	}
+	if (V.n - 1 == V.fail_at)
+		return V.fail_err;
+	if (req == VHOST_GET_FEATURES)
+		*(uint64_t *)arg = V.offer;
+	if (req == VHOST_GET_VRING_BASE) {
+		struct vhost_vring_state *s = arg;
+		ck_assert_uint_lt(s->index, 2);
+		s->num = V.base[s->index];
+	}
+	return 0;
+}
+
+static const struct vhost_ops fake_vhost = {.open = fv_open, .ioctl = fv_ioctl, .close = fv_close};
+
+/* ---- a device over fake rings, a socketpair tap and eventfds from a fake transport ---- */
+
+struct tnet {
+	struct fake_ring fr[NET_NUM_QUEUES];
+	struct virtio_net n;
+	int wire;
+	int kick[NET_NUM_QUEUES], call[NET_NUM_QUEUES];
+	int needs_reset;
+	int be_closes;
+	uint64_t offloads_set[8];
+	int n_offloads_set;
+};
+static struct tnet *T;
+
+static ssize_t tbe_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
+{
+	ssize_t n = writev(be->fd, iov, iovcnt);
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t tbe_recv(struct net_backend *be, const struct iovec *iov, int iovcnt)
+{
+	ssize_t n = readv(be->fd, iov, iovcnt);
+	return n < 0 ? -errno : n;
+}
+
+static int tbe_set_offloads(struct net_backend *be, uint64_t f)
+{
+	struct tnet *t = be->priv;
+	if (t->n_offloads_set < 8)
+		t->offloads_set[t->n_offloads_set++] = f;
+	return 0;
+}
+
+static uint64_t tbe_offload_features(struct net_backend *be)
+{
+	(void)be;
+	return OFFLOADS;
+}
+
+static void tbe_close(struct net_backend *be)
+{
+	((struct tnet *)be->priv)->be_closes++;
+	close(be->fd);
+	be->fd = -1;
+}
+
+static const struct net_backend_ops tbe_ops = {
+    .name = "socketpair",
+    .send = tbe_send,
+    .recv = tbe_recv,
+    .set_offloads = tbe_set_offloads,
+    .offload_features = tbe_offload_features,
+    .close = tbe_close,
+};
+
+static int tt_kick_fd(struct virtio_dev *vdev, int q)
+{
+	return ((struct tnet *)vdev->transport)->kick[q];
+}
+
+static int tt_call_fd(struct virtio_dev *vdev, int q)
+{
+	return ((struct tnet *)vdev->transport)->call[q];
+}
+
+static int tt_direct_call_fd(struct virtio_dev *vdev, int q)
+{
+	(void)vdev;
+	(void)q;
+	return 999; /* must never be used: vhost signals call_fd */
+}
+
+static void tt_config_changed(struct virtio_dev *vdev)
+{
+	(void)vdev;
+}
+
+static void tt_needs_reset(struct virtio_dev *vdev)
+{
+	((struct tnet *)vdev->transport)->needs_reset++;
+}
+
+static const struct virtio_transport_ops tt_ops = {
+    .kick_fd = tt_kick_fd,
+    .call_fd = tt_call_fd,
+    .direct_call_fd = tt_direct_call_fd,
+    .config_changed = tt_config_changed,
+    .needs_reset = tt_needs_reset,
+};
+
+/* stderr of the last capture. */
+static char err_text[4096];
+static int err_saved = -1;
+static FILE *err_tmp;
+
+static void capture_begin(void)
+{
+	err_tmp = tmpfile();
+	ck_assert_ptr_nonnull(err_tmp);
+	fflush(stderr);
+	err_saved = dup(2);
+	ck_assert_int_eq(dup2(fileno(err_tmp), 2), 2);
+}
+
+static void capture_end(void)
+{
+	fflush(stderr);
+	dup2(err_saved, 2);
+	close(err_saved);
+	rewind(err_tmp);
+	size_t n = fread(err_text, 1, sizeof(err_text) - 1, err_tmp);
+	err_text[n] = 0;
+	fclose(err_tmp);
+}
+
+static int lines(const char *s)
+{
+	int k = 0;
+	for (; *s; s++)
+		k += *s == '\n';
+	return k;
+}
+
+/* Creates the device with opts.vhost = mode (stderr captured into err_text). Returns
+ * virtio_net_init_backend()'s result; on success the queues are set up as if the driver accepted
+ * `features`. */
+static int tnet_create(enum net_kind kind, enum vhost_mode mode, uint64_t features)
+{
+	T = calloc(1, sizeof(*T));
+	ck_assert_ptr_nonnull(T);
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
+	T->wire = sv[1];
+	for (int q = 0; q < NET_NUM_QUEUES; q++) {
+		T->kick[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		T->call[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		fake_ring_init(&T->fr[q], 64, 1 << 16);
+	}
+	struct net_backend be = {.ops = &tbe_ops, .fd = sv[0], .priv = T};
+	struct net_opts opts = {.kind = kind, .ifname = "tap7", .vhost = mode, .mtu = 1500};
+	capture_begin();
+	int r = virtio_net_init_backend(&T->n, &opts, 0, &T->fr[0].mem, &be);
+	capture_end();
+	if (r < 0)
+		return r;
+	T->n.vdev.tops = &tt_ops;
+	T->n.vdev.transport = T;
+	for (int q = 0; q < NET_NUM_QUEUES; q++)
+		ck_assert_int_eq(fake_ring_attach(&T->fr[q], &T->n.vdev.vq[q], features), 0);
+	ck_assert_int_eq(T->n.vdev.ops->set_features(&T->n.vdev, features), 0);
+	T->n.vdev.features = features;
+	return 0;
+}
+
+/* A vhost device the driver set up with GUEST_FEATURES; recording starts after creation. */
+static void tnet_open_vhost(void)
+{
+	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_ON, GUEST_FEATURES), 0);
+	ck_assert_ptr_eq(T->n.datapath, &vhost_net_datapath);
+	vrec_reset();
+}
+
+static void tnet_close(bool created)
+{
+	if (created)
+		virtio_net_free(&T->n);
+	close(T->wire);
+	for (int q = 0; q < NET_NUM_QUEUES; q++) {
+		fake_ring_free(&T->fr[q]);
+		close(T->kick[q]);
+		close(T->call[q]);
+	}
+	free(T);
+	T = NULL;
+}
+
+static void setup(void)
+{
+	memset(&V, 0, sizeof(V));
+	V.offer = VHOST_OFFER;
+	V.fail_at = -1;
+	vhost_net_set_ops(&fake_vhost);
+}
+
+static void teardown(void)
+{
+	vhost_net_set_ops(NULL);
+}
+
+static int start(void)
+{
+	return T->n.vdev.ops->start(&T->n.vdev);
+}
+
+static void stop(void)
+{
+	T->n.vdev.ops->stop(&T->n.vdev);
+}
+
+/* Checks that c[i..i+4] set up ring q as the fake rings and the transport have it. */
+static void assert_ring_setup(int i, int q)
+{
+	struct fake_ring *fr = &T->fr[q];
+	ck_assert_uint_eq(V.c[i].req, VHOST_SET_VRING_NUM);
+	ck_assert_uint_eq(V.c[i].st.index, q);
+	ck_assert_uint_eq(V.c[i].st.num, 64);
+	ck_assert_uint_eq(V.c[i + 1].req, VHOST_SET_VRING_BASE);
+	ck_assert_uint_eq(V.c[i + 1].st.index, q);
+	ck_assert_uint_eq(V.c[i + 1].st.num, T->n.vdev.vq[q].last_avail);
+	ck_assert_uint_eq(V.c[i + 2].req, VHOST_SET_VRING_ADDR);
+	ck_assert_uint_eq(V.c[i + 2].addr.index, q);
+	ck_assert_uint_eq(V.c[i + 2].addr.flags, 0);
+	ck_assert_uint_eq(V.c[i + 2].addr.desc_user_addr,
+			  (uintptr_t)fake_ring_host(fr, fr->desc_gpa, 16 * 64));
+	ck_assert_uint_eq(V.c[i + 2].addr.avail_user_addr,
+			  (uintptr_t)fake_ring_host(fr, fr->avail_gpa, 6 + 2 * 64));
+	ck_assert_uint_eq(V.c[i + 2].addr.used_user_addr,
+			  (uintptr_t)fake_ring_host(fr, fr->used_gpa, 6 + 8 * 64));
+	ck_assert_uint_eq(V.c[i + 3].req, VHOST_SET_VRING_KICK);
+	ck_assert_uint_eq(V.c[i + 3].file.index, q);
+	ck_assert_int_eq(V.c[i + 3].file.fd, T->kick[q]);
+	ck_assert_uint_eq(V.c[i + 4].req, VHOST_SET_VRING_CALL);
+	ck_assert_uint_eq(V.c[i + 4].file.index, q);
+	ck_assert_int_eq(V.c[i + 4].file.fd, T->call[q]);
+}
+
+/* The 16 calls of a start with both rx and tx set up. */
+static void assert_start_sequence(int i)
+{
+	ck_assert_uint_eq(V.c[i].req, VHOST_SET_OWNER);
+	ck_assert_uint_eq(V.c[i + 1].req, VHOST_GET_FEATURES);
+	ck_assert_uint_eq(V.c[i + 2].req, VHOST_SET_FEATURES);
+	ck_assert_uint_eq(V.c[i + 2].u64, RING_BITS);
+	ck_assert_uint_eq(V.c[i + 3].req, VHOST_SET_MEM_TABLE);
+	const struct guest_mem *m = T->n.vdev.mem;
+	ck_assert_uint_eq(V.c[i + 3].nregions, m->nr);
+	for (int r = 0; r < m->nr; r++) {
+		ck_assert_uint_eq(V.c[i + 3].reg[r].guest_phys_addr, m->r[r].gpa);
+		ck_assert_uint_eq(V.c[i + 3].reg[r].memory_size, m->r[r].size);
+		ck_assert_uint_eq(V.c[i + 3].reg[r].userspace_addr, (uintptr_t)m->r[r].hva);
+	}
+	assert_ring_setup(i + 4, NET_Q_RX);
+	assert_ring_setup(i + 9, NET_Q_TX);
+	for (int q = 0; q < 2; q++) {
+		ck_assert_uint_eq(V.c[i + 14 + q].req, VHOST_NET_SET_BACKEND);
+		ck_assert_uint_eq(V.c[i + 14 + q].file.index, q);
+		ck_assert_int_eq(V.c[i + 14 + q].file.fd, T->n.be.fd);
+	}
+}
+
+static void assert_stop_sequence(int i)
+{
+	for (int q = 0; q < 2; q++) {
+		ck_assert_uint_eq(V.c[i + q].req, VHOST_NET_SET_BACKEND);
+		ck_assert_uint_eq(V.c[i + q].file.index, q);
+		ck_assert_int_eq(V.c[i + q].file.fd, -1);
+	}
+	for (int q = 0; q < 2; q++) {
+		ck_assert_uint_eq(V.c[i + 2 + q].req, VHOST_GET_VRING_BASE);
+		ck_assert_uint_eq(V.c[i + 2 + q].st.index, q);
+	}
+}
+
+/* ---- start / stop ---- */
+
+START_TEST(start_sets_owner_features_mem_table_rings_then_backends)
+{
+	tnet_open_vhost();
+	ck_assert_int_eq(start(), 0);
+	ck_assert_int_eq(V.opens, 1);
+	ck_assert_int_eq(V.n, 16);
+	assert_start_sequence(0);
+	ck_assert(!V.c[0].had_arg); /* SET_OWNER takes no argument */
+	ck_assert_int_eq(V.closes, 0);
+	stop();
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(control_queue_is_never_handed_to_vhost_and_still_works)
+{
+	tnet_open_vhost();
+	ck_assert_int_eq(start(), 0);
+	for (int i = 0; i < V.n; i++) {
+		ck_assert_uint_ne(V.c[i].st.index, NET_Q_CTRL);
+		ck_assert_uint_ne(V.c[i].addr.index, NET_Q_CTRL);
+		ck_assert_uint_ne(V.c[i].file.index, NET_Q_CTRL);
+		ck_assert_int_ne(V.c[i].file.fd, T->kick[NET_Q_CTRL]);
+		ck_assert_int_ne(V.c[i].file.fd, T->call[NET_Q_CTRL]);
+	}
+	/* The I/O thread serves it: CTRL_RX_PROMISC gets its ack. */
+	uint8_t cmd[3] = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1};
+	struct fake_seg c[] = {FAKE_OUT(cmd, 3), FAKE_IN(1)};
+	fake_ring_send(&T->fr[NET_Q_CTRL], c, 2);
+	uint64_t one = 1;
+	ck_assert_int_eq(write(T->kick[NET_Q_CTRL], &one, 8), 8);
+	uint32_t id, len;
+	bool got = false;
+	for (int i = 0; i < 2000 && !(got = fake_ring_get_used(&T->fr[NET_Q_CTRL], &id, &len)); i++)
+		usleep(1000);
+	ck_assert(got);
+	ck_assert_uint_eq(*(uint8_t *)fake_ring_host(&T->fr[NET_Q_CTRL], c[1].gpa, 1), VIRTIO_NET_OK);
+	stop();
+	ck_assert(T->n.promisc);
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(offloads_are_never_passed_to_vhost_but_programmed_on_the_tap)
+{
+	tnet_open_vhost();
+	/* Even a driver feature set with bit 27 (ANY_LAYOUT = VHOST_NET_F_VIRTIO_NET_HDR). */
+	T->n.vdev.features |= BIT(VIRTIO_F_ANY_LAYOUT);
+	ck_assert_int_eq(start(), 0);
+	ck_assert_uint_eq(V.c[2].req, VHOST_SET_FEATURES);
+	ck_assert_uint_eq(V.c[2].u64, RING_BITS);
+	ck_assert_uint_eq(V.c[2].u64 & BIT(VHOST_NET_F_VIRTIO_NET_HDR), 0);
+	ck_assert_uint_eq(V.c[2].u64 & OFFLOADS, 0);
+	/* The tap gets the GUEST_* offloads the driver accepted, as with the userspace loop. */
+	ck_assert_int_eq(T->n_offloads_set, 1);
+	ck_assert_uint_eq(T->offloads_set[0], BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4));
+	/* The device's own features are untouched by vhost's offer. */
+	ck_assert_uint_eq(T->n.vdev.ops->features(&T->n.vdev) & OFFLOADS, OFFLOADS);
+	stop();
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(vhost_features_are_ring_bits_of_the_driver_intersected_with_the_offer)
+{
+	uint64_t drv = GUEST_FEATURES | BIT(VIRTIO_F_ANY_LAYOUT);
+	ck_assert_uint_eq(vhost_net_features(drv, ~0ULL), RING_BITS);
+	ck_assert_uint_eq(vhost_net_features(drv, VHOST_OFFER), RING_BITS);
+	/* Only what both sides have. */
+	ck_assert_uint_eq(vhost_net_features(drv & ~BIT(VIRTIO_RING_F_EVENT_IDX), VHOST_OFFER),
+			  RING_BITS & ~BIT(VIRTIO_RING_F_EVENT_IDX));
+	ck_assert_uint_eq(vhost_net_features(drv, VHOST_OFFER & ~BIT(VIRTIO_NET_F_MRG_RXBUF)),
+			  RING_BITS & ~BIT(VIRTIO_NET_F_MRG_RXBUF));
+	ck_assert_uint_eq(vhost_net_features(drv | BIT(VIRTIO_F_NOTIFY_ON_EMPTY), VHOST_OFFER),
+			  RING_BITS | BIT(VIRTIO_F_NOTIFY_ON_EMPTY));
+	/* Never logging, platform access or the header flag, whatever the two sides say. */
+	ck_assert_uint_eq(vhost_net_features(~0ULL, ~0ULL) &
+			      (BIT(VHOST_NET_F_VIRTIO_NET_HDR) | BIT(VHOST_F_LOG_ALL) |
+			       BIT(VIRTIO_F_ACCESS_PLATFORM) | OFFLOADS | BIT(VIRTIO_NET_F_CTRL_VQ)),
+			  0);
+}
+END_TEST
+
+START_TEST(start_fails_when_vhost_lacks_a_negotiated_ring_feature)
+{
+	tnet_open_vhost();
+	V.offer = VHOST_OFFER & ~BIT(VIRTIO_RING_F_EVENT_IDX);
+	capture_begin();
+	ck_assert_int_eq(start(), -1);
+	capture_end();
+	ck_assert_ptr_nonnull(strstr(err_text, "ring features"));
+	for (int i = 0; i < V.n; i++)
+		ck_assert_uint_ne(V.c[i].req, VHOST_SET_FEATURES);
+	ck_assert_int_eq(V.fds_open, 0);
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(stop_detaches_the_tap_reads_ring_bases_back_and_closes)
+{
+	tnet_open_vhost();
+	ck_assert_int_eq(start(), 0);
+	V.base[NET_Q_RX] = 7;
+	V.base[NET_Q_TX] = 300;
+	int n0 = V.n;
+	stop();
+	ck_assert_int_eq(V.n, n0 + 4);
+	assert_stop_sequence(n0);
+	ck_assert_uint_eq(T->n.vdev.vq[NET_Q_RX].last_avail, 7);
+	ck_assert_uint_eq(T->n.vdev.vq[NET_Q_TX].last_avail, 300);
+	ck_assert_uint_eq(T->n.vdev.vq[NET_Q_CTRL].last_avail, 0);
+	ck_assert_int_eq(V.closes, 1);
+	ck_assert_int_eq(V.fds_open, 0);
+	ck_assert_ptr_null(T->n.dp);
+	ck_assert(!T->n.running);
+	/* A second stop (VMM exit after a reset) does nothing more. */
+	stop();
+	ck_assert_int_eq(V.n, n0 + 4);
+	ck_assert_int_eq(V.closes, 1);
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(restart_after_stop_opens_a_fresh_vhost_and_repeats_the_setup)
+{
+	tnet_open_vhost();
+	for (int round = 0; round < 3; round++) {
+		int n0 = V.n;
+		ck_assert_int_eq(start(), 0);
+		ck_assert_int_eq(V.opens, round + 1);
+		ck_assert_int_eq(V.n, n0 + 16);
+		assert_start_sequence(n0);
+		stop();
+		ck_assert_int_eq(V.n, n0 + 20);
+		assert_stop_sequence(n0 + 16);
+		ck_assert_int_eq(V.closes, round + 1);
+	}
+	ck_assert_int_eq(V.fds_open, 0);
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(free_while_started_releases_vhost)
+{
+	tnet_open_vhost();
+	ck_assert_int_eq(start(), 0);
+	virtio_net_free(&T->n);
+	ck_assert_int_eq(V.n, 20);
+	assert_stop_sequence(16);
+	ck_assert_int_eq(V.fds_open, 0);
+	ck_assert_int_eq(T->be_closes, 1);
+	tnet_close(false);
+}
+END_TEST
+
+START_TEST(queue_the_driver_did_not_enable_is_not_handed_to_vhost)
+{
+	tnet_open_vhost();
+	T->n.vdev.vq[NET_Q_TX].ready = false;
+	ck_assert_int_eq(start(), 0);
+	ck_assert_int_eq(V.n, 4 + 5 + 1);
+	assert_ring_setup(4, NET_Q_RX);
+	ck_assert_uint_eq(V.c[9].req, VHOST_NET_SET_BACKEND);
+	ck_assert_uint_eq(V.c[9].file.index, NET_Q_RX);
+	stop();
+	ck_assert_int_eq(V.n, 10 + 2);
+	ck_assert_uint_eq(V.c[10].req, VHOST_NET_SET_BACKEND);
+	ck_assert_uint_eq(V.c[10].file.index, NET_Q_RX);
+	ck_assert_uint_eq(V.c[11].req, VHOST_GET_VRING_BASE);
+	ck_assert_uint_eq(V.c[11].st.index, NET_Q_RX);
+	tnet_close(true);
+}
+END_TEST
+
+/* Every ioctl of the start sequence failing in turn: start returns -1 (the transport then sets
+ * NEEDS_RESET), a tap already handed over is taken back, the vhost fd is closed, and the next
+ * start works. */
+START_TEST(ioctl_failure_at_start_fails_cleanly_and_leaks_nothing)
+{
+	tnet_open_vhost();
+	for (int k = 0; k < 16; k++) {
+		vrec_reset();
+		V.fail_at = k;
+		V.fail_err = -EINVAL;
+		capture_begin();
+		ck_assert_int_eq(start(), -1);
+		capture_end();
+		ck_assert_msg(strstr(err_text, "vhost VHOST_") != NULL, "k=%d: %s", k, err_text);
+		ck_assert_int_eq(V.opens, 1);
+		ck_assert_int_eq(V.closes, 1);
+		ck_assert_int_eq(V.fds_open, 0);
+		ck_assert_ptr_null(T->n.dp);
+		ck_assert(!T->n.running);
+		/* Nothing after the failed call but the teardown. */
+		for (int i = k + 1; i < V.n; i++) {
+			ck_assert(V.c[i].req == VHOST_NET_SET_BACKEND || V.c[i].req == VHOST_GET_VRING_BASE);
+			if (V.c[i].req == VHOST_NET_SET_BACKEND)
+				ck_assert_int_eq(V.c[i].file.fd, -1);
+		}
+		/* Each tap handed over is taken back. */
+		for (int i = 0; i < k; i++)
+			if (V.c[i].req == VHOST_NET_SET_BACKEND) {
+				bool back = false;
+				for (int j = k + 1; j < V.n; j++)
+					back |= V.c[j].req == VHOST_NET_SET_BACKEND &&
+						V.c[j].file.index == V.c[i].file.index;
+				ck_assert_msg(back, "k=%d: queue %u keeps the tap", k, V.c[i].file.index);
+			}
+	}
+	/* And the device starts fine afterwards. */
+	vrec_reset();
+	ck_assert_int_eq(start(), 0);
+	assert_start_sequence(0);
+	stop();
+	ck_assert_int_eq(V.fds_open, 0);
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(open_failure_at_start_fails_the_start)
+{
+	tnet_open_vhost();
+	V.open_err = -ENOENT;
+	capture_begin();
+	ck_assert_int_eq(start(), -1);
+	capture_end();
+	ck_assert_ptr_nonnull(strstr(err_text, "/dev/vhost-net"));
+	ck_assert_int_eq(V.n, 0);
+	ck_assert_ptr_null(T->n.dp);
+	V.open_err = 0;
+	ck_assert_int_eq(start(), 0);
+	stop();
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(irq_changes_need_no_vhost_call)
+{
+	tnet_open_vhost();
+	ck_assert_int_eq(start(), 0);
+	int n0 = V.n;
+	for (int q = 0; q < NET_NUM_QUEUES; q++)
+		T->n.vdev.ops->irq_changed(&T->n.vdev, q);
+	ck_assert_int_eq(V.n, n0);
+	/* The call fds vhost got are the transport's call_fd, not direct_call_fd. */
+	for (int i = 0; i < n0; i++)
+		if (V.c[i].req == VHOST_SET_VRING_CALL)
+			ck_assert_int_ne(V.c[i].file.fd, 999);
+	stop();
+	tnet_close(true);
+}
+END_TEST
+
+/* ---- selection ---- */
+
+START_TEST(vhost_on_uses_the_kernel_datapath)
+{
+	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_ON, GUEST_FEATURES), 0);
+	ck_assert_ptr_eq(T->n.datapath, &vhost_net_datapath);
+	/* Probed at creation (open, GET_FEATURES, close), not kept. */
+	ck_assert_int_eq(V.opens, 1);
+	ck_assert_int_eq(V.fds_open, 0);
+	ck_assert_int_eq(V.n, 1);
+	ck_assert_uint_eq(V.c[0].req, VHOST_GET_FEATURES);
+	ck_assert_str_eq(err_text, "");
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(vhost_on_fails_with_one_clear_line_when_it_cannot_open)
+{
+	V.open_err = -ENOENT;
+	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_ON, GUEST_FEATURES), -ENOENT);
+	ck_assert_int_eq(lines(err_text), 1);
+	ck_assert_ptr_nonnull(strstr(err_text, "--net tap,vhost=on: cannot open /dev/vhost-net: "));
+	ck_assert_ptr_nonnull(strstr(err_text, strerror(ENOENT)));
+	ck_assert_ptr_nonnull(strstr(err_text, "load vhost_net or use vhost=off"));
+	/* The tap the device was given is closed. */
+	ck_assert_int_eq(T->be_closes, 1);
+	tnet_close(false);
+}
+END_TEST
+
+START_TEST(vhost_auto_falls_back_to_userspace_with_one_warning)
+{
+	V.open_err = -EACCES;
+	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_AUTO, GUEST_FEATURES), 0);
+	ck_assert_ptr_eq(T->n.datapath, &net_loop_datapath);
+	ck_assert_int_eq(lines(err_text), 1);
+	ck_assert_ptr_nonnull(strstr(err_text, "warning"));
+	ck_assert_ptr_nonnull(strstr(err_text, "vhost=auto"));
+	ck_assert_ptr_nonnull(strstr(err_text, "userspace"));
+	/* And it runs the userspace loop: a TX frame reaches the wire without any vhost call. */
+	ck_assert_int_eq(start(), 0);
+	uint8_t frame[12 + 60] = {0};
+	frame[20] = 0x5a;
+	struct fake_seg s[] = {FAKE_OUT(frame, sizeof(frame))};
+	fake_ring_send(&T->fr[NET_Q_TX], s, 1);
+	uint64_t one = 1;
+	ck_assert_int_eq(write(T->kick[NET_Q_TX], &one, 8), 8);
+	struct pollfd p = {.fd = T->wire, .events = POLLIN};
+	ck_assert_int_eq(poll(&p, 1, 2000), 1);
+	uint8_t got[128];
+	ck_assert_int_eq(recv(T->wire, got, sizeof(got), 0), sizeof(frame));
+	ck_assert_mem_eq(got, frame, sizeof(frame));
+	stop();
+	ck_assert_int_eq(V.n, 0);
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(vhost_auto_uses_vhost_when_it_opens)
+{
+	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_AUTO, GUEST_FEATURES), 0);
+	ck_assert_ptr_eq(T->n.datapath, &vhost_net_datapath);
+	ck_assert_str_eq(err_text, "");
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(vhost_without_virtio_1_rings_is_refused_or_skipped)
+{
+	V.offer = VHOST_OFFER & ~BIT(VIRTIO_F_VERSION_1);
+	ck_assert_int_lt(tnet_create(NET_TAP, VHOST_ON, GUEST_FEATURES), 0);
+	ck_assert_int_eq(lines(err_text), 1);
+	ck_assert_ptr_nonnull(strstr(err_text, "vhost=on"));
+	tnet_close(false);
+	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_AUTO, GUEST_FEATURES), 0);
+	ck_assert_ptr_eq(T->n.datapath, &net_loop_datapath);
+	ck_assert_int_eq(lines(err_text), 1);
+	ck_assert_int_eq(V.fds_open, 0);
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(vhost_off_never_touches_dev_vhost_net)
+{
+	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_OFF, GUEST_FEATURES), 0);
+	ck_assert_ptr_eq(T->n.datapath, &net_loop_datapath);
+	ck_assert_int_eq(start(), 0);
+	stop();
+	ck_assert_int_eq(V.opens, 0);
+	ck_assert_int_eq(V.n, 0);
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(vhost_with_user_networking_is_an_error)
+{
+	for (int mode = VHOST_ON; mode <= VHOST_AUTO; mode++) {
+		ck_assert_int_eq(tnet_create(NET_USER, mode, GUEST_FEATURES), -EINVAL);
+		ck_assert_int_eq(lines(err_text), 1);
+		ck_assert_ptr_nonnull(strstr(err_text, "tap"));
+		ck_assert_int_eq(T->be_closes, 1);
+		tnet_close(false);
+	}
+	ck_assert_int_eq(V.opens, 0);
+}
+END_TEST
+
+/* ---- stats ---- */
+
+static char *stats_text(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	ck_assert_ptr_nonnull(f);
+	virtio_net_stats_print(&T->n, f);
+	fclose(f);
+	return buf;
+}
+
+START_TEST(stats_say_rx_and_tx_are_counted_in_the_kernel_with_vhost)
+{
+	tnet_open_vhost();
+	char *s = stats_text();
+	ck_assert_ptr_nonnull(strstr(s, "net0 rx   in kernel (vhost)\n"));
+	ck_assert_ptr_nonnull(strstr(s, "net0 tx   in kernel (vhost)\n"));
+	ck_assert_ptr_nonnull(strstr(s, "net0 ctrl kicks 0 interrupts 0 packets 0"));
+	ck_assert_int_eq(lines(s), 3);
+	free(s);
+	tnet_close(true);
+	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_OFF, GUEST_FEATURES), 0);
+	T->n.stats[NET_Q_TX].packets = 5;
+	s = stats_text();
+	ck_assert_ptr_null(strstr(s, "in kernel"));
+	ck_assert_ptr_nonnull(strstr(s, "net0 tx   kicks 0 interrupts 0 packets 5 bytes 0 drops 0\n"));
+	free(s);
+	tnet_close(true);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("vhost_net");
+	TCase *tc = tcase_create("vhost_net");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, start_sets_owner_features_mem_table_rings_then_backends);
+	tcase_add_test(tc, control_queue_is_never_handed_to_vhost_and_still_works);
+	tcase_add_test(tc, offloads_are_never_passed_to_vhost_but_programmed_on_the_tap);
+	tcase_add_test(tc, vhost_features_are_ring_bits_of_the_driver_intersected_with_the_offer);
+	tcase_add_test(tc, start_fails_when_vhost_lacks_a_negotiated_ring_feature);
+	tcase_add_test(tc, stop_detaches_the_tap_reads_ring_bases_back_and_closes);
+	tcase_add_test(tc, restart_after_stop_opens_a_fresh_vhost_and_repeats_the_setup);
+	tcase_add_test(tc, free_while_started_releases_vhost);
+	tcase_add_test(tc, queue_the_driver_did_not_enable_is_not_handed_to_vhost);
+	tcase_add_test(tc, ioctl_failure_at_start_fails_cleanly_and_leaks_nothing);
+	tcase_add_test(tc, open_failure_at_start_fails_the_start);
+	tcase_add_test(tc, irq_changes_need_no_vhost_call);
+	tcase_add_test(tc, vhost_on_uses_the_kernel_datapath);
+	tcase_add_test(tc, vhost_on_fails_with_one_clear_line_when_it_cannot_open);
+	tcase_add_test(tc, vhost_auto_falls_back_to_userspace_with_one_warning);
+	tcase_add_test(tc, vhost_auto_uses_vhost_when_it_opens);
+	tcase_add_test(tc, vhost_without_virtio_1_rings_is_refused_or_skipped);
+	tcase_add_test(tc, vhost_off_never_touches_dev_vhost_net);
+	tcase_add_test(tc, vhost_with_user_networking_is_an_error);
+	tcase_add_test(tc, stats_say_rx_and_tx_are_counted_in_the_kernel_with_vhost);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
