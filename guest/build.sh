@@ -15,7 +15,7 @@ TOOLS=(/usr/bin/iperf3 /usr/sbin/ethtool /usr/bin/lspci /usr/sbin/ip)
 
 stamp=$( {
 	kpkg_version "$META"
-	inputs_hash "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" \
+	inputs_hash "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" "$src/guest/bootmark.c" \
 		"$src/tools/initramfs.sh" "${TOOLS[@]}" /bin/busybox
 } | sha256sum | cut -d' ' -f1)
 if [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
@@ -43,6 +43,7 @@ mkdir -p "$root/usr/share/misc" "$root/scenarios"
 cp /usr/share/misc/pci.ids "$root/usr/share/misc/"
 cp "$src"/guest/scenarios/*.sh "$root/scenarios/"
 install -m 755 "$src/guest/init" "$root/init"
+cc -static -Os -Wall -Werror -I"$src" -o "$root/bin/bootmark" "$src/guest/bootmark.c"
 echo "$KPKG" >"$root/etc/minivmm-kernel"
 initramfs_pack "$root" "$out/initrd.img"
 rm -rf "$kroot" "$root"

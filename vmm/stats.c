@@ -1,8 +1,6 @@
 /* stats.c: the --stats report. */
 #include "vmm/stats.h"
 
-static const char *const queue_names[NET_NUM_QUEUES] = { "rx", "tx", "ctrl" };
-
 static void stats_vcpu(FILE *f, const struct vcpu *v)
 {
 	uint64_t total = 0;
@@ -15,22 +13,11 @@ static void stats_vcpu(FILE *f, const struct vcpu *v)
 	fputc('\n', f);
 }
 
-static void stats_nic(FILE *f, const struct virtio_net *n)
-{
-	for (int q = 0; q < NET_NUM_QUEUES; q++) {
-		const struct net_queue_stats *s = &n->stats[q];
-		fprintf(f, "stats: net%d %s (%s) kicks=%llu interrupts=%llu packets=%llu bytes=%llu drops=%llu\n",
-			n->index, queue_names[q], q == NET_Q_CTRL || !n->datapath ? "vmm" : n->datapath->name,
-			(unsigned long long)s->kicks, (unsigned long long)s->interrupts,
-			(unsigned long long)s->packets, (unsigned long long)s->bytes, (unsigned long long)s->drops);
-	}
-}
-
 void stats_print(FILE *f, const struct vcpu *v, int nvcpus, struct virtio_net *const *nics, int nnics)
 {
 	for (int i = 0; i < nvcpus; i++)
 		stats_vcpu(f, &v[i]);
 	for (int i = 0; i < nnics; i++)
-		stats_nic(f, nics[i]);
+		virtio_net_stats_print(nics[i], f);
 	fflush(f);
 }

@@ -781,17 +781,17 @@ START_TEST(stats_say_rx_and_tx_are_counted_in_the_kernel_with_vhost)
 {
 	tnet_open_vhost();
 	char *s = stats_text();
-	ck_assert_ptr_nonnull(strstr(s, "net0 rx   in kernel (vhost)\n"));
-	ck_assert_ptr_nonnull(strstr(s, "net0 tx   in kernel (vhost)\n"));
-	ck_assert_ptr_nonnull(strstr(s, "net0 ctrl kicks 0 interrupts 0 packets 0"));
+	ck_assert_ptr_nonnull(strstr(s, "stats: net0 rx (vhost) kicks=0 interrupts=0 packets=0 bytes=0 drops=0 (packets moved in the kernel)\n"));
+	ck_assert_ptr_nonnull(strstr(s, "stats: net0 tx (vhost) kicks=0 interrupts=0 packets=0 bytes=0 drops=0 (packets moved in the kernel)\n"));
+	ck_assert_ptr_nonnull(strstr(s, "stats: net0 ctrl (vmm) kicks=0 interrupts=0 packets=0"));
 	ck_assert_int_eq(lines(s), 3);
 	free(s);
 	tnet_close(true);
 	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_OFF, GUEST_FEATURES), 0);
 	T->n.stats[NET_Q_TX].packets = 5;
 	s = stats_text();
-	ck_assert_ptr_null(strstr(s, "in kernel"));
-	ck_assert_ptr_nonnull(strstr(s, "net0 tx   kicks 0 interrupts 0 packets 5 bytes 0 drops 0\n"));
+	ck_assert_ptr_null(strstr(s, "in the kernel"));
+	ck_assert_ptr_nonnull(strstr(s, "stats: net0 tx (userspace) kicks=0 interrupts=0 packets=5 bytes=0 drops=0\n"));
 	free(s);
 	tnet_close(true);
 }

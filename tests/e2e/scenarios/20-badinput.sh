@@ -33,7 +33,7 @@ old=$RESULTS/old-bzimage
 head -c 8192 /dev/zero >"$old"
 printf '\x01' | dd of="$old" bs=1 seek=$((0x1f1)) conv=notrunc 2>/dev/null
 printf '\x55\xaa' | dd of="$old" bs=1 seek=$((0x1fe)) conv=notrunc 2>/dev/null
-printf 'HdrS\x01\x02' | dd of="$old" bs=1 seek=$((0x202)) conv=notrunc 2>/dev/null
+printf '\xeb\x60HdrS\x01\x02' | dd of="$old" bs=1 seek=$((0x200)) conv=notrunc 2>/dev/null
 bad kernel_boot_protocol_too_old 'boot protocol 2\.01.*2\.06' "$V" --kernel "$old" --net none
 bad initrd_missing 'initrd /nonexistent' "$V" --kernel "$K" --initrd /nonexistent --net none
 big=$RESULTS/big-initrd
