@@ -3,7 +3,7 @@
 # to run e2e scenarios where this machine's /dev/kvm cannot (PVM). It sees this machine's root
 # read-only over 9p and one writable results directory at the same path.
 #
-#   testhost.sh build                       build build/testhost/{vmlinuz,initrd.img} if stale
+#   testhost.sh build                       build build/testhost/{vmlinuz,vmlinux,initrd.img} if stale
 #   testhost.sh run [-i] [-t SECS] [-o DIR] CMD [ARGS...]
 #       boot the test host, run CMD ARGS (a host path; run from the current directory) as root in
 #       a chroot of this machine's root, with fresh /proc /sys /dev /tmp /run; DIR (default
@@ -37,6 +37,7 @@ testhost_build() {
 	kroot=$th/kernel-root
 	kpkg_fetch "$META" "$build/debs" "$kroot"
 	cp "$kroot/boot/vmlinuz-$KVER" "$th/vmlinuz"
+	kernel_extract_elf "$th/vmlinuz" "$th/vmlinux" || rm -f "$th/vmlinux"
 	root=$th/initrd-root
 	initramfs_skeleton "$root"
 	initramfs_add_modules "$root" "$kroot" "${MODULES[@]}"
@@ -82,8 +83,11 @@ testhost_run() {
 		printf 'echo $? >%q\n' "$out/.testhost/rc"
 	} >"$out/.testhost/run"
 
+	# The ELF vmlinux boots through PVH, skipping seconds of TCG-emulated decompression.
+	local kernel=$th/vmlinuz
+	[ ! -f "$th/vmlinux" ] || kernel=$th/vmlinux
 	local qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 2048 -nic none
-		-no-reboot -kernel "$th/vmlinuz" -initrd "$th/initrd.img"
+		-no-reboot -kernel "$kernel" -initrd "$th/initrd.img"
 		-virtfs "local,path=/,mount_tag=hostroot,readonly=on,multidevs=remap,security_model=none"
 		-virtfs "local,path=$out,mount_tag=results,security_model=none")
 	local append="console=ttyS0 panic=-1 loglevel=4 testhost.out=$out"
