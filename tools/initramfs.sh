@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for building a kernel + initramfs from Debian packages (sourced, not run):
 # used by guest/build.sh (the test guest) and tests/e2e/testhost.sh (the nested test host).
 #
@@ -48,6 +49,7 @@ kpkg_fetch() {
 	mkdir -p "$root"
 	dpkg-deb -x "$deb" "$root"
 	KVER=${real#linux-image-}
+	# shellcheck disable=SC2034 # for the caller
 	KPKG=$(basename "$deb")
 	depmod -b "$root" "$KVER"
 }

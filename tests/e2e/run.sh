@@ -18,7 +18,7 @@ build=${BUILD:-$src/build}
 e2e=$src/tests/e2e
 
 scripts=()
-selftest=
+selftest=''
 for a in "$@"; do
 	case $a in
 	--selftest) selftest=1 ;;

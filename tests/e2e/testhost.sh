@@ -48,7 +48,7 @@ testhost_build() {
 }
 
 testhost_run() {
-	local interactive= secs= out= OPTIND=1 opt
+	local interactive='' secs='' out='' OPTIND=1 opt
 	while getopts "it:o:" opt; do
 		case $opt in
 		i) interactive=1 ;;
@@ -86,6 +86,7 @@ testhost_run() {
 	# The ELF vmlinux boots through PVH, skipping seconds of TCG-emulated decompression.
 	local kernel=$th/vmlinuz
 	[ ! -f "$th/vmlinux" ] || kernel=$th/vmlinux
+	# shellcheck disable=SC2054 # commas belong to QEMU options
 	local qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 2048 -nic none
 		-no-reboot -kernel "$kernel" -initrd "$th/initrd.img"
 		-virtfs "local,path=/,mount_tag=hostroot,readonly=on,multidevs=remap,security_model=none"
