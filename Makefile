@@ -16,7 +16,7 @@ OBJS      := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SAN_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all deps run test unit e2e bench clean guest testhost
+.PHONY: all deps run test unit e2e e2e-selftest bench clean guest testhost
 all: $(BUILD)/minivmm
 
 $(BUILD)/minivmm: $(BUILD)/vmm/main.o $(OBJS)
@@ -45,11 +45,18 @@ deps:
 unit: $(UNIT_BINS)
 	@./tests/unit/run.sh $(UNIT_BINS)
 
-guest: all
+guest:
 	@./guest/build.sh
+
+testhost:
+	@./tests/e2e/testhost.sh build
 
 e2e: all $(BUILD)/minivmm-san
 	@./tests/e2e/run.sh
+
+# Proves the e2e harness (test host, guest) with QEMU in place of minivmm.
+e2e-selftest:
+	@./tests/e2e/run.sh --selftest
 
 test: deps
 	@$(MAKE) --no-print-directory all unit

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the test guest: build/guest/vmlinuz (Debian's cloud kernel) and build/guest/initrd.img
+# Builds the test guest: build/guest/vmlinuz (Debian's cloud kernel; vmlinux: the same, an
+# uncompressed ELF) and build/guest/initrd.img
 # (busybox, virtio-net modules, iperf3/ethtool/lspci/ip, guest/init, guest/scenarios/*.sh).
 # Rebuilt only when an input changes (this script, init, scenarios, the kernel package, tools).
 set -euo pipefail
@@ -26,6 +27,8 @@ mkdir -p "$out"
 kroot=$out/kernel-root
 kpkg_fetch "$META" "$debs" "$kroot"
 cp "$kroot/boot/vmlinuz-$KVER" "$out/vmlinuz"
+# The same kernel as an ELF (PVH-bootable), for VMMs or QEMU runs that want to skip decompression.
+kernel_extract_elf "$out/vmlinuz" "$out/vmlinux" || rm -f "$out/vmlinux"
 
 root=$out/initrd-root
 initramfs_skeleton "$root"

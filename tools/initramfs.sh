@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for building a kernel + initramfs from Debian packages (sourced, not run):
 # used by guest/build.sh (the test guest) and tests/e2e/testhost.sh (the nested test host).
 #
@@ -5,6 +6,8 @@
 #                                   as a cache), extract it to OUTROOT, run depmod there;
 #                                   sets KVER and KPKG (package file name)
 #   kpkg_version META               the linux-image-X package META depends on, and its version
+#   kernel_extract_elf BZIMAGE OUT  the uncompressed vmlinux ELF inside a bzImage (xz, zstd, gzip
+#                                   or lz4 payload); returns 1 if none is found
 #   initramfs_skeleton DIR          empty tree with busybox and its applets in /bin
 #   initramfs_add_modules DIR KROOT MOD...  copy MOD and its dependencies (from modules.dep),
 #                                   decompressed, and append them to /lib/modules/load.order in
@@ -46,8 +49,28 @@ kpkg_fetch() {
 	mkdir -p "$root"
 	dpkg-deb -x "$deb" "$root"
 	KVER=${real#linux-image-}
+	# shellcheck disable=SC2034 # for the caller
 	KPKG=$(basename "$deb")
 	depmod -b "$root" "$KVER"
+}
+
+# QEMU boots an ELF vmlinux through PVH with no decompression step, which under TCG saves seconds
+# a boot. The payload is the first compressed stream whose output is an ELF file.
+kernel_extract_elf() {
+	local bz=$1 out=$2 magic dec off
+	for magic in '\xfd7zXZ\x00:xz -dcq' '\x28\xb5\x2f\xfd:zstd -dcq' '\x1f\x8b\x08:gzip -dcq' \
+		'\x02\x21\x4c\x18:lz4 -dcq'; do
+		dec=${magic#*:}
+		for off in $(LC_ALL=C grep -obUaP "${magic%%:*}" "$bz" | cut -d: -f1); do
+			tail -c +$((off + 1)) "$bz" | $dec >"$out.tmp" 2>/dev/null || true
+			if [ "$(head -c 4 "$out.tmp" | od -An -tx1 | tr -d ' ')" = 7f454c46 ]; then
+				mv "$out.tmp" "$out"
+				return 0
+			fi
+		done
+	done
+	rm -f "$out.tmp"
+	return 1
 }
 
 initramfs_skeleton() {

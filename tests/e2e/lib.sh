@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # the GUEST_* and path variables are for scenarios
 # Helpers for e2e scenarios (sourced by tests/e2e/scenarios/NN-name.sh). A scenario prints one
 # line per check, "PASS: <name>" or "FAIL: <name> <why>", which tests/e2e/run.sh collects.
 # It runs as root, either on this machine or inside the nested test host (tests/e2e/testhost.sh),
@@ -42,7 +43,7 @@ GUEST_TIMEOUT=${GUEST_TIMEOUT:-120}
 GUEST_BASE_CMDLINE=${GUEST_BASE_CMDLINE:-console=ttyS0 reboot=k panic=-1 quiet}
 mkdir -p "$RESULTS"
 E2E_FAILS=0
-GUEST_LOG= GUEST_RC= GUEST_SECS= GUEST_PID=
+GUEST_LOG='' GUEST_RC='' GUEST_SECS='' GUEST_PID=''
 
 pass() { echo "PASS: $1"; }
 fail() {
@@ -65,7 +66,7 @@ check() {
 expect() {
 	if expect_in_log "$2"; then pass "$1"; else fail "$1" "no /$2/ in $(basename "$GUEST_LOG")"; fi
 }
-e2e_finish() { [ "$E2E_FAILS" -eq 0 ]; exit $?; }
+e2e_finish() { exit $((E2E_FAILS > 0)); }
 
 expect_in_log() {
 	local log=${2:-$GUEST_LOG}
@@ -88,7 +89,7 @@ wait_for_log() {
 
 # Fills the array GUEST_CMD from boot_guest's options.
 guest_cmd() {
-	local scen=boot args= append= log= vmm=$MINIVMM
+	local scen=boot args='' append='' log='' vmm=$MINIVMM
 	GUEST_TIME=$GUEST_TIMEOUT
 	while [ $# -gt 0 ]; do
 		case $1 in

@@ -18,7 +18,7 @@ build=${BUILD:-$src/build}
 e2e=$src/tests/e2e
 
 scripts=()
-selftest=
+selftest=''
 for a in "$@"; do
 	case $a in
 	--selftest) selftest=1 ;;
@@ -58,9 +58,9 @@ for s in "${scripts[@]}"; do
 	echo "e2e: $name ($mode, timeout ${secs}s)" >&2
 	start=$SECONDS
 	rc=0
+	rm -rf "$out"
+	mkdir -p "$out"
 	if [ "$mode" = direct ]; then
-		rm -rf "$out"
-		mkdir -p "$out"
 		MINIVMM_RESULTS=$out timeout -k 10 "$secs" bash "$s" </dev/null >"$out/output" 2>&1 || rc=$?
 	else
 		"$e2e/testhost.sh" run -t "$secs" -o "$out" "$s" || rc=$?

@@ -3,12 +3,13 @@
 # to run e2e scenarios where this machine's /dev/kvm cannot (PVM). It sees this machine's root
 # read-only over 9p and one writable results directory at the same path.
 #
-#   testhost.sh build                       build build/testhost/{vmlinuz,initrd.img} if stale
+#   testhost.sh build                       build build/testhost/{vmlinuz,vmlinux,initrd.img} if stale
 #   testhost.sh run [-i] [-t SECS] [-o DIR] CMD [ARGS...]
 #       boot the test host, run CMD ARGS (a host path; run from the current directory) as root in
 #       a chroot of this machine's root, with fresh /proc /sys /dev /tmp /run; DIR (default
 #       build/e2e/<CMD's name>) is writable inside and exported as $MINIVMM_RESULTS.
 #       Kept in DIR: console.log (the test host's serial console), output (CMD's stdout+stderr).
+#       Environment variables E2E_*, GUEST_* and MINIVMM* pass through to CMD.
 #       Exits with CMD's status; 124 if the test host hung past SECS (default 600), 125 if CMD
 #       never ran. -i: interactive, CMD gets the terminal (no timeout unless -t is given).
 set -euo pipefail
@@ -37,6 +38,7 @@ testhost_build() {
 	kroot=$th/kernel-root
 	kpkg_fetch "$META" "$build/debs" "$kroot"
 	cp "$kroot/boot/vmlinuz-$KVER" "$th/vmlinuz"
+	kernel_extract_elf "$th/vmlinuz" "$th/vmlinux" || rm -f "$th/vmlinux"
 	root=$th/initrd-root
 	initramfs_skeleton "$root"
 	initramfs_add_modules "$root" "$kroot" "${MODULES[@]}"
@@ -47,7 +49,7 @@ testhost_build() {
 }
 
 testhost_run() {
-	local interactive= secs= out= OPTIND=1 opt
+	local interactive='' secs='' out='' OPTIND=1 opt
 	while getopts "it:o:" opt; do
 		case $opt in
 		i) interactive=1 ;;
@@ -77,13 +79,22 @@ testhost_run() {
 		echo "export HOME=/root TERM=${TERM:-linux} LANG=C.UTF-8 MINIVMM_IN_TESTHOST=1"
 		printf 'export MINIVMM_RESULTS=%q\n' "$out"
 		[ -z "${BUILD:-}" ] || printf 'export BUILD=%q\n' "$BUILD"
+		# Knobs for the harness and scenarios pass through: E2E_*, GUEST_*, MINIVMM*.
+		local v
+		for v in $(compgen -e | grep -E '^(E2E_|GUEST_|MINIVMM)' | grep -vx 'MINIVMM_RESULTS'); do
+			printf 'export %s=%q\n' "$v" "${!v}"
+		done
 		printf '%q ' "$cmd" "$@"
 		echo
 		printf 'echo $? >%q\n' "$out/.testhost/rc"
 	} >"$out/.testhost/run"
 
+	# The ELF vmlinux boots through PVH, skipping seconds of TCG-emulated decompression.
+	local kernel=$th/vmlinuz
+	[ ! -f "$th/vmlinux" ] || kernel=$th/vmlinux
+	# shellcheck disable=SC2054 # commas belong to QEMU options
 	local qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 2048 -nic none
-		-no-reboot -kernel "$th/vmlinuz" -initrd "$th/initrd.img"
+		-no-reboot -kernel "$kernel" -initrd "$th/initrd.img"
 		-virtfs "local,path=/,mount_tag=hostroot,readonly=on,multidevs=remap,security_model=none"
 		-virtfs "local,path=$out,mount_tag=results,security_model=none")
 	local append="console=ttyS0 panic=-1 loglevel=4 testhost.out=$out"
