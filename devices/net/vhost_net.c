@@ -135,7 +135,8 @@ static int vhost_set_ring(struct virtio_net *n, struct vhost_net *vh, int q)
 	return VHOST_CALL(n, vh->fd, VHOST_SET_VRING_CALL, &call);
 }
 
-/* Takes the tap away from vhost, brings each ring's position back into its virtq, closes vhost. */
+/* Takes the tap away from vhost and brings each ring's position back into its virtq. The vhost fd
+ * stays open and owned for the next start. */
 static void vhost_release(struct virtio_net *n, struct vhost_net *vh)
 {
 	for (int q = 0; q < VHOST_NET_QUEUES; q++) {
@@ -156,7 +157,6 @@ static void vhost_release(struct virtio_net *n, struct vhost_net *vh)
 		if (vq->used)
 			vq->used_idx = le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
 	}
-	vhost_ops->close(vh->fd);
 	free(vh);
 }
 
@@ -174,20 +174,12 @@ static int vhost_dp_start(struct virtio_net *n, struct loop *l)
 	int r;
 	(void)l; /* nothing of ours on the I/O thread: it serves the control queue only */
 
-	if (n->be.fd < 0)
+	if (n->be.fd < 0 || n->vhost_fd < 0)
 		return -EINVAL;
 	struct vhost_net *vh = calloc(1, sizeof(*vh));
 	if (!vh)
 		return -ENOMEM;
-	vh->fd = vhost_ops->open();
-	if (vh->fd < 0) {
-		r = vh->fd;
-		log_err("net%d: cannot open /dev/vhost-net: %s", n->index, strerror(-r));
-		free(vh);
-		return r;
-	}
-	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_OWNER, NULL)) < 0)
-		goto fail;
+	vh->fd = n->vhost_fd;
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_GET_FEATURES, &offer)) < 0)
 		goto fail;
 	want = vhost_net_features(vdev->features, offer);
@@ -230,7 +222,8 @@ const struct net_datapath_ops vhost_net_datapath = {
     .in_kernel = true,
 };
 
-/* Whether this vhost can drive the rings the device offers. 0 or -errno, one line printed. */
+/* Opens /dev/vhost-net, checks it can drive the rings the device offers and takes ownership
+ * (n->vhost_fd). 0 or -errno, one line printed. */
 static int vhost_probe(struct virtio_net *n, const char *spec, bool fatal)
 {
 	uint64_t offer = 0, need = n->offered & VHOST_NET_RING_FEATURES & ~BIT(VHOST_NET_F_VIRTIO_NET_HDR);
@@ -243,11 +236,12 @@ static int vhost_probe(struct virtio_net *n, const char *spec, bool fatal)
 			log_warn("--net %s: cannot open /dev/vhost-net: %s%s", spec, strerror(-fd), use);
 		return fd;
 	}
-	/* GET_FEATURES needs no owner: asking does not claim the instance. */
 	r = vhost_ops->ioctl(fd, VHOST_GET_FEATURES, &offer);
-	vhost_ops->close(fd);
 	if (r >= 0 && (offer & need) != need)
 		r = -EOPNOTSUPP;
+	/* Owned from here on by this (the main) thread: its worker is named after our pid. */
+	if (r >= 0)
+		r = vhost_ops->ioctl(fd, VHOST_SET_OWNER, NULL);
 	if (r < 0) {
 		if (fatal)
 			log_err("--net %s: /dev/vhost-net cannot drive virtio 1.x rings: %s%s", spec,
@@ -255,8 +249,18 @@ static int vhost_probe(struct virtio_net *n, const char *spec, bool fatal)
 		else
 			log_warn("--net %s: /dev/vhost-net cannot drive virtio 1.x rings: %s%s", spec,
 				 strerror(-r), use);
+		vhost_ops->close(fd);
+		return r;
 	}
-	return r < 0 ? r : 0;
+	n->vhost_fd = fd;
+	return 0;
+}
+
+void vhost_net_release(struct virtio_net *n)
+{
+	if (n->vhost_fd >= 0)
+		vhost_ops->close(n->vhost_fd);
+	n->vhost_fd = -1;
 }
 
 int vhost_net_select(struct virtio_net *n, const struct net_opts *opts)

@@ -65,6 +65,9 @@ extern const struct net_datapath_ops vhost_net_datapath;
  * non-tap backend). */
 int vhost_net_select(struct virtio_net *n, const struct net_opts *opts);
 
+/* Closes the NIC's vhost instance (virtio_net_free). */
+void vhost_net_release(struct virtio_net *n);
+
 /* What VHOST_SET_FEATURES gets: the ring/header bits of the driver's features that vhost offers.
  * Never VHOST_NET_F_VIRTIO_NET_HDR. */
 uint64_t vhost_net_features(uint64_t driver, uint64_t vhost);

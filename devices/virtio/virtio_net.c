@@ -354,6 +354,7 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 {
 	memset(n, 0, sizeof(*n));
 	n->be = *be;
+	n->vhost_fd = -1;
 	/* One loop for the device's life: backends that attach to it (slirp) keep their watches
 	 * across driver resets, and it outlives the backend's close. */
 	n->loop = loop_new();
@@ -436,6 +437,7 @@ void virtio_net_stats_print(const struct virtio_net *n, FILE *f)
 void virtio_net_free(struct virtio_net *n)
 {
 	net_stop(&n->vdev);
+	vhost_net_release(n);
 	if (n->be.ops && n->be.ops->close)
 		n->be.ops->close(&n->be);
 	n->be.ops = NULL;

@@ -55,6 +55,9 @@ struct virtio_net {
 	struct virtio_dev vdev; /* what the transport sees; vdev.priv == this */
 	struct net_backend be;
 	const struct net_datapath_ops *datapath; /* chosen at init by vhost_net_select() */
+	/* /dev/vhost-net, opened and owned (VHOST_SET_OWNER) at init on the main thread, so the
+	 * kernel's worker is "vhost-<our pid>"; kept across driver resets; -1 without vhost. */
+	int vhost_fd;
 	void *dp;				 /* the datapath's state while started */
 	int index;				 /* NIC number on the command line */
 
