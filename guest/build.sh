@@ -12,11 +12,11 @@ debs=${BUILD:-$src/build}/debs
 
 META=linux-image-cloud-amd64
 MODULES=(virtio_pci virtio_net virtio_pci_modern_dev virtio_pci_legacy_dev)
-TOOLS=(/usr/bin/iperf3 /usr/sbin/ethtool /usr/bin/lspci /usr/sbin/ip)
+TOOLS=(/usr/bin/iperf3 /usr/sbin/ethtool /usr/bin/lspci /usr/sbin/ip /usr/bin/socat)
 
 stamp=$( {
 	kpkg_version "$META"
-	inputs_hash "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" "$src/guest/bootmark.c" \
+	inputs_hash "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" "$src/guest/bootmark.c" "$src/guest/udhcpc.script" \
 		"$src/tools/initramfs.sh" "${TOOLS[@]}" /bin/busybox
 } | sha256sum | cut -d' ' -f1)
 if [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
@@ -46,6 +46,7 @@ mkdir -p "$root/usr/share/misc" "$root/scenarios"
 cp /usr/share/misc/pci.ids "$root/usr/share/misc/"
 cp "$src"/guest/scenarios/*.sh "$root/scenarios/"
 install -m 755 "$src/guest/init" "$root/init"
+install -m 755 "$src/guest/udhcpc.script" "$root/etc/udhcpc.script"
 cc -static -Os -Wall -Werror -I"$src" -o "$root/bin/bootmark" "$src/guest/bootmark.c"
 echo "$KPKG" >"$root/etc/minivmm-kernel"
 initramfs_pack "$root" "$out/initrd.img"

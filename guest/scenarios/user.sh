@@ -1,0 +1,23 @@
+#!/bin/sh
+# Scenario "user": eth0 on minivmm's user-mode (libslirp) network. Args: [full|dhcp] PORT
+#   dhcp: lease an address from slirp's DHCP server and report it.
+#   full: also fetch a file from the host (10.0.2.2:PORT), resolve minivmm.test via 10.0.2.3,
+#         and serve a hostfwd'ed TCP exchange on port 8022.
+mode=${1:-dhcp} port=${2:-0}
+ip link set eth0 up
+if udhcpc -i eth0 -n -q -t 5 -T 2 -s /etc/udhcpc.script >/tmp/dhcp.out 2>&1; then
+	echo "MINIVMM-USER-ADDR $(ip -4 -o addr show dev eth0 | awk '{ print $4 }')"
+else
+	echo "MINIVMM-USER-DHCP-FAILED"
+	cat /tmp/dhcp.out
+fi
+if [ "$mode" = full ]; then
+	socat -u "TCP:10.0.2.2:$port" CREATE:/tmp/fetched 2>&1
+	echo "MINIVMM-USER-FETCHED $(md5sum </tmp/fetched | cut -d' ' -f1) $(wc -c </tmp/fetched)"
+	echo "MINIVMM-USER-DNS $(nslookup minivmm.test 10.0.2.3 2>&1 | tr '\n' ' ')"
+	socat TCP-LISTEN:8022,reuseaddr SYSTEM:'read l; echo "MINIVMM-USER-FWD-GOT $l" >/dev/console; echo guest-hello' &
+	sleep 1
+	echo MINIVMM-USER-LISTENING
+	wait
+fi
+echo MINIVMM-SCENARIO-DONE
