@@ -83,7 +83,7 @@ net_scenario() {
 	NET_STATS_LOG=$GUEST_LOG
 }
 
-# kicks= of queue Q (rx|tx) of net0 in a --stats log.
-net_stat_kicks() { tr -d '\r' <"$1" | sed -n "s/^stats: net0 $2 .*kicks=\([0-9]*\).*/\1/p"; }
+# net_stat LOG Q FIELD: FIELD (kicks|interrupts|packets|...) of net0's queue Q (rx|tx) in a --stats log.
+net_stat() { tr -d '\r' <"$1" | sed -n "s/^stats: net0 $2 .* $3=\([0-9]*\).*/\1/p"; }
 # total KVM exits of all vCPUs.
 net_stat_exits() { tr -d '\r' <"$1" | sed -n 's/^stats: vcpu[0-9]* exits \([0-9]*\):.*/\1/p' | paste -sd+ | bc; }
