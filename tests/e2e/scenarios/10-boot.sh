@@ -30,6 +30,20 @@ expect boot_sanitized_build_guest_up '^MINIVMM-GUEST-UP nproc=2 '
 check boot_sanitized_build_exit_0 test "$GUEST_RC" -eq 0
 if expect_in_log 'ERROR: (Address|Leak)Sanitizer|runtime error:'; then fail boot_sanitized_build_clean; else pass boot_sanitized_build_clean; fi
 
+# The same kernel as an uncompressed ELF vmlinux: entered through its PVH note.
+GUEST_KERNEL=$BUILD/guest/vmlinux boot_guest --log boot-pvh -- --cpus 2 --net none
+expect boot_elf_pvh_guest_up '^MINIVMM-GUEST-UP nproc=2 '
+check boot_elf_pvh_exit_0 test "$GUEST_RC" -eq 0
+
+# A "kernel" whose first instruction faults with no IDT: a triple fault is a failure (exit 1) with
+# the reason and a register dump, not a clean exit.
+printf '.globl _start\n_start: ud2\n' >"$RESULTS/triple.S"
+cc -nostdlib -static -no-pie -Wl,-Ttext=0x200000 -Wl,--build-id=none -o "$RESULTS/triple.elf" "$RESULTS/triple.S"
+GUEST_KERNEL=$RESULTS/triple.elf boot_guest --log triple-fault -- --net none
+check triple_fault_exits_1 test "$GUEST_RC" -eq 1
+expect triple_fault_reason_printed 'minivmm: vCPU 0: guest triple fault'
+expect triple_fault_register_dump ' rip 0*200000 '
+
 boot_guest --log reboot --scenario reboot -- --net none
 expect reboot_scenario_ran '^MINIVMM-REBOOTING'
 check reboot_exits_0 test "$GUEST_RC" -eq 0

@@ -47,6 +47,22 @@ bad cpus_out_of_range '--cpus: "65" is out of range' "$V" --kernel "$K" --cpus 6
 bad unknown_option 'unknown option "--frobnicate"' "$V" --kernel "$K" --frobnicate
 bad net_bad_spec '--net' "$V" --kernel "$K" --net tap,mtu=12
 
+# vhost=on needs /dev/vhost-net: minivmm in a mount namespace whose /dev has only kvm, tun and
+# null stands in for a host without it.
+novhost=$RESULTS/minivmm-without-vhost-net
+cat >"$novhost" <<EOF
+#!/bin/sh
+exec unshare -m sh -c 'mount -t tmpfs none /dev && mkdir /dev/net && mknod /dev/kvm c 10 232 &&
+	mknod /dev/net/tun c 10 200 && mknod /dev/null c 1 3 && exec "\$0" "\$@"' "$V" "\$@"
+EOF
+chmod +x "$novhost"
+bad vhost_on_without_vhost_net 'vhost=on: cannot open /dev/vhost-net' "$novhost" --kernel "$K" --initrd "$I" \
+	--net tap,ifname=mvnov0,vhost=on
+boot_guest --log vhost-auto-fallback --vmm "$novhost" -- --net tap,ifname=mvauto0,vhost=auto
+expect vhost_auto_warns_and_falls_back 'warning: --net tap,vhost=auto: cannot open /dev/vhost-net.*userspace datapath'
+expect vhost_auto_guest_boots '^MINIVMM-SCENARIO-DONE'
+check vhost_auto_exit_0 test "$GUEST_RC" -eq 0
+
 # A failure after a tap was created must not leave the tap behind.
 nc -l 127.0.0.1 47001 >/dev/null 2>&1 &
 holder=$!

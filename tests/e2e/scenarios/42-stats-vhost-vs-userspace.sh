@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# e2e: for the same iperf3 transfers, --stats shows the VMM handling the queue kicks and
+# e2e: the guest sees the same offloads (ethtool -k) with vhost=on as with vhost=off; and
+# for the same iperf3 transfers, --stats shows the VMM handling the queue kicks and
 # interrupts with vhost=off, and (almost) none of them with vhost=on, where the kernel does it.
 # e2e-timeout: 600
 set -uo pipefail
@@ -24,7 +25,18 @@ for vhost in off on; do
 	echo "  vhost=$vhost: VMM-handled rx+tx kicks ${kicks[$vhost]}, interrupts ${irqs[$vhost]}," \
 		"KVM exits to userspace ${exits[$vhost]}"
 	tr -d '\r' <"$GUEST_LOG" | grep -E '^(MINIVMM-IPERF|stats: )' | sed 's/^/    /'
+	tr -d '\r' <"$GUEST_LOG" | grep -E '^MINIVMM-OFFLOAD ' >"$RESULTS/offloads-vhost-$vhost"
 done
+if [ -s "$RESULTS/offloads-vhost-on" ] && diff "$RESULTS/offloads-vhost-off" "$RESULTS/offloads-vhost-on"; then
+	pass offloads_same_with_vhost_on_and_off
+else
+	fail offloads_same_with_vhost_on_and_off "ethtool -k differs (or is empty)"
+fi
+if grep -q '^MINIVMM-OFFLOAD tcp-segmentation-offload: on' "$RESULTS/offloads-vhost-on"; then
+	pass offloads_tso_on_with_vhost
+else
+	fail offloads_tso_on_with_vhost
+fi
 # Thousands of packets each way: the userspace datapath is kicked and interrupts many times; vhost
 # takes every kick and raises every interrupt in the kernel, so the VMM sees none. (KVM exits to
 # userspace are alike for both: ioeventfd and irqfd keep kicks and interrupts in the kernel either
