@@ -64,7 +64,9 @@ uint64_t vhost_net_features(uint64_t driver, uint64_t vhost)
 /* The vhost instance of one started device (n->dp). */
 struct vhost_net {
 	int fd;
-	bool ring[VHOST_NET_QUEUES];	/* SET_VRING_NUM done: the ring has a state to read back */
+	/* SET_VRING_BASE done by this start: the ring's state in vhost is ours to read back (the fd
+	 * outlives starts, so before that vhost still holds an older start's position). */
+	bool ring[VHOST_NET_QUEUES];
 	bool backend[VHOST_NET_QUEUES]; /* NET_SET_BACKEND with the tap done */
 };
 
@@ -114,11 +116,11 @@ static int vhost_set_ring(struct virtio_net *n, struct vhost_net *vh, int q)
 	struct vhost_vring_state num = {.index = q, .num = vq->size};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_NUM, &num)) < 0)
 		return r;
-	vh->ring[q] = true;
 	/* Where vhost resumes the avail ring: 0 after the driver set the queue up. */
 	struct vhost_vring_state base = {.index = q, .num = vq->last_avail};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_BASE, &base)) < 0)
 		return r;
+	vh->ring[q] = true;
 	struct vhost_vring_addr addr = {
 	    .index = q,
 	    .desc_user_addr = (uintptr_t)desc,
@@ -236,19 +238,20 @@ static int vhost_probe(struct virtio_net *n, const char *spec, bool fatal)
 			log_warn("--net %s: cannot open /dev/vhost-net: %s%s", spec, strerror(-fd), use);
 		return fd;
 	}
+	const char *what = "cannot drive virtio 1.x rings";
 	r = vhost_ops->ioctl(fd, VHOST_GET_FEATURES, &offer);
 	if (r >= 0 && (offer & need) != need)
 		r = -EOPNOTSUPP;
 	/* Owned from here on by this (the main) thread: its worker is named after our pid. */
-	if (r >= 0)
+	if (r >= 0) {
+		what = "cannot be owned (VHOST_SET_OWNER)";
 		r = vhost_ops->ioctl(fd, VHOST_SET_OWNER, NULL);
+	}
 	if (r < 0) {
 		if (fatal)
-			log_err("--net %s: /dev/vhost-net cannot drive virtio 1.x rings: %s%s", spec,
-				strerror(-r), use);
+			log_err("--net %s: /dev/vhost-net %s: %s%s", spec, what, strerror(-r), use);
 		else
-			log_warn("--net %s: /dev/vhost-net cannot drive virtio 1.x rings: %s%s", spec,
-				 strerror(-r), use);
+			log_warn("--net %s: /dev/vhost-net %s: %s%s", spec, what, strerror(-r), use);
 		vhost_ops->close(fd);
 		return r;
 	}

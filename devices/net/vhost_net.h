@@ -4,16 +4,19 @@
  * loop (devices/net/net_loop.c, the other implementation of struct net_datapath_ops).
  *
  * Selection (--net tap,vhost=on|off|auto) happens once, when the NIC is created
- * (vhost_net_select()): on opens /dev/vhost-net and fails if it cannot, auto falls back to the
- * userspace loop with one warning, off never touches /dev/vhost-net. Only a tap can be handed to
- * vhost (it needs a socket it can read and write in the kernel); vhost with user networking is an
- * error.
+ * (vhost_net_select()): it opens /dev/vhost-net, checks GET_FEATURES has every ring feature the
+ * device offers and takes the instance with SET_OWNER, on the main thread, so that the kernel's
+ * worker is named "vhost-<our pid>". The fd is kept in n->vhost_fd for the NIC's life. If any of
+ * that fails, the fd is closed: on fails the NIC's creation, auto falls back to the userspace loop
+ * with one warning; off never touches /dev/vhost-net. Only a tap can be handed to vhost (it needs
+ * a socket it can read and write in the kernel); vhost with user networking is an error.
  *
- * Start (DRIVER_OK) opens /dev/vhost-net again and does, in this order: SET_OWNER, GET_FEATURES,
- * SET_FEATURES, SET_MEM_TABLE; for rx then tx: SET_VRING_NUM, _BASE, _ADDR, _KICK, _CALL; then
- * NET_SET_BACKEND (tap fd) for rx then tx. Stop (reset, reboot, exit) detaches the tap from each
- * queue (backend -1), reads each ring's last_avail back (GET_VRING_BASE) into the virtq, and closes
- * the vhost fd, so a driver reload starts from a clean vhost instance.
+ * Start (DRIVER_OK) uses that owned fd (no open, no SET_OWNER) and does, in this order:
+ * GET_FEATURES, SET_FEATURES, SET_MEM_TABLE; for rx then tx: SET_VRING_NUM, _BASE, _ADDR, _KICK,
+ * _CALL; then NET_SET_BACKEND (tap fd) for rx then tx. Stop (reset, reboot, exit), and a start
+ * that fails, detach the tap from each queue (backend -1) and read back (GET_VRING_BASE) the
+ * last_avail of each ring whose base was set, into the virtq; the fd stays open and owned, and the
+ * next start programs it all again. vhost_net_release() (virtio_net_free) closes it.
  *
  * Features: vhost is told only the ring and header layout bits the driver negotiated
  * (VHOST_NET_RING_FEATURES), intersected with what vhost offers. The offloads (CSUM, TSO, ...) and
@@ -60,7 +63,8 @@ void vhost_net_set_ops(const struct vhost_ops *ops);
 extern const struct net_datapath_ops vhost_net_datapath;
 
 /* Chooses n's datapath from opts->vhost (n->offered must be set: vhost must support every ring
- * feature the device offers). Sets n->datapath to &vhost_net_datapath or &net_loop_datapath.
+ * feature the device offers). Sets n->datapath to &vhost_net_datapath, with n->vhost_fd open and
+ * owned by the calling (main) thread, or to &net_loop_datapath, with n->vhost_fd left -1.
  * 0, or -errno with one line printed (vhost=on and /dev/vhost-net unusable; vhost with a
  * non-tap backend). */
 int vhost_net_select(struct virtio_net *n, const struct net_opts *opts);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "devices/net/net_loop.h"
@@ -37,12 +38,17 @@
 	(RING_BITS | BIT(VIRTIO_F_NOTIFY_ON_EMPTY) | BIT(VHOST_F_LOG_ALL) |                                  \
 	 BIT(VHOST_NET_F_VIRTIO_NET_HDR) | BIT(VIRTIO_F_ACCESS_PLATFORM))
 #define FAKE_VHOST_FD 77
+/* Entries of the call log that are not ioctls (no vhost ioctl number is that small). */
+#define FV_OPEN	 1UL
+#define FV_CLOSE 2UL
 
 /* ---- the recording fake /dev/vhost-net ---- */
 
+/* One open(), ioctl() or close(), in the order they happened. */
 struct vcall {
-	unsigned long req;
+	unsigned long req; /* the ioctl, FV_OPEN or FV_CLOSE */
 	int fd;
+	pid_t tid; /* the calling thread */
 	bool had_arg;
 	uint64_t u64;
 	struct vhost_vring_state st;
@@ -55,47 +61,59 @@ struct vcall {
 static struct {
 	struct vcall c[128];
 	int n;
-	int opens, closes, fds_open;
-	int open_err;	/* open() returns this when non-zero */
-	uint64_t offer; /* GET_FEATURES answer */
-	int fail_at;	/* index (in c[]) of the ioctl that fails, -1 for none */
+	int opens, closes, fds_open; /* over the whole test: vrec_reset() keeps them */
+	int open_err;		     /* open() returns this when non-zero */
+	uint64_t offer;		     /* GET_FEATURES answer */
+	int fail_at;		     /* index (in c[]) of the ioctl that fails, -1 for none */
 	int fail_err;
 	unsigned base[2]; /* GET_VRING_BASE answers */
 } V;
 
+/* Empties the call log; the open/close counts go on. */
 static void vrec_reset(void)
 {
 	V.n = 0;
-	V.opens = V.closes = 0;
 	V.fail_at = -1;
+}
+
+static struct vcall *vrec(unsigned long req, int fd)
+{
+	ck_assert_int_lt(V.n, 128);
+	struct vcall *c = &V.c[V.n++];
+	memset(c, 0, sizeof(*c));
+	c->req = req;
+	c->fd = fd;
+	c->tid = (pid_t)syscall(SYS_gettid);
+	return c;
 }
 
 static int fv_open(void)
 {
 	if (V.open_err)
 		return V.open_err;
+	/* One NIC, one vhost instance at a time. */
+	ck_assert_int_eq(V.fds_open, 0);
 	V.opens++;
 	V.fds_open++;
+	vrec(FV_OPEN, FAKE_VHOST_FD);
 	return FAKE_VHOST_FD;
 }
 
 static int fv_close(int fd)
 {
 	ck_assert_int_eq(fd, FAKE_VHOST_FD);
+	ck_assert_int_eq(V.fds_open, 1);
 	V.closes++;
 	V.fds_open--;
+	vrec(FV_CLOSE, fd);
 	return 0;
 }
 
 static int fv_ioctl(int fd, unsigned long req, void *arg)
 {
-	ck_assert_int_lt(V.n, 128);
 	ck_assert_int_eq(fd, FAKE_VHOST_FD);
-	ck_assert_int_gt(V.fds_open, 0);
-	struct vcall *c = &V.c[V.n++];
-	memset(c, 0, sizeof(*c));
-	c->req = req;
-	c->fd = fd;
+	ck_assert_int_eq(V.fds_open, 1);
+	struct vcall *c = vrec(req, fd);
 	c->had_arg = arg != NULL;
 	switch (req) {
 	case VHOST_SET_FEATURES:
@@ -365,30 +383,32 @@ static void assert_ring_setup(int i, int q)
 	ck_assert_int_eq(V.c[i + 4].file.fd, T->call[q]);
 }
 
-/* The 16 calls of a start with both rx and tx set up. */
+/* The 15 calls of a start with both rx and tx set up, on the fd owned since creation: no open, no
+ * SET_OWNER. */
 static void assert_start_sequence(int i)
 {
-	ck_assert_uint_eq(V.c[i].req, VHOST_SET_OWNER);
-	ck_assert_uint_eq(V.c[i + 1].req, VHOST_GET_FEATURES);
-	ck_assert_uint_eq(V.c[i + 2].req, VHOST_SET_FEATURES);
-	ck_assert_uint_eq(V.c[i + 2].u64, RING_BITS);
-	ck_assert_uint_eq(V.c[i + 3].req, VHOST_SET_MEM_TABLE);
+	ck_assert_uint_eq(V.c[i].req, VHOST_GET_FEATURES);
+	ck_assert_uint_eq(V.c[i + 1].req, VHOST_SET_FEATURES);
+	ck_assert_uint_eq(V.c[i + 1].u64, RING_BITS);
+	ck_assert_uint_eq(V.c[i + 2].req, VHOST_SET_MEM_TABLE);
 	const struct guest_mem *m = T->n.vdev.mem;
-	ck_assert_uint_eq(V.c[i + 3].nregions, m->nr);
+	ck_assert_uint_eq(V.c[i + 2].nregions, m->nr);
 	for (int r = 0; r < m->nr; r++) {
-		ck_assert_uint_eq(V.c[i + 3].reg[r].guest_phys_addr, m->r[r].gpa);
-		ck_assert_uint_eq(V.c[i + 3].reg[r].memory_size, m->r[r].size);
-		ck_assert_uint_eq(V.c[i + 3].reg[r].userspace_addr, (uintptr_t)m->r[r].hva);
+		ck_assert_uint_eq(V.c[i + 2].reg[r].guest_phys_addr, m->r[r].gpa);
+		ck_assert_uint_eq(V.c[i + 2].reg[r].memory_size, m->r[r].size);
+		ck_assert_uint_eq(V.c[i + 2].reg[r].userspace_addr, (uintptr_t)m->r[r].hva);
 	}
-	assert_ring_setup(i + 4, NET_Q_RX);
-	assert_ring_setup(i + 9, NET_Q_TX);
+	assert_ring_setup(i + 3, NET_Q_RX);
+	assert_ring_setup(i + 8, NET_Q_TX);
 	for (int q = 0; q < 2; q++) {
-		ck_assert_uint_eq(V.c[i + 14 + q].req, VHOST_NET_SET_BACKEND);
-		ck_assert_uint_eq(V.c[i + 14 + q].file.index, q);
-		ck_assert_int_eq(V.c[i + 14 + q].file.fd, T->n.be.fd);
+		ck_assert_uint_eq(V.c[i + 13 + q].req, VHOST_NET_SET_BACKEND);
+		ck_assert_uint_eq(V.c[i + 13 + q].file.index, q);
+		ck_assert_int_eq(V.c[i + 13 + q].file.fd, T->n.be.fd);
 	}
 }
+#define START_CALLS 15
 
+/* The 4 calls of a stop with both rings started; no close. */
 static void assert_stop_sequence(int i)
 {
 	for (int q = 0; q < 2; q++) {
@@ -401,18 +421,43 @@ static void assert_stop_sequence(int i)
 		ck_assert_uint_eq(V.c[i + 2 + q].st.index, q);
 	}
 }
+#define STOP_CALLS 4
+
+/* The 3 calls of a vhost NIC's creation: open, probe, own, all on this (the creating) thread. */
+static void assert_select_sequence(int i)
+{
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	ck_assert_uint_eq(V.c[i].req, FV_OPEN);
+	ck_assert_uint_eq(V.c[i + 1].req, VHOST_GET_FEATURES);
+	ck_assert(V.c[i + 1].had_arg);
+	ck_assert_uint_eq(V.c[i + 2].req, VHOST_SET_OWNER);
+	ck_assert(!V.c[i + 2].had_arg); /* SET_OWNER takes no argument */
+	for (int k = 0; k < 3; k++)
+		ck_assert_int_eq(V.c[i + k].tid, self);
+}
+
+static int count_req(unsigned long req)
+{
+	int k = 0;
+	for (int i = 0; i < V.n; i++)
+		k += V.c[i].req == req;
+	return k;
+}
 
 /* ---- start / stop ---- */
 
-START_TEST(start_sets_owner_features_mem_table_rings_then_backends)
+START_TEST(start_sets_features_mem_table_rings_then_backends_on_the_owned_fd)
 {
 	tnet_open_vhost();
+	ck_assert_int_eq(T->n.vhost_fd, FAKE_VHOST_FD);
 	ck_assert_int_eq(start(), 0);
-	ck_assert_int_eq(V.opens, 1);
-	ck_assert_int_eq(V.n, 16);
+	ck_assert_int_eq(V.n, START_CALLS);
 	assert_start_sequence(0);
-	ck_assert(!V.c[0].had_arg); /* SET_OWNER takes no argument */
+	/* Neither opened again nor re-owned: the worker stays the main thread's. */
+	ck_assert_int_eq(V.opens, 1);
+	ck_assert_int_eq(count_req(VHOST_SET_OWNER), 0);
 	ck_assert_int_eq(V.closes, 0);
+	ck_assert_int_eq(V.fds_open, 1);
 	stop();
 	tnet_close(true);
 }
@@ -453,10 +498,10 @@ START_TEST(offloads_are_never_passed_to_vhost_but_programmed_on_the_tap)
 	/* Even a driver feature set with bit 27 (ANY_LAYOUT = VHOST_NET_F_VIRTIO_NET_HDR). */
 	T->n.vdev.features |= BIT(VIRTIO_F_ANY_LAYOUT);
 	ck_assert_int_eq(start(), 0);
-	ck_assert_uint_eq(V.c[2].req, VHOST_SET_FEATURES);
-	ck_assert_uint_eq(V.c[2].u64, RING_BITS);
-	ck_assert_uint_eq(V.c[2].u64 & BIT(VHOST_NET_F_VIRTIO_NET_HDR), 0);
-	ck_assert_uint_eq(V.c[2].u64 & OFFLOADS, 0);
+	ck_assert_uint_eq(V.c[1].req, VHOST_SET_FEATURES);
+	ck_assert_uint_eq(V.c[1].u64, RING_BITS);
+	ck_assert_uint_eq(V.c[1].u64 & BIT(VHOST_NET_F_VIRTIO_NET_HDR), 0);
+	ck_assert_uint_eq(V.c[1].u64 & OFFLOADS, 0);
 	/* The tap gets the GUEST_* offloads the driver accepted, as with the userspace loop. */
 	ck_assert_int_eq(T->n_offloads_set, 1);
 	ck_assert_uint_eq(T->offloads_set[0], BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4));
@@ -487,7 +532,7 @@ START_TEST(vhost_features_are_ring_bits_of_the_driver_intersected_with_the_offer
 }
 END_TEST
 
-START_TEST(start_fails_when_vhost_lacks_a_negotiated_ring_feature)
+START_TEST(start_fails_when_vhost_lacks_a_negotiated_ring_feature_and_keeps_the_fd)
 {
 	tnet_open_vhost();
 	V.offer = VHOST_OFFER & ~BIT(VIRTIO_RING_F_EVENT_IDX);
@@ -495,14 +540,27 @@ START_TEST(start_fails_when_vhost_lacks_a_negotiated_ring_feature)
 	ck_assert_int_eq(start(), -1);
 	capture_end();
 	ck_assert_ptr_nonnull(strstr(err_text, "ring features"));
-	for (int i = 0; i < V.n; i++)
-		ck_assert_uint_ne(V.c[i].req, VHOST_SET_FEATURES);
-	ck_assert_int_eq(V.fds_open, 0);
+	/* Asked, refused before anything was set: no ring to take back. */
+	ck_assert_int_eq(V.n, 1);
+	ck_assert_uint_eq(V.c[0].req, VHOST_GET_FEATURES);
+	ck_assert_ptr_null(T->n.dp);
+	/* Still open and owned, and the next start (the vhost fixed) goes through. */
+	ck_assert_int_eq(V.closes, 0);
+	ck_assert_int_eq(V.fds_open, 1);
+	ck_assert_int_eq(T->n.vhost_fd, FAKE_VHOST_FD);
+	V.offer = VHOST_OFFER;
+	vrec_reset();
+	ck_assert_int_eq(start(), 0);
+	ck_assert_int_eq(V.n, START_CALLS);
+	assert_start_sequence(0);
+	stop();
+	ck_assert_int_eq(V.opens, 1);
 	tnet_close(true);
+	ck_assert_int_eq(V.closes, 1);
 }
 END_TEST
 
-START_TEST(stop_detaches_the_tap_reads_ring_bases_back_and_closes)
+START_TEST(stop_detaches_the_tap_reads_ring_bases_back_and_keeps_the_fd)
 {
 	tnet_open_vhost();
 	ck_assert_int_eq(start(), 0);
@@ -510,50 +568,79 @@ START_TEST(stop_detaches_the_tap_reads_ring_bases_back_and_closes)
 	V.base[NET_Q_TX] = 300;
 	int n0 = V.n;
 	stop();
-	ck_assert_int_eq(V.n, n0 + 4);
+	ck_assert_int_eq(V.n, n0 + STOP_CALLS);
 	assert_stop_sequence(n0);
 	ck_assert_uint_eq(T->n.vdev.vq[NET_Q_RX].last_avail, 7);
 	ck_assert_uint_eq(T->n.vdev.vq[NET_Q_TX].last_avail, 300);
 	ck_assert_uint_eq(T->n.vdev.vq[NET_Q_CTRL].last_avail, 0);
-	ck_assert_int_eq(V.closes, 1);
-	ck_assert_int_eq(V.fds_open, 0);
+	ck_assert_int_eq(V.closes, 0);
+	ck_assert_int_eq(V.fds_open, 1);
+	ck_assert_int_eq(T->n.vhost_fd, FAKE_VHOST_FD);
 	ck_assert_ptr_null(T->n.dp);
 	ck_assert(!T->n.running);
 	/* A second stop (VMM exit after a reset) does nothing more. */
 	stop();
-	ck_assert_int_eq(V.n, n0 + 4);
+	ck_assert_int_eq(V.n, n0 + STOP_CALLS);
+	ck_assert_int_eq(V.closes, 0);
+	/* Free closes it, once, with nothing else to undo. */
+	virtio_net_free(&T->n);
+	ck_assert_int_eq(V.n, n0 + STOP_CALLS + 1);
+	ck_assert_uint_eq(V.c[n0 + STOP_CALLS].req, FV_CLOSE);
 	ck_assert_int_eq(V.closes, 1);
-	tnet_close(true);
+	ck_assert_int_eq(V.fds_open, 0);
+	ck_assert_int_eq(T->n.vhost_fd, -1);
+	tnet_close(false);
 }
 END_TEST
 
-START_TEST(restart_after_stop_opens_a_fresh_vhost_and_repeats_the_setup)
+START_TEST(restart_after_stop_reuses_the_owned_vhost_and_repeats_the_setup)
 {
 	tnet_open_vhost();
 	for (int round = 0; round < 3; round++) {
 		int n0 = V.n;
+		uint16_t rx = T->n.vdev.vq[NET_Q_RX].last_avail, tx = T->n.vdev.vq[NET_Q_TX].last_avail;
 		ck_assert_int_eq(start(), 0);
-		ck_assert_int_eq(V.opens, round + 1);
-		ck_assert_int_eq(V.n, n0 + 16);
+		ck_assert_int_eq(V.n, n0 + START_CALLS);
 		assert_start_sequence(n0);
+		/* vhost resumes where the last stop read it back. */
+		ck_assert_uint_eq(V.c[n0 + 4].st.num, rx);
+		ck_assert_uint_eq(V.c[n0 + 9].st.num, tx);
+		ck_assert_uint_eq(rx, round ? 10 * round + 1 : 0);
+		ck_assert_uint_eq(tx, round ? 20 * round + 2 : 0);
+		V.base[NET_Q_RX] = 10 * (round + 1) + 1;
+		V.base[NET_Q_TX] = 20 * (round + 1) + 2;
 		stop();
-		ck_assert_int_eq(V.n, n0 + 20);
-		assert_stop_sequence(n0 + 16);
-		ck_assert_int_eq(V.closes, round + 1);
+		ck_assert_int_eq(V.n, n0 + START_CALLS + STOP_CALLS);
+		assert_stop_sequence(n0 + START_CALLS);
+		ck_assert_int_eq(V.opens, 1);
+		ck_assert_int_eq(V.closes, 0);
+		ck_assert_int_eq(V.fds_open, 1);
 	}
+	ck_assert_int_eq(count_req(FV_OPEN), 0);
+	ck_assert_int_eq(count_req(VHOST_SET_OWNER), 0);
+	int n0 = V.n;
+	virtio_net_free(&T->n);
+	ck_assert_int_eq(V.n, n0 + 1);
+	ck_assert_uint_eq(V.c[n0].req, FV_CLOSE);
+	ck_assert_int_eq(V.opens, 1);
+	ck_assert_int_eq(V.closes, 1);
 	ck_assert_int_eq(V.fds_open, 0);
-	tnet_close(true);
+	tnet_close(false);
 }
 END_TEST
 
-START_TEST(free_while_started_releases_vhost)
+START_TEST(free_while_started_detaches_the_tap_then_closes_the_vhost)
 {
 	tnet_open_vhost();
 	ck_assert_int_eq(start(), 0);
 	virtio_net_free(&T->n);
-	ck_assert_int_eq(V.n, 20);
-	assert_stop_sequence(16);
+	ck_assert_int_eq(V.n, START_CALLS + STOP_CALLS + 1);
+	assert_stop_sequence(START_CALLS);
+	ck_assert_uint_eq(V.c[START_CALLS + STOP_CALLS].req, FV_CLOSE);
+	ck_assert_int_eq(V.opens, 1);
+	ck_assert_int_eq(V.closes, 1);
 	ck_assert_int_eq(V.fds_open, 0);
+	ck_assert_int_eq(T->n.vhost_fd, -1);
 	ck_assert_int_eq(T->be_closes, 1);
 	tnet_close(false);
 }
@@ -564,27 +651,31 @@ START_TEST(queue_the_driver_did_not_enable_is_not_handed_to_vhost)
 	tnet_open_vhost();
 	T->n.vdev.vq[NET_Q_TX].ready = false;
 	ck_assert_int_eq(start(), 0);
-	ck_assert_int_eq(V.n, 4 + 5 + 1);
-	assert_ring_setup(4, NET_Q_RX);
+	ck_assert_int_eq(V.n, 3 + 5 + 1);
+	assert_ring_setup(3, NET_Q_RX);
+	ck_assert_uint_eq(V.c[8].req, VHOST_NET_SET_BACKEND);
+	ck_assert_uint_eq(V.c[8].file.index, NET_Q_RX);
+	stop();
+	ck_assert_int_eq(V.n, 9 + 2);
 	ck_assert_uint_eq(V.c[9].req, VHOST_NET_SET_BACKEND);
 	ck_assert_uint_eq(V.c[9].file.index, NET_Q_RX);
-	stop();
-	ck_assert_int_eq(V.n, 10 + 2);
-	ck_assert_uint_eq(V.c[10].req, VHOST_NET_SET_BACKEND);
-	ck_assert_uint_eq(V.c[10].file.index, NET_Q_RX);
-	ck_assert_uint_eq(V.c[11].req, VHOST_GET_VRING_BASE);
-	ck_assert_uint_eq(V.c[11].st.index, NET_Q_RX);
+	ck_assert_uint_eq(V.c[10].req, VHOST_GET_VRING_BASE);
+	ck_assert_uint_eq(V.c[10].st.index, NET_Q_RX);
 	tnet_close(true);
 }
 END_TEST
 
 /* Every ioctl of the start sequence failing in turn: start returns -1 (the transport then sets
- * NEEDS_RESET), a tap already handed over is taken back, the vhost fd is closed, and the next
- * start works. */
-START_TEST(ioctl_failure_at_start_fails_cleanly_and_leaks_nothing)
+ * NEEDS_RESET), a tap already handed over is taken back, only the rings whose base this start set
+ * are read back, the vhost fd stays open and owned (no close, no reopen), and the next start
+ * works. */
+START_TEST(ioctl_failure_at_start_fails_cleanly_and_keeps_the_owned_fd)
 {
 	tnet_open_vhost();
-	for (int k = 0; k < 16; k++) {
+	/* What vhost would still hold from an earlier start: must not leak into the virtqs. */
+	V.base[NET_Q_RX] = 7;
+	V.base[NET_Q_TX] = 300;
+	for (int k = 0; k < START_CALLS; k++) {
 		vrec_reset();
 		V.fail_at = k;
 		V.fail_err = -EINVAL;
@@ -593,8 +684,10 @@ START_TEST(ioctl_failure_at_start_fails_cleanly_and_leaks_nothing)
 		capture_end();
 		ck_assert_msg(strstr(err_text, "vhost VHOST_") != NULL, "k=%d: %s", k, err_text);
 		ck_assert_int_eq(V.opens, 1);
-		ck_assert_int_eq(V.closes, 1);
-		ck_assert_int_eq(V.fds_open, 0);
+		ck_assert_int_eq(V.closes, 0);
+		ck_assert_int_eq(V.fds_open, 1);
+		ck_assert_int_eq(T->n.vhost_fd, FAKE_VHOST_FD);
+		ck_assert_int_eq(count_req(VHOST_SET_OWNER), 0);
 		ck_assert_ptr_null(T->n.dp);
 		ck_assert(!T->n.running);
 		/* Nothing after the failed call but the teardown. */
@@ -603,40 +696,61 @@ START_TEST(ioctl_failure_at_start_fails_cleanly_and_leaks_nothing)
 			if (V.c[i].req == VHOST_NET_SET_BACKEND)
 				ck_assert_int_eq(V.c[i].file.fd, -1);
 		}
-		/* Each tap handed over is taken back. */
-		for (int i = 0; i < k; i++)
-			if (V.c[i].req == VHOST_NET_SET_BACKEND) {
-				bool back = false;
-				for (int j = k + 1; j < V.n; j++)
-					back |= V.c[j].req == VHOST_NET_SET_BACKEND &&
-						V.c[j].file.index == V.c[i].file.index;
-				ck_assert_msg(back, "k=%d: queue %u keeps the tap", k, V.c[i].file.index);
+		for (int q = 0; q < 2; q++) {
+			bool handed = false, based = false, back = false, read = false;
+			for (int i = 0; i < k; i++) {
+				handed |=
+				    V.c[i].req == VHOST_NET_SET_BACKEND && V.c[i].file.index == (unsigned)q;
+				based |= V.c[i].req == VHOST_SET_VRING_BASE && V.c[i].st.index == (unsigned)q;
 			}
+			for (int i = k + 1; i < V.n; i++) {
+				back |=
+				    V.c[i].req == VHOST_NET_SET_BACKEND && V.c[i].file.index == (unsigned)q;
+				read |= V.c[i].req == VHOST_GET_VRING_BASE && V.c[i].st.index == (unsigned)q;
+			}
+			/* Each tap handed over is taken back, and only those. */
+			ck_assert_msg(back == handed, "k=%d: queue %d tap handed %d, taken back %d", k, q,
+				      handed, back);
+			/* A ring's position is read back iff this start set it. */
+			ck_assert_msg(read == based, "k=%d: queue %d base set %d, read back %d", k, q, based,
+				      read);
+			ck_assert_uint_eq(T->n.vdev.vq[q].last_avail, based ? V.base[q] : 0);
+		}
+		/* The driver resets and sets the queues up again (virtq_init). */
+		for (int q = 0; q < NET_NUM_QUEUES; q++)
+			ck_assert_int_eq(fake_ring_attach(&T->fr[q], &T->n.vdev.vq[q], GUEST_FEATURES), 0);
 	}
-	/* And the device starts fine afterwards. */
+	/* And the device starts fine afterwards, on the same fd. */
 	vrec_reset();
 	ck_assert_int_eq(start(), 0);
+	ck_assert_int_eq(V.n, START_CALLS);
 	assert_start_sequence(0);
 	stop();
-	ck_assert_int_eq(V.fds_open, 0);
+	ck_assert_int_eq(V.opens, 1);
+	ck_assert_int_eq(V.closes, 0);
 	tnet_close(true);
+	ck_assert_int_eq(V.closes, 1);
+	ck_assert_int_eq(V.fds_open, 0);
 }
 END_TEST
 
-START_TEST(open_failure_at_start_fails_the_start)
+START_TEST(start_does_not_reopen_dev_vhost_net)
 {
 	tnet_open_vhost();
+	/* /dev/vhost-net gone (module unloaded, permissions changed) after creation: the owned fd
+	 * still serves every start. */
 	V.open_err = -ENOENT;
-	capture_begin();
-	ck_assert_int_eq(start(), -1);
-	capture_end();
-	ck_assert_ptr_nonnull(strstr(err_text, "/dev/vhost-net"));
-	ck_assert_int_eq(V.n, 0);
-	ck_assert_ptr_null(T->n.dp);
-	V.open_err = 0;
-	ck_assert_int_eq(start(), 0);
-	stop();
+	for (int round = 0; round < 2; round++) {
+		vrec_reset();
+		ck_assert_int_eq(start(), 0);
+		ck_assert_int_eq(V.n, START_CALLS);
+		assert_start_sequence(0);
+		stop();
+	}
+	ck_assert_int_eq(V.opens, 1);
+	ck_assert_int_eq(V.closes, 0);
 	tnet_close(true);
+	ck_assert_int_eq(V.closes, 1);
 }
 END_TEST
 
@@ -659,17 +773,24 @@ END_TEST
 
 /* ---- selection ---- */
 
-START_TEST(vhost_on_uses_the_kernel_datapath)
+START_TEST(vhost_on_opens_probes_and_owns_the_vhost_at_creation)
 {
 	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_ON, GUEST_FEATURES), 0);
 	ck_assert_ptr_eq(T->n.datapath, &vhost_net_datapath);
-	/* Probed at creation (open, GET_FEATURES, close), not kept. */
+	ck_assert_int_eq(V.n, 3);
+	assert_select_sequence(0);
 	ck_assert_int_eq(V.opens, 1);
-	ck_assert_int_eq(V.fds_open, 0);
-	ck_assert_int_eq(V.n, 1);
-	ck_assert_uint_eq(V.c[0].req, VHOST_GET_FEATURES);
+	ck_assert_int_eq(V.closes, 0);
+	ck_assert_int_eq(V.fds_open, 1);
+	ck_assert_int_eq(T->n.vhost_fd, FAKE_VHOST_FD);
 	ck_assert_str_eq(err_text, "");
-	tnet_close(true);
+	/* Never started: free only closes it. */
+	virtio_net_free(&T->n);
+	ck_assert_int_eq(V.n, 4);
+	ck_assert_uint_eq(V.c[3].req, FV_CLOSE);
+	ck_assert_int_eq(V.closes, 1);
+	ck_assert_int_eq(V.fds_open, 0);
+	tnet_close(false);
 }
 END_TEST
 
@@ -681,9 +802,42 @@ START_TEST(vhost_on_fails_with_one_clear_line_when_it_cannot_open)
 	ck_assert_ptr_nonnull(strstr(err_text, "--net tap,vhost=on: cannot open /dev/vhost-net: "));
 	ck_assert_ptr_nonnull(strstr(err_text, strerror(ENOENT)));
 	ck_assert_ptr_nonnull(strstr(err_text, "load vhost_net or use vhost=off"));
+	ck_assert_int_eq(V.n, 0);
+	ck_assert_int_eq(V.opens, 0);
+	ck_assert_int_eq(V.closes, 0);
+	ck_assert_int_eq(V.fds_open, 0);
 	/* The tap the device was given is closed. */
 	ck_assert_int_eq(T->be_closes, 1);
 	tnet_close(false);
+}
+END_TEST
+
+/* GET_FEATURES (1) or SET_OWNER (2) failing at creation: vhost=on fails with one line and the fd
+ * closed, right after the failed call. */
+START_TEST(vhost_on_fails_with_one_clear_line_when_it_cannot_probe_or_own)
+{
+	for (int k = 1; k <= 2; k++) {
+		V.fail_at = k;
+		V.fail_err = -EBUSY;
+		ck_assert_int_eq(tnet_create(NET_TAP, VHOST_ON, GUEST_FEATURES), -EBUSY);
+		ck_assert_int_eq(lines(err_text), 1);
+		ck_assert_ptr_nonnull(strstr(err_text, "--net tap,vhost=on: /dev/vhost-net "));
+		if (k == 2)
+			ck_assert_ptr_nonnull(strstr(err_text, "VHOST_SET_OWNER"));
+		ck_assert_ptr_nonnull(strstr(err_text, strerror(EBUSY)));
+		ck_assert_ptr_nonnull(strstr(err_text, "load vhost_net or use vhost=off"));
+		ck_assert_int_eq(V.n, k + 2);
+		ck_assert_uint_eq(V.c[0].req, FV_OPEN);
+		ck_assert_uint_eq(V.c[1].req, VHOST_GET_FEATURES);
+		if (k == 2)
+			ck_assert_uint_eq(V.c[2].req, VHOST_SET_OWNER);
+		ck_assert_uint_eq(V.c[k + 1].req, FV_CLOSE);
+		ck_assert_int_eq(V.fds_open, 0);
+		ck_assert_int_eq(T->be_closes, 1);
+		tnet_close(false);
+		ck_assert_int_eq(V.closes, k);
+		vrec_reset();
+	}
 }
 END_TEST
 
@@ -692,9 +846,11 @@ START_TEST(vhost_auto_falls_back_to_userspace_with_one_warning)
 	V.open_err = -EACCES;
 	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_AUTO, GUEST_FEATURES), 0);
 	ck_assert_ptr_eq(T->n.datapath, &net_loop_datapath);
+	ck_assert_int_eq(T->n.vhost_fd, -1);
 	ck_assert_int_eq(lines(err_text), 1);
 	ck_assert_ptr_nonnull(strstr(err_text, "warning"));
 	ck_assert_ptr_nonnull(strstr(err_text, "vhost=auto"));
+	ck_assert_ptr_nonnull(strstr(err_text, "cannot open /dev/vhost-net"));
 	ck_assert_ptr_nonnull(strstr(err_text, "userspace"));
 	/* And it runs the userspace loop: a TX frame reaches the wire without any vhost call. */
 	ck_assert_int_eq(start(), 0);
@@ -710,8 +866,37 @@ START_TEST(vhost_auto_falls_back_to_userspace_with_one_warning)
 	ck_assert_int_eq(recv(T->wire, got, sizeof(got), 0), sizeof(frame));
 	ck_assert_mem_eq(got, frame, sizeof(frame));
 	stop();
-	ck_assert_int_eq(V.n, 0);
 	tnet_close(true);
+	ck_assert_int_eq(V.n, 0);
+	ck_assert_int_eq(V.opens, 0);
+	ck_assert_int_eq(V.closes, 0);
+}
+END_TEST
+
+START_TEST(vhost_auto_falls_back_with_one_warning_when_it_cannot_own)
+{
+	V.fail_at = 2; /* open, GET_FEATURES, SET_OWNER */
+	V.fail_err = -EBUSY;
+	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_AUTO, GUEST_FEATURES), 0);
+	ck_assert_ptr_eq(T->n.datapath, &net_loop_datapath);
+	ck_assert_int_eq(lines(err_text), 1);
+	ck_assert_ptr_nonnull(strstr(err_text, "warning"));
+	ck_assert_ptr_nonnull(strstr(err_text, "vhost=auto"));
+	ck_assert_ptr_nonnull(strstr(err_text, "VHOST_SET_OWNER"));
+	ck_assert_ptr_nonnull(strstr(err_text, strerror(EBUSY)));
+	ck_assert_ptr_nonnull(strstr(err_text, "userspace"));
+	ck_assert_int_eq(V.n, 4);
+	assert_select_sequence(0);
+	ck_assert_uint_eq(V.c[3].req, FV_CLOSE);
+	ck_assert_int_eq(V.fds_open, 0);
+	ck_assert_int_eq(T->n.vhost_fd, -1);
+	/* The userspace loop never calls vhost, and free has nothing of vhost's to close. */
+	ck_assert_int_eq(start(), 0);
+	stop();
+	tnet_close(true);
+	ck_assert_int_eq(V.n, 4);
+	ck_assert_int_eq(V.opens, 1);
+	ck_assert_int_eq(V.closes, 1);
 }
 END_TEST
 
@@ -720,22 +905,51 @@ START_TEST(vhost_auto_uses_vhost_when_it_opens)
 	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_AUTO, GUEST_FEATURES), 0);
 	ck_assert_ptr_eq(T->n.datapath, &vhost_net_datapath);
 	ck_assert_str_eq(err_text, "");
+	ck_assert_int_eq(V.n, 3);
+	assert_select_sequence(0);
+	ck_assert_int_eq(V.fds_open, 1);
+	ck_assert_int_eq(T->n.vhost_fd, FAKE_VHOST_FD);
 	tnet_close(true);
+	ck_assert_int_eq(V.closes, 1);
+	ck_assert_int_eq(V.fds_open, 0);
 }
 END_TEST
 
-START_TEST(vhost_without_virtio_1_rings_is_refused_or_skipped)
+/* Each ring feature the device offers, missing from vhost's offer: never owned, closed right
+ * after GET_FEATURES; on fails the creation, auto uses the userspace loop. */
+START_TEST(vhost_lacking_a_ring_feature_is_refused_or_skipped_with_the_fd_closed)
 {
-	V.offer = VHOST_OFFER & ~BIT(VIRTIO_F_VERSION_1);
-	ck_assert_int_lt(tnet_create(NET_TAP, VHOST_ON, GUEST_FEATURES), 0);
-	ck_assert_int_eq(lines(err_text), 1);
-	ck_assert_ptr_nonnull(strstr(err_text, "vhost=on"));
-	tnet_close(false);
-	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_AUTO, GUEST_FEATURES), 0);
-	ck_assert_ptr_eq(T->n.datapath, &net_loop_datapath);
-	ck_assert_int_eq(lines(err_text), 1);
-	ck_assert_int_eq(V.fds_open, 0);
-	tnet_close(true);
+	static const int bits[] = {VIRTIO_F_VERSION_1, VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC,
+				   VIRTIO_NET_F_MRG_RXBUF};
+	for (unsigned b = 0; b < sizeof(bits) / sizeof(bits[0]); b++) {
+		V.offer = VHOST_OFFER & ~BIT(bits[b]);
+		for (int mode = VHOST_ON; mode <= VHOST_AUTO; mode++) {
+			vrec_reset();
+			int closes = V.closes;
+			int r = tnet_create(NET_TAP, mode, GUEST_FEATURES);
+			ck_assert_int_eq(lines(err_text), 1);
+			ck_assert_ptr_nonnull(strstr(err_text, "cannot drive virtio 1.x rings"));
+			ck_assert_ptr_nonnull(strstr(err_text, strerror(EOPNOTSUPP)));
+			ck_assert_int_eq(V.n, 3);
+			ck_assert_uint_eq(V.c[0].req, FV_OPEN);
+			ck_assert_uint_eq(V.c[1].req, VHOST_GET_FEATURES);
+			ck_assert_uint_eq(V.c[2].req, FV_CLOSE);
+			ck_assert_int_eq(V.closes, closes + 1);
+			ck_assert_int_eq(V.fds_open, 0);
+			if (mode == VHOST_ON) {
+				ck_assert_int_eq(r, -EOPNOTSUPP);
+				ck_assert_ptr_nonnull(strstr(err_text, "vhost=on"));
+				tnet_close(false);
+			} else {
+				ck_assert_int_eq(r, 0);
+				ck_assert_ptr_nonnull(strstr(err_text, "vhost=auto"));
+				ck_assert_ptr_eq(T->n.datapath, &net_loop_datapath);
+				ck_assert_int_eq(T->n.vhost_fd, -1);
+				tnet_close(true);
+				ck_assert_int_eq(V.closes, closes + 1);
+			}
+		}
+	}
 }
 END_TEST
 
@@ -743,11 +957,13 @@ START_TEST(vhost_off_never_touches_dev_vhost_net)
 {
 	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_OFF, GUEST_FEATURES), 0);
 	ck_assert_ptr_eq(T->n.datapath, &net_loop_datapath);
+	ck_assert_int_eq(T->n.vhost_fd, -1);
 	ck_assert_int_eq(start(), 0);
 	stop();
-	ck_assert_int_eq(V.opens, 0);
-	ck_assert_int_eq(V.n, 0);
 	tnet_close(true);
+	ck_assert_int_eq(V.opens, 0);
+	ck_assert_int_eq(V.closes, 0);
+	ck_assert_int_eq(V.n, 0);
 }
 END_TEST
 
@@ -761,6 +977,8 @@ START_TEST(vhost_with_user_networking_is_an_error)
 		tnet_close(false);
 	}
 	ck_assert_int_eq(V.opens, 0);
+	ck_assert_int_eq(V.closes, 0);
+	ck_assert_int_eq(V.n, 0);
 }
 END_TEST
 
@@ -781,8 +999,10 @@ START_TEST(stats_say_rx_and_tx_are_counted_in_the_kernel_with_vhost)
 {
 	tnet_open_vhost();
 	char *s = stats_text();
-	ck_assert_ptr_nonnull(strstr(s, "stats: net0 rx (vhost) kicks=0 interrupts=0 packets=0 bytes=0 drops=0 (packets moved in the kernel)\n"));
-	ck_assert_ptr_nonnull(strstr(s, "stats: net0 tx (vhost) kicks=0 interrupts=0 packets=0 bytes=0 drops=0 (packets moved in the kernel)\n"));
+	ck_assert_ptr_nonnull(strstr(s, "stats: net0 rx (vhost) kicks=0 interrupts=0 packets=0 bytes=0 "
+					"drops=0 (packets moved in the kernel)\n"));
+	ck_assert_ptr_nonnull(strstr(s, "stats: net0 tx (vhost) kicks=0 interrupts=0 packets=0 bytes=0 "
+					"drops=0 (packets moved in the kernel)\n"));
 	ck_assert_ptr_nonnull(strstr(s, "stats: net0 ctrl (vmm) kicks=0 interrupts=0 packets=0"));
 	ck_assert_int_eq(lines(s), 3);
 	free(s);
@@ -791,7 +1011,8 @@ START_TEST(stats_say_rx_and_tx_are_counted_in_the_kernel_with_vhost)
 	T->n.stats[NET_Q_TX].packets = 5;
 	s = stats_text();
 	ck_assert_ptr_null(strstr(s, "in the kernel"));
-	ck_assert_ptr_nonnull(strstr(s, "stats: net0 tx (userspace) kicks=0 interrupts=0 packets=5 bytes=0 drops=0\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(s, "stats: net0 tx (userspace) kicks=0 interrupts=0 packets=5 bytes=0 drops=0\n"));
 	free(s);
 	tnet_close(true);
 }
@@ -803,23 +1024,25 @@ int main(void)
 	TCase *tc = tcase_create("vhost_net");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 20);
-	tcase_add_test(tc, start_sets_owner_features_mem_table_rings_then_backends);
+	tcase_add_test(tc, start_sets_features_mem_table_rings_then_backends_on_the_owned_fd);
 	tcase_add_test(tc, control_queue_is_never_handed_to_vhost_and_still_works);
 	tcase_add_test(tc, offloads_are_never_passed_to_vhost_but_programmed_on_the_tap);
 	tcase_add_test(tc, vhost_features_are_ring_bits_of_the_driver_intersected_with_the_offer);
-	tcase_add_test(tc, start_fails_when_vhost_lacks_a_negotiated_ring_feature);
-	tcase_add_test(tc, stop_detaches_the_tap_reads_ring_bases_back_and_closes);
-	tcase_add_test(tc, restart_after_stop_opens_a_fresh_vhost_and_repeats_the_setup);
-	tcase_add_test(tc, free_while_started_releases_vhost);
+	tcase_add_test(tc, start_fails_when_vhost_lacks_a_negotiated_ring_feature_and_keeps_the_fd);
+	tcase_add_test(tc, stop_detaches_the_tap_reads_ring_bases_back_and_keeps_the_fd);
+	tcase_add_test(tc, restart_after_stop_reuses_the_owned_vhost_and_repeats_the_setup);
+	tcase_add_test(tc, free_while_started_detaches_the_tap_then_closes_the_vhost);
 	tcase_add_test(tc, queue_the_driver_did_not_enable_is_not_handed_to_vhost);
-	tcase_add_test(tc, ioctl_failure_at_start_fails_cleanly_and_leaks_nothing);
-	tcase_add_test(tc, open_failure_at_start_fails_the_start);
+	tcase_add_test(tc, ioctl_failure_at_start_fails_cleanly_and_keeps_the_owned_fd);
+	tcase_add_test(tc, start_does_not_reopen_dev_vhost_net);
 	tcase_add_test(tc, irq_changes_need_no_vhost_call);
-	tcase_add_test(tc, vhost_on_uses_the_kernel_datapath);
+	tcase_add_test(tc, vhost_on_opens_probes_and_owns_the_vhost_at_creation);
 	tcase_add_test(tc, vhost_on_fails_with_one_clear_line_when_it_cannot_open);
+	tcase_add_test(tc, vhost_on_fails_with_one_clear_line_when_it_cannot_probe_or_own);
 	tcase_add_test(tc, vhost_auto_falls_back_to_userspace_with_one_warning);
+	tcase_add_test(tc, vhost_auto_falls_back_with_one_warning_when_it_cannot_own);
 	tcase_add_test(tc, vhost_auto_uses_vhost_when_it_opens);
-	tcase_add_test(tc, vhost_without_virtio_1_rings_is_refused_or_skipped);
+	tcase_add_test(tc, vhost_lacking_a_ring_feature_is_refused_or_skipped_with_the_fd_closed);
 	tcase_add_test(tc, vhost_off_never_touches_dev_vhost_net);
 	tcase_add_test(tc, vhost_with_user_networking_is_an_error);
 	tcase_add_test(tc, stats_say_rx_and_tx_are_counted_in_the_kernel_with_vhost);
