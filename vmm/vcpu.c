@@ -205,11 +205,14 @@ void vcpu_dump(struct vcpu *v, FILE *f)
 		s.cs.base, s.cs.l, s.cs.db, s.ss.selector, s.gdt.base, s.gdt.limit, s.idt.base, s.idt.limit);
 }
 
+/* The register dump first, then main prints the reason as minivmm's last line. On AMD, KVM has
+ * already reset the vCPU when it reports a triple fault (the VMCB is undefined after SHUTDOWN),
+ * so the dump then shows the reset state. */
 static void vcpu_fatal(struct vcpu *v, const char *why)
 {
-	log_err("vCPU %d: %s", v->id, why);
+	snprintf(v->fatal, sizeof(v->fatal), "vCPU %d: %s", v->id, why);
 	vcpu_dump(v, stderr);
-	vm_request_exit(EXIT_RUNTIME, why);
+	vm_request_exit(EXIT_RUNTIME, v->fatal);
 }
 
 static void vcpu_handle_io(struct vcpu *v)

@@ -20,6 +20,7 @@ struct vcpu {
 	pthread_t thread;
 	int started;
 	uint64_t exits[VCPU_EXIT_REASONS]; /* KVM exits by reason, for --stats */
+	char fatal[160];                   /* why this vCPU stopped the VM, if it did */
 };
 
 /* Creates vCPU id of ncpus: CPUID, MSRs, LAPIC LINT0/1. 0 or -errno with a line printed. */
