@@ -2,7 +2,7 @@
 # e2e: --net user (libslirp): DHCP gives 10.0.2.15; the guest fetches a file from a TCP server on
 # the host (as 10.0.2.2) intact; a hostfwd rule carries a TCP exchange both ways; DNS queries to
 # 10.0.2.3 are answered by the host's resolver (a dnsmasq on loopback with a name of its own).
-# Without any --net, the guest gets the same user network.
+# Without any --net, the guest gets the same user network; two --net give two NICs.
 # e2e-timeout: 600
 set -uo pipefail
 # A private mount namespace, so the test's /etc/resolv.conf (slirp reads it) is ours alone.
@@ -41,4 +41,10 @@ check user_exit_status_0 test "$GUEST_RC" -eq 0
 boot_guest --log default-net --scenario user --args dhcp --timeout 200 --
 expect user_is_the_default_network '^MINIVMM-USER-ADDR 10\.0\.2\.15/24'
 check user_default_exit_status_0 test "$GUEST_RC" -eq 0
+
+# Several --net options give several NICs.
+boot_guest --log two-nics --timeout 200 -- --net user --net user,net=10.0.3.0/24
+expect two_nics_eth0 '^eth0 '
+expect two_nics_eth1 '^eth1 '
+check two_nics_exit_status_0 test "$GUEST_RC" -eq 0
 e2e_finish
