@@ -18,6 +18,7 @@ enum {
 	OPT_CPUS,
 	OPT_NET,
 	OPT_STATS,
+	OPT_DUMP_DTB,
 	OPT_VERSION
 };
 
@@ -29,6 +30,7 @@ static const struct option cli_options[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -52,6 +54,8 @@ void cli_usage(FILE *f)
 		"          [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
 		"      none              no NIC at all\n"
 		"  --stats           print device counters when the VM stops\n"
+		"  --dump-dtb FILE   build the machine, write its device tree to FILE (read it with\n"
+		"                    dtc -I dtb -O dts FILE) and exit without running the guest\n"
 		"  --help            show this and exit\n"
 		"  --version         show the version and exit\n",
 		CONFIG_MAX_CPUS, CLI_DEFAULT_CPUS, CONFIG_MAX_NICS);
@@ -227,11 +231,14 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg)
 		case OPT_VERSION: printf("minivmm " MINIVMM_VERSION "\n"); return 1;
 		case OPT_KERNEL:
 		case OPT_INITRD:
+		case OPT_DUMP_DTB:
 			if (!*optarg) {
 				log_err("--%s: the file name is empty", option_name(c));
 				return -EINVAL;
 			}
-			*(c == OPT_KERNEL ? &cfg->kernel : &cfg->initrd) = optarg;
+			*(c == OPT_KERNEL   ? &cfg->kernel
+			  : c == OPT_INITRD ? &cfg->initrd
+					    : &cfg->dump_dtb) = optarg;
 			break;
 		case OPT_APPEND: cfg->cmdline = optarg; break;
 		case OPT_MEM:

@@ -47,5 +47,6 @@ struct vm_config {
 	int nnics;
 	bool no_net;              /* --net none */
 	bool stats;
+	const char *dump_dtb;     /* --dump-dtb FILE: write the device tree, do not run; NULL = run */
 };
 #endif

@@ -18,6 +18,7 @@
 #include "devices/virtio/virtio_pci.h"
 #include "devices/serial.h"
 #include "firmware/boot.h"
+#include "firmware/dtb.h"
 #include "firmware/firmware.h"
 #include "firmware/layout.h"
 #include "vmm/cli.h"
@@ -226,6 +227,13 @@ int main(int argc, char **argv)
 	if (machine_build(m)) {
 		machine_teardown(m);
 		return EXIT_BADINPUT;
+	}
+	if (m->cfg.dump_dtb) {
+		/* Built, devices placed, nothing run: describe it and stop (like QEMU's dumpdtb). */
+		struct machine_desc md = { .ram_size = m->cfg.mem, .ncpus = m->cfg.cpus };
+		ret = dtb_write_file(m->cfg.dump_dtb, &md, &m->mem, &m->boot, m->cfg.cmdline);
+		machine_teardown(m);
+		return ret ? EXIT_BADINPUT : 0;
 	}
 	machine_run(m);
 	machine_teardown(m);

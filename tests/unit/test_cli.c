@@ -107,6 +107,7 @@ START_TEST(kernel_alone_gives_all_defaults)
 	ck_assert_uint_eq(cfg.mem, 512ULL << 20);
 	ck_assert_int_eq(cfg.cpus, 1);
 	ck_assert(!cfg.stats);
+	ck_assert_ptr_null(cfg.dump_dtb);
 	ck_assert(!cfg.no_net);
 	ck_assert_int_eq(cfg.nnics, 1);
 	ck_assert_int_eq(cfg.nic[0].kind, NET_USER);
@@ -125,7 +126,7 @@ END_TEST
 START_TEST(every_option_is_stored)
 {
 	assert_ok(PARSE("--kernel", "k", "--initrd", "i.cpio", "--append", "quiet", "--mem", "2G",
-			"--cpus", "4", "--stats", "--net", "tap"));
+			"--cpus", "4", "--stats", "--net", "tap", "--dump-dtb", "m.dtb"));
 	ck_assert_str_eq(cfg.kernel, "k");
 	ck_assert_str_eq(cfg.initrd, "i.cpio");
 	ck_assert_str_eq(cfg.cmdline, "quiet");
@@ -134,6 +135,21 @@ START_TEST(every_option_is_stored)
 	ck_assert(cfg.stats);
 	ck_assert_int_eq(cfg.nnics, 1);
 	ck_assert_int_eq(cfg.nic[0].kind, NET_TAP);
+	ck_assert_str_eq(cfg.dump_dtb, "m.dtb");
+}
+END_TEST
+
+START_TEST(dump_dtb_needs_one_non_empty_file_name)
+{
+	assert_ok(PARSE("--dump-dtb", "out/machine.dtb", "--kernel", "k"));
+	ck_assert_str_eq(cfg.dump_dtb, "out/machine.dtb");
+	assert_ok(PARSE("--kernel", "k", "--dump-dtb=x.dtb"));
+	ck_assert_str_eq(cfg.dump_dtb, "x.dtb");
+	ASSERT_ERR("--dump-dtb", "needs a value", "--kernel", "k", "--dump-dtb");
+	ASSERT_ERR("--dump-dtb", "file name is empty", "--kernel", "k", "--dump-dtb", "");
+	ASSERT_ERR("--dump-dtb", "twice", "--kernel", "k", "--dump-dtb", "a", "--dump-dtb", "b");
+	/* It builds the machine, so it needs the kernel like a run does. */
+	ASSERT_ERR("--kernel", "required", "--dump-dtb", "a.dtb");
 }
 END_TEST
 
@@ -189,6 +205,7 @@ START_TEST(option_without_its_value_is_an_error)
 	ASSERT_ERR("--kernel", "needs a value", "--kernel");
 	ASSERT_ERR("--mem", "needs a value", "--kernel", "k", "--mem");
 	ASSERT_ERR("--net", "needs a value", "--kernel", "k", "--net");
+	ASSERT_ERR("--dump-dtb", "needs a value", "--kernel", "k", "--dump-dtb");
 }
 END_TEST
 
@@ -618,6 +635,7 @@ static Suite *cli_suite(void)
 
 	tcase_add_test(t, kernel_alone_gives_all_defaults);
 	tcase_add_test(t, every_option_is_stored);
+	tcase_add_test(t, dump_dtb_needs_one_non_empty_file_name);
 	tcase_add_test(t, option_equals_form_and_empty_append_are_accepted);
 	tcase_add_test(t, missing_kernel_is_an_error);
 	tcase_add_test(t, help_prints_usage_to_stdout_and_returns_1);

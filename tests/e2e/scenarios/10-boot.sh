@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # e2e: minivmm boots Debian's cloud kernel with 1 and 2 vCPUs; the guest's init sees the CPUs and
 # memory it was given, runs its scenario and powers off; minivmm exits 0 and prints the boot time.
-# Also: the same under the ASan/UBSan build, and `reboot` (reboot=k) ending the VM with 0.
+# Also: the same under the ASan/UBSan build, `reboot` (reboot=k) ending the VM with 0, and
+# --dump-dtb writing the machine's device tree without running the guest.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -47,6 +48,21 @@ expect triple_fault_register_dump '^ rip [0-9a-f]{16} rsp [0-9a-f]{16}'
 expect triple_fault_control_registers_dumped '^ cr0 [0-9a-f]{16} cr2'
 if [ "$(tr -d '\r' <"$GUEST_LOG" | grep -c 'triple fault')" -eq 1 ]; then pass triple_fault_reported_once
 else fail triple_fault_reported_once; fi
+
+# --dump-dtb builds the machine (so it needs /dev/kvm), writes the tree and exits 0 at once.
+dtb=$RESULTS/machine.dtb
+rm -f "$dtb"
+timeout -k 5 60 "$MINIVMM" --dump-dtb "$dtb" --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
+	--cpus 2 --net none >"$RESULTS/dump-dtb.log" 2>&1
+check dump_dtb_exits_0 test "$?" -eq 0
+magic=$(head -c 4 "$dtb" 2>/dev/null | od -An -tx1 | tr -d ' \n')
+check dump_dtb_has_fdt_magic test "$magic" = d00dfeed
+if command -v dtc >/dev/null; then
+	ncpu=$(dtc -I dtb -O dts "$dtb" 2>/dev/null | grep -cE '^[[:space:]]*cpu@[0-9a-f]+ \{')
+	check dump_dtb_shows_2_cpu_nodes test "$ncpu" -eq 2
+else
+	skip dump_dtb_shows_2_cpu_nodes "dtc not installed (device-tree-compiler)"
+fi
 
 boot_guest --log reboot --scenario reboot -- --net none
 expect reboot_scenario_ran '^MINIVMM-REBOOTING'
