@@ -97,7 +97,7 @@ testhost_run() {
 		-no-reboot -kernel "$kernel" -initrd "$th/initrd.img"
 		-virtfs "local,path=/,mount_tag=hostroot,readonly=on,multidevs=remap,security_model=none"
 		-virtfs "local,path=$out,mount_tag=results,security_model=none")
-	local append="console=ttyS0 panic=-1 loglevel=4 testhost.out=$out"
+	local append="console=ttyS0 panic=-1 loglevel=4 testhost.out=$out testhost.src=$src"
 	local rc=0 start=$SECONDS
 	if [ -n "$interactive" ]; then
 		local to=()
