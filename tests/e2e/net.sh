@@ -71,6 +71,7 @@ net_scenario() {
 		else
 			fail "${pre}iperf_host_to_guest" "$(tail -n 2 <<<"$out")"
 		fi
+		kill -USR1 "$p" # --stats prints now too, not only at exit
 		echo go | nc -N -w 5 "$NET_GUEST" 5001 || fail "${pre}signal_guest"
 	fi
 	wait_guest
@@ -80,6 +81,9 @@ net_scenario() {
 	expect "${pre}guest_scenario_done" '^MINIVMM-SCENARIO-DONE'
 	check "${pre}vmm_exit_status_0" test "$GUEST_RC" -eq 0
 	grep -E '^stats: ' "$GUEST_LOG" | sed 's/^/  /'
+	local reports
+	reports=$(grep -c '^stats: net0 tx ' "$GUEST_LOG")
+	check "${pre}stats_on_sigusr1_and_at_exit" test "$reports" -eq 2
 	NET_STATS_LOG=$GUEST_LOG
 }
 
