@@ -158,18 +158,22 @@ static void on_exit_request(void *opaque, uint32_t events)
 	loop_stop(((struct machine *)opaque)->loop);
 }
 
+/* The signals the main loop takes through a signalfd. */
+static void main_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+}
+
 /* The main thread owns the console, signals and the exit request; vCPUs and NIC I/O threads run
  * on their own. */
 static int machine_run(struct machine *m)
 {
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	/* Blocked before any thread starts, so every thread inherits the mask and the signalfd gets them. */
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	main_signals(&set);
 	m->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 	m->loop = loop_new();
 	int ret;
@@ -224,6 +228,11 @@ int main(int argc, char **argv)
 	if (ret < 0)
 		return EXIT_BADINPUT;
 	signal(SIGPIPE, SIG_IGN);
+	/* Blocked before any thread (NIC I/O, interrupt poller, vCPU) exists, so all of them inherit
+	 * the mask and these signals only ever reach the main loop's signalfd. */
+	sigset_t set;
+	main_signals(&set);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (machine_build(m)) {
 		machine_teardown(m);
 		return EXIT_BADINPUT;
