@@ -11,6 +11,7 @@
 #include "firmware/boot.h"
 #include "firmware/e820.h"
 #include "firmware/layout.h"
+#include "tests/unit/unit.h"
 
 #define RAM (64ULL << 20)
 #define SETUP_SECTS 2
@@ -590,9 +591,5 @@ static Suite *boot_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(boot_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(boot_suite());
 }

@@ -20,6 +20,7 @@
 #include "devices/net/vhost_net.h"
 #include "devices/virtio/virtio_net.h"
 #include "tests/unit/fake_ring.h"
+#include "tests/unit/unit.h"
 
 #define BIT(f) (1ULL << (f))
 #define RING_BITS                                                                                            \
@@ -1047,9 +1048,5 @@ int main(void)
 	tcase_add_test(tc, vhost_with_user_networking_is_an_error);
 	tcase_add_test(tc, stats_say_rx_and_tx_are_counted_in_the_kernel_with_vhost);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

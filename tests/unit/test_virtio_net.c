@@ -15,6 +15,7 @@
 #include "devices/net/net_loop.h"
 #include "devices/virtio/virtio_net.h"
 #include "tests/unit/fake_ring.h"
+#include "tests/unit/unit.h"
 
 #define BIT(f)	   (1ULL << (f))
 #define HDR	   12
@@ -947,9 +948,5 @@ static Suite *virtio_net_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(virtio_net_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(virtio_net_suite());
 }
