@@ -220,31 +220,30 @@ static const SlirpCb slirp_callbacks = {
 
 /* ---- the loop side ---- */
 
+/* SLIRP_POLL_* and the epoll bits they stand for. */
+static const struct {
+	int slirp;
+	uint32_t epoll;
+} slirp_poll_bits[] = {
+    {SLIRP_POLL_IN, EPOLLIN},	{SLIRP_POLL_OUT, EPOLLOUT}, {SLIRP_POLL_PRI, EPOLLPRI},
+    {SLIRP_POLL_ERR, EPOLLERR}, {SLIRP_POLL_HUP, EPOLLHUP},
+};
+
 static uint32_t slirp_to_epoll(int ev)
 {
 	uint32_t e = 0;
-	if (ev & SLIRP_POLL_IN)
-		e |= EPOLLIN;
-	if (ev & SLIRP_POLL_OUT)
-		e |= EPOLLOUT;
-	if (ev & SLIRP_POLL_PRI)
-		e |= EPOLLPRI;
-	return e; /* EPOLLERR and EPOLLHUP are always reported */
+	for (size_t i = 0; i < sizeof(slirp_poll_bits) / sizeof(slirp_poll_bits[0]); i++)
+		if (ev & slirp_poll_bits[i].slirp)
+			e |= slirp_poll_bits[i].epoll;
+	return e & ~(uint32_t)(EPOLLERR | EPOLLHUP); /* always reported: not ours to ask for */
 }
 
 static int slirp_from_epoll(uint32_t e)
 {
 	int ev = 0;
-	if (e & EPOLLIN)
-		ev |= SLIRP_POLL_IN;
-	if (e & EPOLLOUT)
-		ev |= SLIRP_POLL_OUT;
-	if (e & EPOLLPRI)
-		ev |= SLIRP_POLL_PRI;
-	if (e & EPOLLERR)
-		ev |= SLIRP_POLL_ERR;
-	if (e & EPOLLHUP)
-		ev |= SLIRP_POLL_HUP;
+	for (size_t i = 0; i < sizeof(slirp_poll_bits) / sizeof(slirp_poll_bits[0]); i++)
+		if (e & slirp_poll_bits[i].epoll)
+			ev |= slirp_poll_bits[i].slirp;
 	return ev;
 }
 
