@@ -14,21 +14,15 @@ META=linux-image-cloud-amd64
 MODULES=(virtio_pci virtio_net virtio_pci_modern_dev virtio_pci_legacy_dev)
 TOOLS=(/usr/bin/iperf3 /usr/sbin/ethtool /usr/bin/lspci /usr/sbin/ip /usr/bin/socat)
 
-stamp=$( {
-	kpkg_version "$META"
-	inputs_hash "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" "$src/guest/bootmark.c" "$src/guest/udhcpc.script" \
-		"$src/tools/initramfs.sh" "${TOOLS[@]}" /bin/busybox
-} | sha256sum | cut -d' ' -f1)
-if [ -f "$out/vmlinuz" ] && [ -f "$out/initrd.img" ] && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
+stamp=$(build_stamp "$META" "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" \
+	"$src/guest/bootmark.c" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" "${TOOLS[@]}" /bin/busybox)
+if build_is_current "$out" "$stamp"; then
 	exit 0
 fi
 echo "guest: building $out" >&2
 mkdir -p "$out"
 kroot=$out/kernel-root
-kpkg_fetch "$META" "$debs" "$kroot"
-cp "$kroot/boot/vmlinuz-$KVER" "$out/vmlinuz"
-# The same kernel as an ELF (PVH-bootable), for VMMs or QEMU runs that want to skip decompression.
-kernel_extract_elf "$out/vmlinuz" "$out/vmlinux" || rm -f "$out/vmlinux"
+kernel_install "$META" "$debs" "$kroot" "$out"
 
 root=$out/initrd-root
 initramfs_skeleton "$root"
@@ -51,5 +45,5 @@ cc -static -Os -Wall -Werror -I"$src" -o "$root/bin/bootmark" "$src/guest/bootma
 echo "$KPKG" >"$root/etc/minivmm-kernel"
 initramfs_pack "$root" "$out/initrd.img"
 rm -rf "$kroot" "$root"
-echo "$stamp" >"$out/.stamp"
+build_mark_current "$out" "$stamp"
 echo "guest: $KPKG, initrd $(du -k "$out/initrd.img" | cut -f1) KiB" >&2

@@ -15,6 +15,13 @@
 #   initramfs_add_bin DIR PATH...   copy binaries with the shared libraries ldd reports
 #   initramfs_pack DIR OUT          cpio newc, owned by root, gzip
 #   inputs_hash FILE...             one hash over the contents of files (and directory trees)
+#   build_stamp META FILE...        what a kernel + initramfs build depends on, as one hash:
+#                                   META's kernel package and version, and the FILEs' contents
+#   build_is_current DIR STAMP      DIR holds vmlinuz and initrd.img from a build whose stamp
+#                                   (as build_mark_current left it) is STAMP
+#   build_mark_current DIR STAMP    records STAMP for DIR: the build's last step
+#   kernel_install META DEBDIR KROOT OUT  kpkg_fetch META into KROOT, then OUT/vmlinuz and, when
+#                                   one is found inside, OUT/vmlinux (the uncompressed ELF)
 
 # The package META (e.g. linux-image-cloud-amd64) depends on: linux-image-6.1.0-NN-cloud-amd64.
 kpkg_real() {
@@ -167,4 +174,32 @@ inputs_hash() {
 			echo "missing $f"
 		fi
 	done | sha256sum | cut -d' ' -f1
+}
+
+build_stamp() {
+	local meta=$1
+	shift
+	{
+		kpkg_version "$meta"
+		inputs_hash "$@"
+	} | sha256sum | cut -d' ' -f1
+}
+
+build_is_current() {
+	local dir=$1 stamp=$2
+	[ -f "$dir/vmlinuz" ] && [ -f "$dir/initrd.img" ] &&
+		[ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ]
+}
+
+build_mark_current() {
+	echo "$2" >"$1/.stamp"
+}
+
+kernel_install() {
+	local meta=$1 debdir=$2 kroot=$3 out=$4
+	kpkg_fetch "$meta" "$debdir" "$kroot"
+	cp "$kroot/boot/vmlinuz-$KVER" "$out/vmlinuz"
+	# The same kernel as an ELF (PVH-bootable), for VMMs or QEMU runs that want to skip
+	# decompression.
+	kernel_extract_elf "$out/vmlinuz" "$out/vmlinux" || rm -f "$out/vmlinux"
 }

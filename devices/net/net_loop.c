@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "vmm/iov.h"
 #include "vmm/log.h"
 #include "vmm/loop.h"
 
@@ -179,22 +180,6 @@ static void net_rx_release(struct net_loop *nl, int used)
 	nl->cap = 0;
 }
 
-static void net_iov_write(const struct iovec *iov, int niov, size_t off, const void *src, size_t len)
-{
-	const uint8_t *s = src;
-	for (int i = 0; i < niov && len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		size_t k = iov[i].iov_len - off < len ? iov[i].iov_len - off : len;
-		memcpy((uint8_t *)iov[i].iov_base + off, s, k);
-		s += k;
-		len -= k;
-		off = 0;
-	}
-}
-
 /* The held chains got a frame of len bytes (header included): complete as many as it filled. */
 static void net_rx_complete(struct net_loop *nl, size_t len)
 {
@@ -210,8 +195,8 @@ static void net_rx_complete(struct net_loop *nl, size_t len)
 	}
 	/* 5.1.6.4: num_buffers is always written with VERSION_1; the tap skips it on read. */
 	uint16_t nbuf = htole16(used);
-	net_iov_write(nl->iov, nl->niov, offsetof(struct virtio_net_hdr_v1, num_buffers), &nbuf,
-		      sizeof(nbuf));
+	iov_from_buf(nl->iov, nl->niov, offsetof(struct virtio_net_hdr_v1, num_buffers), &nbuf,
+		     sizeof(nbuf));
 	net_rx_release(nl, used);
 	virtq_flush(vq, used);
 	st->packets++;
@@ -229,7 +214,7 @@ static enum net_rx net_rx_one(struct net_loop *nl)
 		return RX_BROKEN;
 	if (nl->pend_len) {
 		if (g == GATHER_ENOUGH) {
-			net_iov_write(nl->iov, nl->niov, 0, nl->bounce, nl->pend_len);
+			iov_from_buf(nl->iov, nl->niov, 0, nl->bounce, nl->pend_len);
 			net_rx_complete(nl, nl->pend_len);
 			nl->pend_len = 0;
 			return RX_DONE;

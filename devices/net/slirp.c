@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "vmm/config.h"
+#include "vmm/iov.h"
 #include "vmm/log.h"
 #include "vmm/loop.h"
 
@@ -219,31 +220,30 @@ static const SlirpCb slirp_callbacks = {
 
 /* ---- the loop side ---- */
 
+/* SLIRP_POLL_* and the epoll bits they stand for. */
+static const struct {
+	int slirp;
+	uint32_t epoll;
+} slirp_poll_bits[] = {
+    {SLIRP_POLL_IN, EPOLLIN},	{SLIRP_POLL_OUT, EPOLLOUT}, {SLIRP_POLL_PRI, EPOLLPRI},
+    {SLIRP_POLL_ERR, EPOLLERR}, {SLIRP_POLL_HUP, EPOLLHUP},
+};
+
 static uint32_t slirp_to_epoll(int ev)
 {
 	uint32_t e = 0;
-	if (ev & SLIRP_POLL_IN)
-		e |= EPOLLIN;
-	if (ev & SLIRP_POLL_OUT)
-		e |= EPOLLOUT;
-	if (ev & SLIRP_POLL_PRI)
-		e |= EPOLLPRI;
-	return e; /* EPOLLERR and EPOLLHUP are always reported */
+	for (size_t i = 0; i < sizeof(slirp_poll_bits) / sizeof(slirp_poll_bits[0]); i++)
+		if (ev & slirp_poll_bits[i].slirp)
+			e |= slirp_poll_bits[i].epoll;
+	return e & ~(uint32_t)(EPOLLERR | EPOLLHUP); /* always reported: not ours to ask for */
 }
 
 static int slirp_from_epoll(uint32_t e)
 {
 	int ev = 0;
-	if (e & EPOLLIN)
-		ev |= SLIRP_POLL_IN;
-	if (e & EPOLLOUT)
-		ev |= SLIRP_POLL_OUT;
-	if (e & EPOLLPRI)
-		ev |= SLIRP_POLL_PRI;
-	if (e & EPOLLERR)
-		ev |= SLIRP_POLL_ERR;
-	if (e & EPOLLHUP)
-		ev |= SLIRP_POLL_HUP;
+	for (size_t i = 0; i < sizeof(slirp_poll_bits) / sizeof(slirp_poll_bits[0]); i++)
+		if (e & slirp_poll_bits[i].epoll)
+			ev |= slirp_poll_bits[i].slirp;
 	return ev;
 }
 
@@ -404,51 +404,6 @@ static int slirp_prepoll(void *opaque)
 
 /* ---- net_backend_ops ---- */
 
-static size_t slirp_iov_size(const struct iovec *iov, int iovcnt)
-{
-	size_t n = 0;
-	for (int i = 0; i < iovcnt; i++)
-		n += iov[i].iov_len;
-	return n;
-}
-
-/* Copies len bytes starting at offset off of the iovec into buf. */
-static void slirp_iov_read(const struct iovec *iov, int iovcnt, size_t off, void *buf, size_t len)
-{
-	uint8_t *d = buf;
-	for (int i = 0; i < iovcnt && len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		size_t n = iov[i].iov_len - off;
-		if (n > len)
-			n = len;
-		memcpy(d, (const uint8_t *)iov[i].iov_base + off, n);
-		d += n;
-		len -= n;
-		off = 0;
-	}
-}
-
-static void slirp_iov_write(const struct iovec *iov, int iovcnt, size_t off, const void *buf, size_t len)
-{
-	const uint8_t *s = buf;
-	for (int i = 0; i < iovcnt && len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		size_t n = iov[i].iov_len - off;
-		if (n > len)
-			n = len;
-		memcpy((uint8_t *)iov[i].iov_base + off, s, n);
-		s += n;
-		len -= n;
-		off = 0;
-	}
-}
-
 /* 5.1.6.2: the field at csum_start + csum_offset holds the pseudo-header sum; the device (here
  * the backend) sums from csum_start to the end and stores the complement there. */
 static void slirp_csum_complete(uint8_t *f, size_t len, size_t start, size_t off)
@@ -469,7 +424,7 @@ static void slirp_csum_complete(uint8_t *f, size_t len, size_t start, size_t off
 static ssize_t slirp_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
 {
 	struct slirp_be *sb = be->priv;
-	size_t total = slirp_iov_size(iov, iovcnt);
+	size_t total = iov_size(iov, iovcnt);
 	if (total < SLIRP_HDR_LEN + SLIRP_ETH_HLEN) {
 		sb->stats.tx_dropped_short++;
 		return -EINVAL;
@@ -480,13 +435,13 @@ static ssize_t slirp_send(struct net_backend *be, const struct iovec *iov, int i
 		return -EMSGSIZE;
 	}
 	struct virtio_net_hdr_v1 hdr;
-	slirp_iov_read(iov, iovcnt, 0, &hdr, sizeof(hdr));
+	iov_to_buf(iov, iovcnt, 0, &hdr, sizeof(hdr));
 	/* offload_features() is 0, so no GSO was negotiated: a GSO frame is a guest bug. */
 	if (hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
 		sb->stats.tx_dropped_gso++;
 		return -EINVAL;
 	}
-	slirp_iov_read(iov, iovcnt, SLIRP_HDR_LEN, sb->txbuf, len);
+	iov_to_buf(iov, iovcnt, SLIRP_HDR_LEN, sb->txbuf, len);
 	if (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 		size_t start = le16toh(hdr.csum_start), off = le16toh(hdr.csum_offset);
 		if (start + off + 2 > len) {
@@ -509,7 +464,7 @@ static ssize_t slirp_recv(struct net_backend *be, const struct iovec *iov, int i
 	sb->rxq_head = (sb->rxq_head + 1) % SLIRP_RXQ_FRAMES;
 	sb->rxq_count--;
 	size_t total = SLIRP_HDR_LEN + f->len;
-	if (slirp_iov_size(iov, iovcnt) < total) {
+	if (iov_size(iov, iovcnt) < total) {
 		/* The caller promised room for any frame; never hand over a truncated one. */
 		free(f);
 		sb->stats.rx_dropped_full++;
@@ -517,8 +472,8 @@ static ssize_t slirp_recv(struct net_backend *be, const struct iovec *iov, int i
 	}
 	/* num_buffers is the device's to fill; every other field 0: no offloads, checksums valid. */
 	static const struct virtio_net_hdr_v1 zero;
-	slirp_iov_write(iov, iovcnt, 0, &zero, sizeof(zero));
-	slirp_iov_write(iov, iovcnt, SLIRP_HDR_LEN, f->data, f->len);
+	iov_from_buf(iov, iovcnt, 0, &zero, sizeof(zero));
+	iov_from_buf(iov, iovcnt, SLIRP_HDR_LEN, f->data, f->len);
 	free(f);
 	sb->stats.rx_frames++;
 	return (ssize_t)total;

@@ -12,6 +12,8 @@
 
 #include <linux/virtio_ring.h>
 
+#include "vmm/iov.h"
+
 /* The compiler must not re-load a guest value after we copied it (the guest may have changed it
  * since): a compiler barrier after each memcpy out of guest memory forbids that. */
 #define barrier() __asm__ __volatile__("" ::: "memory")
@@ -322,35 +324,12 @@ bool virtq_set_notify(struct virtq *vq, bool enable)
 	return vq->shadow_avail != vq->last_avail;
 }
 
-static size_t iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len,
-		       bool to_iov)
-{
-	size_t done = 0;
-	for (unsigned i = 0; i < n && done < len; i++) {
-		if (off >= iov[i].iov_len) {
-			off -= iov[i].iov_len;
-			continue;
-		}
-		size_t chunk = iov[i].iov_len - off;
-		if (chunk > len - done)
-			chunk = len - done;
-		uint8_t *g = (uint8_t *)iov[i].iov_base + off;
-		if (to_iov)
-			memcpy(g, (const uint8_t *)buf + done, chunk);
-		else
-			memcpy((uint8_t *)buf + done, g, chunk);
-		done += chunk;
-		off = 0;
-	}
-	return done;
-}
-
 size_t virtq_copy_from_out(const struct virtq_elem *e, size_t off, void *dst, size_t len)
 {
-	return iov_copy(e->iov, e->nr_out, off, dst, len, false);
+	return iov_to_buf(e->iov, e->nr_out, off, dst, len);
 }
 
 size_t virtq_copy_to_in(const struct virtq_elem *e, size_t off, const void *src, size_t len)
 {
-	return iov_copy(e->iov + e->nr_out, e->nr_in, off, (void *)src, len, true);
+	return iov_from_buf(e->iov + e->nr_out, e->nr_in, off, src, len);
 }

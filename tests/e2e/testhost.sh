@@ -24,28 +24,22 @@ MODULES=(virtio_pci 9pnet_virtio 9p kvm ccp kvm-amd tun tap vhost vhost_iotlb vh
 
 testhost_build() {
 	local stamp kroot root
-	stamp=$( {
-		kpkg_version "$META"
-		inputs_hash "$src/tests/e2e/testhost.sh" "$src/tests/e2e/testhost-init" \
-			"$src/tools/initramfs.sh" /bin/busybox
-	} | sha256sum | cut -d' ' -f1)
-	if [ -f "$th/vmlinuz" ] && [ -f "$th/initrd.img" ] &&
-		[ "$(cat "$th/.stamp" 2>/dev/null)" = "$stamp" ]; then
+	stamp=$(build_stamp "$META" "$src/tests/e2e/testhost.sh" "$src/tests/e2e/testhost-init" \
+		"$src/tools/initramfs.sh" /bin/busybox)
+	if build_is_current "$th" "$stamp"; then
 		return 0
 	fi
 	echo "testhost: building $th" >&2
 	mkdir -p "$th"
 	kroot=$th/kernel-root
-	kpkg_fetch "$META" "$build/debs" "$kroot"
-	cp "$kroot/boot/vmlinuz-$KVER" "$th/vmlinuz"
-	kernel_extract_elf "$th/vmlinuz" "$th/vmlinux" || rm -f "$th/vmlinux"
+	kernel_install "$META" "$build/debs" "$kroot" "$th"
 	root=$th/initrd-root
 	initramfs_skeleton "$root"
 	initramfs_add_modules "$root" "$kroot" "${MODULES[@]}"
 	install -m 755 "$src/tests/e2e/testhost-init" "$root/init"
 	initramfs_pack "$root" "$th/initrd.img"
 	rm -rf "$kroot" "$root"
-	echo "$stamp" >"$th/.stamp"
+	build_mark_current "$th" "$stamp"
 }
 
 testhost_run() {

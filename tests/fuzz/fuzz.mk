@@ -6,7 +6,7 @@ FUZZ_FLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. \
 	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 
 .PHONY: fuzz
-$(BUILD)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c devices/virtio/virtq.c vmm/guest_mem.c
+$(BUILD)/fuzz/fuzz_virtq: tests/fuzz/fuzz_virtq.c devices/virtio/virtq.c vmm/guest_mem.c vmm/iov.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^
 

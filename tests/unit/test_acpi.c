@@ -9,6 +9,7 @@
 #include "firmware/acpi_tables.h"
 #include "firmware/firmware.h"
 #include "firmware/layout.h"
+#include "tests/unit/unit.h"
 
 #define RAM (2ULL << 20)
 #define NCPUS 4
@@ -280,9 +281,5 @@ int main(void)
 	tcase_add_test(tc, dsdt_prt_routes_every_slot_and_pin_by_the_swizzle);
 	tcase_add_test(tc, too_many_cpus_are_refused);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "firmware/aml.h"
+#include "tests/unit/unit.h"
 
 static uint8_t buf[8192];
 static struct aml a;
@@ -150,9 +151,5 @@ int main(void)
 	tcase_add_test(tc, buffer_with_end_tag);
 	tcase_add_test(tc, overflow_is_sticky_and_writes_nothing_past_the_end);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

@@ -11,6 +11,7 @@
 #include "firmware/boot.h"
 #include "firmware/e820.h"
 #include "firmware/layout.h"
+#include "tests/unit/unit.h"
 
 #define RAM (64ULL << 20)
 #define SETUP_SECTS 2
@@ -81,6 +82,13 @@ static struct boot_spec spec_for(const char *kernel, const char *initrd, const c
 				   .machine = { .ram_size = RAM, .ncpus = 1 } };
 }
 
+/* boot_load() of b as the kernel, without an initrd. */
+static int bz_load(const struct bz *b, const char *cmdline, struct boot_info *bi)
+{
+	struct boot_spec s = spec_for(tmpfile_with(b->img, sizeof(b->img)), NULL, cmdline);
+	return boot_load(&mem, &s, bi);
+}
+
 static struct boot_params *bp(void)
 {
 	return (struct boot_params *)(ram + LAYOUT_BOOT_PARAMS);
@@ -91,9 +99,7 @@ START_TEST(bzimage_is_loaded_at_1mib_with_64bit_entry)
 	struct bz b;
 	struct boot_info bi;
 	bz_init(&b);
-	struct boot_spec s = spec_for(tmpfile_with(b.img, sizeof(b.img)), NULL, "console=ttyS0");
-
-	ck_assert_int_eq(boot_load(&mem, &s, &bi), 0);
+	ck_assert_int_eq(bz_load(&b, "console=ttyS0", &bi), 0);
 	ck_assert_int_eq(bi.entry, BOOT_ENTRY_LINUX64);
 	ck_assert_uint_eq(bi.rip, LAYOUT_KERNEL + 0x200);
 	ck_assert_uint_eq(bi.rsi, LAYOUT_BOOT_PARAMS);
@@ -111,9 +117,7 @@ START_TEST(boot_params_carry_header_loader_and_cmdline)
 	struct boot_info bi;
 	bz_init(&b);
 	b.h->kernel_version = 0x1234;
-	struct boot_spec s = spec_for(tmpfile_with(b.img, sizeof(b.img)), NULL, "console=ttyS0 quiet");
-
-	ck_assert_int_eq(boot_load(&mem, &s, &bi), 0);
+	ck_assert_int_eq(bz_load(&b, "console=ttyS0 quiet", &bi), 0);
 	ck_assert_uint_eq(bp()->hdr.header, 0x53726448);
 	ck_assert_uint_eq(bp()->hdr.version, 0x020f);
 	ck_assert_uint_eq(bp()->hdr.kernel_version, 0x1234);
@@ -139,9 +143,7 @@ START_TEST(setup_code_after_the_header_end_is_not_copied)
 	size_t end = 0x1f1 + offsetof(struct setup_header, init_size) + 4;
 	b.img[0x201] = (uint8_t)(end - 0x202);
 	b.h->handover_offset = 0xdeadbeef;
-	struct boot_spec s = spec_for(tmpfile_with(b.img, sizeof(b.img)), NULL, "");
-
-	ck_assert_int_eq(boot_load(&mem, &s, &bi), 0);
+	ck_assert_int_eq(bz_load(&b, "", &bi), 0);
 	ck_assert_uint_eq(bp()->hdr.init_size, INIT_SIZE);
 	ck_assert_uint_eq(bp()->hdr.handover_offset, 0);
 }
@@ -171,9 +173,7 @@ START_TEST(e820_of_small_guest_has_low_ram_reserved_areas_and_ram_from_1mib)
 	struct bz b;
 	struct boot_info bi;
 	bz_init(&b);
-	struct boot_spec s = spec_for(tmpfile_with(b.img, sizeof(b.img)), NULL, "");
-
-	ck_assert_int_eq(boot_load(&mem, &s, &bi), 0);
+	ck_assert_int_eq(bz_load(&b, "", &bi), 0);
 	ck_assert_uint_eq(bp()->e820_entries, 4);
 	struct boot_e820_entry *e = bp()->e820_table;
 	ck_assert_uint_eq(e[0].addr, 0);
@@ -276,9 +276,7 @@ START_TEST(kernel_claiming_more_than_ram_is_refused)
 	struct boot_info bi;
 	bz_init(&b);
 	b.h->init_size = RAM;
-	struct boot_spec s = spec_for(tmpfile_with(b.img, sizeof(b.img)), NULL, "");
-
-	ck_assert_int_eq(boot_load(&mem, &s, &bi), -E2BIG);
+	ck_assert_int_eq(bz_load(&b, "", &bi), -E2BIG);
 }
 END_TEST
 
@@ -301,9 +299,7 @@ START_TEST(boot_protocol_older_than_2_06_is_refused)
 	struct boot_info bi;
 	bz_init(&b);
 	b.h->version = 0x0205;
-	struct boot_spec s = spec_for(tmpfile_with(b.img, sizeof(b.img)), NULL, "");
-
-	ck_assert_int_eq(boot_load(&mem, &s, &bi), -EINVAL);
+	ck_assert_int_eq(bz_load(&b, "", &bi), -EINVAL);
 }
 END_TEST
 
@@ -313,9 +309,7 @@ START_TEST(kernel_without_64bit_entry_is_refused)
 	struct boot_info bi;
 	bz_init(&b);
 	b.h->xloadflags = 0;
-	struct boot_spec s = spec_for(tmpfile_with(b.img, sizeof(b.img)), NULL, "");
-
-	ck_assert_int_eq(boot_load(&mem, &s, &bi), -EINVAL);
+	ck_assert_int_eq(bz_load(&b, "", &bi), -EINVAL);
 }
 END_TEST
 
@@ -352,9 +346,7 @@ START_TEST(page_tables_identity_map_4gib_with_2mib_pages)
 	struct bz b;
 	struct boot_info bi;
 	bz_init(&b);
-	struct boot_spec s = spec_for(tmpfile_with(b.img, sizeof(b.img)), NULL, "");
-
-	ck_assert_int_eq(boot_load(&mem, &s, &bi), 0);
+	ck_assert_int_eq(bz_load(&b, "", &bi), 0);
 	uint64_t *pml4 = (uint64_t *)(ram + LAYOUT_PML4);
 	uint64_t *pdpt = (uint64_t *)(ram + LAYOUT_PDPT);
 	uint64_t *pd = (uint64_t *)(ram + LAYOUT_PD);
@@ -375,9 +367,7 @@ START_TEST(gdt_holds_linux_boot_cs_ds_and_a_pvh_code32)
 	struct boot_info bi;
 	struct kvm_segment seg;
 	bz_init(&b);
-	struct boot_spec s = spec_for(tmpfile_with(b.img, sizeof(b.img)), NULL, "");
-
-	ck_assert_int_eq(boot_load(&mem, &s, &bi), 0);
+	ck_assert_int_eq(bz_load(&b, "", &bi), 0);
 	uint64_t *gdt = (uint64_t *)(ram + LAYOUT_GDT);
 	ck_assert_uint_eq(bi.gdt_base, LAYOUT_GDT);
 	ck_assert_uint_eq(bi.gdt_limit, BOOT_GDT_ENTRIES * 8 - 1);
@@ -417,9 +407,7 @@ START_TEST(linux64_registers_enter_long_mode_with_paging)
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	bz_init(&b);
-	struct boot_spec s = spec_for(tmpfile_with(b.img, sizeof(b.img)), NULL, "");
-
-	ck_assert_int_eq(boot_load(&mem, &s, &bi), 0);
+	ck_assert_int_eq(bz_load(&b, "", &bi), 0);
 	memset(&sregs, 0, sizeof(sregs));
 	sregs.apic_base = 0xfee00900; /* must survive */
 	boot_cpu_regs(&bi, &regs);
@@ -590,9 +578,5 @@ static Suite *boot_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(boot_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(boot_suite());
 }

@@ -5,6 +5,7 @@
 
 #include "firmware/firmware.h"
 #include "firmware/layout.h"
+#include "tests/unit/unit.h"
 
 #define RAM (2ULL << 20)
 
@@ -158,9 +159,5 @@ int main(void)
 	tcase_add_test(tc, config_table_lists_each_cpu_and_the_ioapic);
 	tcase_add_test(tc, isa_irqs_and_pci_intx_route_to_the_agreed_gsis);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "devices/net/net_backend.h"
+#include "tests/unit/unit.h"
 #include "vmm/config.h"
 
 #define HDR	 ((int)sizeof(struct virtio_net_hdr_v1))
@@ -161,9 +162,5 @@ int main(void)
 		tcase_add_test(tc, tap_open_of_a_busy_tap_fails_with_errno);
 	}
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,7 +18,9 @@
 #include "devices/net/net_loop.h"
 #include "devices/net/vhost_net.h"
 #include "devices/virtio/virtio_net.h"
+#include "tests/unit/fake_net.h"
 #include "tests/unit/fake_ring.h"
+#include "tests/unit/unit.h"
 
 #define BIT(f) (1ULL << (f))
 #define RING_BITS                                                                                            \
@@ -158,94 +159,11 @@ static const struct vhost_ops fake_vhost = {.open = fv_open, .ioctl = fv_ioctl, 
 
 /* ---- a device over fake rings, a socketpair tap and eventfds from a fake transport ---- */
 
-struct tnet {
-	struct fake_ring fr[NET_NUM_QUEUES];
-	struct virtio_net n;
-	int wire;
-	int kick[NET_NUM_QUEUES], call[NET_NUM_QUEUES];
-	int needs_reset;
-	int be_closes;
-	uint64_t offloads_set[8];
-	int n_offloads_set;
-};
-static struct tnet *T;
+/* What the fake transport's direct_call_fd() answers: vhost must never use it (it signals
+ * call_fd). */
+#define DIRECT_CALL_SENTINEL 999
 
-static ssize_t tbe_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
-{
-	ssize_t n = writev(be->fd, iov, iovcnt);
-	return n < 0 ? -errno : n;
-}
-
-static ssize_t tbe_recv(struct net_backend *be, const struct iovec *iov, int iovcnt)
-{
-	ssize_t n = readv(be->fd, iov, iovcnt);
-	return n < 0 ? -errno : n;
-}
-
-static int tbe_set_offloads(struct net_backend *be, uint64_t f)
-{
-	struct tnet *t = be->priv;
-	if (t->n_offloads_set < 8)
-		t->offloads_set[t->n_offloads_set++] = f;
-	return 0;
-}
-
-static uint64_t tbe_offload_features(struct net_backend *be)
-{
-	(void)be;
-	return OFFLOADS;
-}
-
-static void tbe_close(struct net_backend *be)
-{
-	((struct tnet *)be->priv)->be_closes++;
-	close(be->fd);
-	be->fd = -1;
-}
-
-static const struct net_backend_ops tbe_ops = {
-    .name = "socketpair",
-    .send = tbe_send,
-    .recv = tbe_recv,
-    .set_offloads = tbe_set_offloads,
-    .offload_features = tbe_offload_features,
-    .close = tbe_close,
-};
-
-static int tt_kick_fd(struct virtio_dev *vdev, int q)
-{
-	return ((struct tnet *)vdev->transport)->kick[q];
-}
-
-static int tt_call_fd(struct virtio_dev *vdev, int q)
-{
-	return ((struct tnet *)vdev->transport)->call[q];
-}
-
-static int tt_direct_call_fd(struct virtio_dev *vdev, int q)
-{
-	(void)vdev;
-	(void)q;
-	return 999; /* must never be used: vhost signals call_fd */
-}
-
-static void tt_config_changed(struct virtio_dev *vdev)
-{
-	(void)vdev;
-}
-
-static void tt_needs_reset(struct virtio_dev *vdev)
-{
-	((struct tnet *)vdev->transport)->needs_reset++;
-}
-
-static const struct virtio_transport_ops tt_ops = {
-    .kick_fd = tt_kick_fd,
-    .call_fd = tt_call_fd,
-    .direct_call_fd = tt_direct_call_fd,
-    .config_changed = tt_config_changed,
-    .needs_reset = tt_needs_reset,
-};
+static struct fake_net *T;
 
 /* stderr of the last capture. */
 static char err_text[4096];
@@ -285,29 +203,16 @@ static int lines(const char *s)
  * `features`. */
 static int tnet_create(enum net_kind kind, enum vhost_mode mode, uint64_t features)
 {
-	T = calloc(1, sizeof(*T));
-	ck_assert_ptr_nonnull(T);
-	int sv[2];
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
-	T->wire = sv[1];
-	for (int q = 0; q < NET_NUM_QUEUES; q++) {
-		T->kick[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		T->call[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		fake_ring_init(&T->fr[q], 64, 1 << 16);
-	}
-	struct net_backend be = {.ops = &tbe_ops, .fd = sv[0], .priv = T};
+	T = fake_net_new(64, 1 << 16);
+	T->direct_call = DIRECT_CALL_SENTINEL;
+	T->be_offloads = OFFLOADS;
 	struct net_opts opts = {.kind = kind, .ifname = "tap7", .vhost = mode, .mtu = 1500};
 	capture_begin();
-	int r = virtio_net_init_backend(&T->n, &opts, 0, &T->fr[0].mem, &be);
+	int r = fake_net_create(T, &opts);
 	capture_end();
 	if (r < 0)
 		return r;
-	T->n.vdev.tops = &tt_ops;
-	T->n.vdev.transport = T;
-	for (int q = 0; q < NET_NUM_QUEUES; q++)
-		ck_assert_int_eq(fake_ring_attach(&T->fr[q], &T->n.vdev.vq[q], features), 0);
-	ck_assert_int_eq(T->n.vdev.ops->set_features(&T->n.vdev, features), 0);
-	T->n.vdev.features = features;
+	fake_net_negotiate(T, features);
 	return 0;
 }
 
@@ -321,15 +226,7 @@ static void tnet_open_vhost(void)
 
 static void tnet_close(bool created)
 {
-	if (created)
-		virtio_net_free(&T->n);
-	close(T->wire);
-	for (int q = 0; q < NET_NUM_QUEUES; q++) {
-		fake_ring_free(&T->fr[q]);
-		close(T->kick[q]);
-		close(T->call[q]);
-	}
-	free(T);
+	fake_net_free(T, created);
 	T = NULL;
 }
 
@@ -765,7 +662,7 @@ START_TEST(irq_changes_need_no_vhost_call)
 	/* The call fds vhost got are the transport's call_fd, not direct_call_fd. */
 	for (int i = 0; i < n0; i++)
 		if (V.c[i].req == VHOST_SET_VRING_CALL)
-			ck_assert_int_ne(V.c[i].file.fd, 999);
+			ck_assert_int_ne(V.c[i].file.fd, DIRECT_CALL_SENTINEL);
 	stop();
 	tnet_close(true);
 }
@@ -1047,9 +944,5 @@ int main(void)
 	tcase_add_test(tc, vhost_with_user_networking_is_an_error);
 	tcase_add_test(tc, stats_say_rx_and_tx_are_counted_in_the_kernel_with_vhost);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(s);
 }

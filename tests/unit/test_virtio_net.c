@@ -8,13 +8,14 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "devices/net/net_loop.h"
 #include "devices/virtio/virtio_net.h"
+#include "tests/unit/fake_net.h"
 #include "tests/unit/fake_ring.h"
+#include "tests/unit/unit.h"
 
 #define BIT(f)	   (1ULL << (f))
 #define HDR	   12
@@ -30,144 +31,29 @@
 	(BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |               \
 	 BIT(VIRTIO_NET_F_GUEST_TSO4) | BIT(VIRTIO_NET_F_HOST_TSO6) | BIT(VIRTIO_NET_F_GUEST_TSO6))
 
-/* Everything one test needs: three rings, the device, the "wire" and the transport's fds. */
-struct tnet {
-	struct fake_ring fr[NET_NUM_QUEUES];
-	struct virtio_net n;
-	struct net_loop *nl;
-	int wire; /* the far end of the socketpair: what the tap's network would see */
-	int kick[NET_NUM_QUEUES], call[NET_NUM_QUEUES];
-	int needs_reset;
-	bool eagain; /* the backend pretends to be full */
-	uint64_t be_offloads;
-	uint64_t offloads_set[8];
-	int n_offloads_set;
-};
-static struct tnet *T;
-
-static struct tnet *tnet_of(struct net_backend *be)
-{
-	return be->priv;
-}
-
-static ssize_t tbe_send(struct net_backend *be, const struct iovec *iov, int iovcnt)
-{
-	if (tnet_of(be)->eagain)
-		return -EAGAIN;
-	ssize_t n = writev(be->fd, iov, iovcnt);
-	return n < 0 ? -errno : n;
-}
-
-static ssize_t tbe_recv(struct net_backend *be, const struct iovec *iov, int iovcnt)
-{
-	ssize_t n = readv(be->fd, iov, iovcnt);
-	return n < 0 ? -errno : n;
-}
-
-static int tbe_set_offloads(struct net_backend *be, uint64_t f)
-{
-	struct tnet *t = tnet_of(be);
-	if (t->n_offloads_set < 8)
-		t->offloads_set[t->n_offloads_set++] = f;
-	return 0;
-}
-
-static uint64_t tbe_offload_features(struct net_backend *be)
-{
-	return tnet_of(be)->be_offloads;
-}
-
-static void tbe_close(struct net_backend *be)
-{
-	close(be->fd);
-}
-
-static const struct net_backend_ops tbe_ops = {
-    .name = "socketpair",
-    .send = tbe_send,
-    .recv = tbe_recv,
-    .set_offloads = tbe_set_offloads,
-    .offload_features = tbe_offload_features,
-    .close = tbe_close,
-};
-
-static int tt_kick_fd(struct virtio_dev *vdev, int q)
-{
-	return ((struct tnet *)vdev->transport)->kick[q];
-}
-
-static int tt_call_fd(struct virtio_dev *vdev, int q)
-{
-	return ((struct tnet *)vdev->transport)->call[q];
-}
-
-static int tt_direct_call_fd(struct virtio_dev *vdev, int q)
-{
-	(void)vdev;
-	(void)q;
-	return -1;
-}
-
-static void tt_config_changed(struct virtio_dev *vdev)
-{
-	(void)vdev;
-}
-
-static void tt_needs_reset(struct virtio_dev *vdev)
-{
-	((struct tnet *)vdev->transport)->needs_reset++;
-}
-
-static const struct virtio_transport_ops tt_ops = {
-    .kick_fd = tt_kick_fd,
-    .call_fd = tt_call_fd,
-    .direct_call_fd = tt_direct_call_fd,
-    .config_changed = tt_config_changed,
-    .needs_reset = tt_needs_reset,
-};
+/* Everything one test needs (three rings, the device, the "wire", the transport's fds) and the
+ * userspace datapath's loop over it. */
+static struct fake_net *T;
+static struct net_loop *NL;
 
 /* A device whose backend offers be_offloads, set up as if the driver accepted `features` and
  * set up the three queues of qsize entries. */
 static void tnet_open(uint64_t features, uint64_t be_offloads, uint16_t qsize)
 {
-	T = calloc(1, sizeof(*T));
-	ck_assert_ptr_nonnull(T);
-	int sv[2];
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
-	/* Room for several 64 KiB frames in flight. */
-	int sz = 1 << 20;
-	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-	T->wire = sv[1];
+	T = fake_net_new(qsize, DATA_BYTES);
 	T->be_offloads = be_offloads;
-	struct net_backend be = {.ops = &tbe_ops, .fd = sv[0], .priv = T};
 	struct net_opts opts = {.kind = NET_TAP, .ifname = "tap7"};
-	ck_assert_int_eq(virtio_net_init_backend(&T->n, &opts, 0, &T->fr[0].mem, &be), 0);
-	T->n.vdev.tops = &tt_ops;
-	T->n.vdev.transport = T;
-	for (int q = 0; q < NET_NUM_QUEUES; q++) {
-		T->kick[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		T->call[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		fake_ring_init(&T->fr[q], qsize, DATA_BYTES);
-		ck_assert_int_eq(fake_ring_attach(&T->fr[q], &T->n.vdev.vq[q], features), 0);
-	}
-	ck_assert_int_eq(T->n.vdev.ops->set_features(&T->n.vdev, features), 0);
-	T->n.vdev.features = features;
-	T->nl = net_loop_new(&T->n);
-	ck_assert_ptr_nonnull(T->nl);
+	ck_assert_int_eq(fake_net_create(T, &opts), 0);
+	fake_net_negotiate(T, features);
+	NL = net_loop_new(&T->n);
+	ck_assert_ptr_nonnull(NL);
 }
 
 static void tnet_close(void)
 {
-	net_loop_free(T->nl);
-	virtio_net_free(&T->n);
-	close(T->wire);
-	for (int q = 0; q < NET_NUM_QUEUES; q++) {
-		fake_ring_free(&T->fr[q]);
-		close(T->kick[q]);
-		close(T->call[q]);
-	}
-	free(T);
+	net_loop_free(NL);
+	NL = NULL;
+	fake_net_free(T, true);
 	T = NULL;
 }
 
@@ -204,7 +90,7 @@ START_TEST(tx_frames_of_1_to_65535_bytes_reach_the_backend_whole)
 		if (!half)
 			s[1] = FAKE_OUT(frame + HDR, len);
 		uint16_t head = fake_ring_send(&T->fr[NET_Q_TX], s, half ? 3 : 2);
-		ck_assert_int_eq(net_loop_tx(T->nl), 1);
+		ck_assert_int_eq(net_loop_tx(NL), 1);
 		ssize_t n = recv(T->wire, got, HDR + 65536, MSG_DONTWAIT);
 		ck_assert_int_eq(n, HDR + len);
 		ck_assert_mem_eq(got, frame, HDR + len);
@@ -230,7 +116,7 @@ START_TEST(tx_chain_shorter_than_the_header_is_dropped)
 	uint8_t b[HDR] = {0};
 	struct fake_seg s[] = {FAKE_OUT(b, HDR - 1)};
 	uint16_t head = fake_ring_send(&T->fr[NET_Q_TX], s, 1);
-	ck_assert_int_eq(net_loop_tx(T->nl), 1);
+	ck_assert_int_eq(net_loop_tx(NL), 1);
 	ck_assert_int_lt(recv(T->wire, b, sizeof(b), MSG_DONTWAIT), 0);
 	uint32_t id, len;
 	ck_assert(fake_ring_get_used(&T->fr[NET_Q_TX], &id, &len));
@@ -249,7 +135,7 @@ START_TEST(tx_chain_with_a_writable_descriptor_is_dropped)
 	uint8_t b[HDR + 60] = {0};
 	struct fake_seg s[] = {FAKE_OUT(b, sizeof(b)), FAKE_IN(16)};
 	fake_ring_send(&T->fr[NET_Q_TX], s, 2);
-	ck_assert_int_eq(net_loop_tx(T->nl), 1);
+	ck_assert_int_eq(net_loop_tx(NL), 1);
 	ck_assert_int_lt(recv(T->wire, b, sizeof(b), MSG_DONTWAIT), 0);
 	ck_assert_uint_eq(fake_ring_used_idx(&T->fr[NET_Q_TX]), 1);
 	ck_assert_uint_eq(T->n.stats[NET_Q_TX].drops, 1);
@@ -262,11 +148,11 @@ START_TEST(malformed_tx_chain_marks_the_device_needs_reset)
 	tnet_open(BASE_FEATURES, 0, 16);
 	struct fake_seg s[] = {{.len = 100, .gpa = 1ULL << 40}}; /* outside guest memory */
 	fake_ring_send(&T->fr[NET_Q_TX], s, 1);
-	net_loop_tx(T->nl);
+	net_loop_tx(NL);
 	ck_assert_int_eq(T->needs_reset, 1);
 	ck_assert_uint_eq(fake_ring_used_idx(&T->fr[NET_Q_TX]), 0);
 	/* The broken queue is left alone afterwards. */
-	ck_assert_int_eq(net_loop_tx(T->nl), 0);
+	ck_assert_int_eq(net_loop_tx(NL), 0);
 	ck_assert_int_eq(T->needs_reset, 1);
 	tnet_close();
 }
@@ -280,11 +166,11 @@ START_TEST(tx_backend_full_keeps_the_chain_until_it_drains)
 	struct fake_seg s[] = {FAKE_OUT(b, sizeof(b))};
 	fake_ring_send(&T->fr[NET_Q_TX], s, 1);
 	T->eagain = true;
-	ck_assert_int_eq(net_loop_tx(T->nl), 0);
+	ck_assert_int_eq(net_loop_tx(NL), 0);
 	ck_assert_uint_eq(fake_ring_used_idx(&T->fr[NET_Q_TX]), 0);
 	ck_assert_uint_eq(calls(NET_Q_TX), 0);
 	T->eagain = false;
-	ck_assert_int_eq(net_loop_tx(T->nl), 1); /* what EPOLLOUT does */
+	ck_assert_int_eq(net_loop_tx(NL), 1); /* what EPOLLOUT does */
 	uint8_t got[128];
 	ck_assert_int_eq(recv(T->wire, got, sizeof(got), MSG_DONTWAIT), sizeof(b));
 	ck_assert_mem_eq(got, b, sizeof(b));
@@ -308,7 +194,7 @@ START_TEST(tx_batch_raises_one_interrupt)
 {
 	tnet_open(BASE_FEATURES, 0, 16);
 	send_small_tx(5);
-	ck_assert_int_eq(net_loop_tx(T->nl), 5);
+	ck_assert_int_eq(net_loop_tx(NL), 5);
 	ck_assert_uint_eq(calls(NET_Q_TX), 1);
 	ck_assert_uint_eq(T->n.stats[NET_Q_TX].interrupts, 1);
 	/* Kicks are re-enabled once the ring is drained. */
@@ -322,11 +208,11 @@ START_TEST(no_interrupt_flag_is_honoured)
 	tnet_open(BASE_FEATURES, 0, 16);
 	fake_ring_set_avail_flags(&T->fr[NET_Q_TX], VRING_AVAIL_F_NO_INTERRUPT);
 	send_small_tx(3);
-	ck_assert_int_eq(net_loop_tx(T->nl), 3);
+	ck_assert_int_eq(net_loop_tx(NL), 3);
 	ck_assert_uint_eq(calls(NET_Q_TX), 0);
 	fake_ring_set_avail_flags(&T->fr[NET_Q_TX], 0);
 	send_small_tx(1);
-	ck_assert_int_eq(net_loop_tx(T->nl), 1);
+	ck_assert_int_eq(net_loop_tx(NL), 1);
 	ck_assert_uint_eq(calls(NET_Q_TX), 1);
 	tnet_close();
 }
@@ -336,15 +222,15 @@ START_TEST(used_event_is_honoured_with_event_idx)
 {
 	tnet_open(BASE_FEATURES | BIT(VIRTIO_RING_F_EVENT_IDX), 0, 16);
 	send_small_tx(2);
-	net_loop_tx(T->nl); /* the first interrupt is always sent */
+	net_loop_tx(NL); /* the first interrupt is always sent */
 	ck_assert_uint_eq(calls(NET_Q_TX), 1);
 	/* The driver wants an interrupt once used idx passes 5. */
 	fake_ring_set_used_event(&T->fr[NET_Q_TX], 5);
 	send_small_tx(2);
-	net_loop_tx(T->nl); /* used idx 2 -> 4 */
+	net_loop_tx(NL); /* used idx 2 -> 4 */
 	ck_assert_uint_eq(calls(NET_Q_TX), 0);
 	send_small_tx(3);
-	net_loop_tx(T->nl); /* 4 -> 7 crosses 5 */
+	net_loop_tx(NL); /* 4 -> 7 crosses 5 */
 	ck_assert_uint_eq(calls(NET_Q_TX), 1);
 	/* avail_event re-armed at the end of the drain: the driver's next chain kicks. */
 	ck_assert_uint_eq(fake_ring_avail_event(&T->fr[NET_Q_TX]), 7);
@@ -399,7 +285,7 @@ START_TEST(rx_frames_of_1_to_65535_bytes_fill_one_big_buffer)
 		uint16_t head = post_rx(1, NET_RX_MAX);
 		wire_send(frame, HDR + len);
 		/* The ring ran dry after the previous frame: the driver's refill kicks. */
-		ck_assert_msg(net_loop_rx_kick(T->nl) == 1, "frame of %u bytes", len);
+		ck_assert_msg(net_loop_rx_kick(NL) == 1, "frame of %u bytes", len);
 		uint32_t id, ulen;
 		ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &ulen));
 		ck_assert_uint_eq(id, head);
@@ -429,7 +315,7 @@ START_TEST(rx_mergeable_frame_spans_buffers_and_sets_num_buffers)
 	uint8_t small[HDR + 42];
 	fill_pattern(small, sizeof(small), 5);
 	wire_send(small, sizeof(small));
-	ck_assert_int_eq(net_loop_rx(T->nl), 2);
+	ck_assert_int_eq(net_loop_rx(NL), 2);
 	ck_assert_uint_eq(fake_ring_used_idx(&T->fr[NET_Q_RX]), need + 1);
 	/* The big frame: `need` adjacent used entries, in order, the last one partly filled. */
 	size_t off = 0;
@@ -466,18 +352,18 @@ START_TEST(rx_without_buffers_keeps_the_frame_until_buffers_and_kick)
 	uint8_t frame[HDR + 100];
 	fill_pattern(frame, sizeof(frame), 9);
 	wire_send(frame, sizeof(frame));
-	ck_assert_int_eq(net_loop_rx(T->nl), 0);
-	ck_assert(net_loop_rx_starved(T->nl));
+	ck_assert_int_eq(net_loop_rx(NL), 0);
+	ck_assert(net_loop_rx_starved(NL));
 	/* The frame was not read from the backend, and the driver is asked to kick. */
 	uint8_t peek[256];
 	ck_assert_int_eq(recv(T->n.be.fd, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT), sizeof(frame));
 	ck_assert_uint_eq(fake_ring_used_flags(&T->fr[NET_Q_RX]) & VRING_USED_F_NO_NOTIFY, 0);
 	ck_assert_uint_eq(calls(NET_Q_RX), 0);
 	/* Backend readiness alone does nothing while starved. */
-	ck_assert_int_eq(net_loop_rx(T->nl), 0);
+	ck_assert_int_eq(net_loop_rx(NL), 0);
 	uint16_t head = post_rx(4, 2048);
-	ck_assert_int_eq(net_loop_rx_kick(T->nl), 1);
-	ck_assert(!net_loop_rx_starved(T->nl));
+	ck_assert_int_eq(net_loop_rx_kick(NL), 1);
+	ck_assert(!net_loop_rx_starved(NL));
 	uint32_t id, len;
 	ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &len));
 	ck_assert_uint_eq(id, head);
@@ -495,11 +381,11 @@ START_TEST(rx_frame_larger_than_the_buffers_on_offer_waits_for_more)
 	uint8_t frame[HDR + 3000];
 	fill_pattern(frame, sizeof(frame), 1);
 	wire_send(frame, sizeof(frame));
-	ck_assert_int_eq(net_loop_rx(T->nl), 0);
-	ck_assert(net_loop_rx_starved(T->nl));
+	ck_assert_int_eq(net_loop_rx(NL), 0);
+	ck_assert(net_loop_rx_starved(NL));
 	ck_assert_uint_eq(fake_ring_used_idx(&T->fr[NET_Q_RX]), 0);
 	post_rx(2, 1526);
-	ck_assert_int_eq(net_loop_rx_kick(T->nl), 1);
+	ck_assert_int_eq(net_loop_rx_kick(NL), 1);
 	ck_assert_uint_eq(fake_ring_used_idx(&T->fr[NET_Q_RX]), 2);
 	uint8_t got[HDR + 3000];
 	uint32_t id, len;
@@ -525,7 +411,7 @@ START_TEST(rx_frame_too_big_for_a_small_buffer_without_mrg_is_dropped)
 	fill_pattern(small, sizeof(small), 4);
 	wire_send(big, sizeof(big));
 	wire_send(small, sizeof(small));
-	ck_assert_int_eq(net_loop_rx(T->nl), 2);
+	ck_assert_int_eq(net_loop_rx(NL), 2);
 	ck_assert_uint_eq(T->n.stats[NET_Q_RX].drops, 1);
 	uint32_t id, len;
 	ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &len));
@@ -547,7 +433,7 @@ START_TEST(rx_buffer_with_a_readable_descriptor_is_returned_empty)
 	uint8_t frame[HDR + 50];
 	fill_pattern(frame, sizeof(frame), 2);
 	wire_send(frame, sizeof(frame));
-	ck_assert_int_eq(net_loop_rx(T->nl), 1);
+	ck_assert_int_eq(net_loop_rx(NL), 1);
 	uint32_t id, len;
 	ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &len));
 	ck_assert_uint_eq(id, bad);
@@ -567,11 +453,11 @@ START_TEST(malformed_rx_chain_marks_the_device_needs_reset)
 	fake_ring_send(&T->fr[NET_Q_RX], s, 1);
 	uint8_t frame[HDR + 50] = {0};
 	wire_send(frame, sizeof(frame));
-	net_loop_rx(T->nl);
+	net_loop_rx(NL);
 	ck_assert_int_eq(T->needs_reset, 1);
 	/* The broken queue is not touched again, and the backend is no longer polled for it. */
-	ck_assert_int_eq(net_loop_rx(T->nl), 0);
-	ck_assert(net_loop_rx_starved(T->nl));
+	ck_assert_int_eq(net_loop_rx(NL), 0);
+	ck_assert(net_loop_rx_starved(NL));
 	ck_assert_int_eq(T->needs_reset, 1);
 	tnet_close();
 }
@@ -756,10 +642,10 @@ END_TEST
 
 START_TEST(config_space_holds_mac_link_up_one_pair_and_mtu)
 {
-	struct tnet t = {0};
+	struct fake_net t = {.wire = -1, .direct_call = -1};
 	int sv[2];
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-	struct net_backend be = {.ops = &tbe_ops, .fd = sv[0], .priv = &t};
+	struct net_backend be = {.ops = &fake_net_backend_ops, .fd = sv[0], .priv = &t};
 	struct net_opts o = {.kind = NET_TAP, .mac = {2, 1, 2, 3, 4, 5}, .mac_set = true, .mtu = 9000};
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	ck_assert_int_eq(virtio_net_init_backend(n, &o, 3, NULL, &be), 0);
@@ -872,17 +758,13 @@ START_TEST(device_over_an_attaching_backend_restarts_and_frees_cleanly)
 	/* slirp attaches to the device's loop; the loop must survive stop/start and outlive the
 	 * backend's close (ASan catches a use after free). */
 	struct net_opts o = {.kind = NET_USER};
-	struct virtio_net *n = calloc(1, sizeof(*n));
-	struct tnet t = {0};
+	struct fake_net *t = fake_net_new(16, 4096);
+	struct virtio_net *n = &t->n;
 	ck_assert_int_eq(virtio_net_init(n, &o, 0, NULL), 0);
-	n->vdev.tops = &tt_ops;
-	n->vdev.transport = &t;
-	for (int q = 0; q < NET_NUM_QUEUES; q++) {
-		t.kick[q] = eventfd(0, EFD_NONBLOCK);
-		t.call[q] = eventfd(0, EFD_NONBLOCK);
-		fake_ring_init(&t.fr[q], 16, 4096);
-		ck_assert_int_eq(fake_ring_attach(&t.fr[q], &n->vdev.vq[q], 0), 0);
-	}
+	n->vdev.tops = &fake_net_transport_ops;
+	n->vdev.transport = t;
+	for (int q = 0; q < NET_NUM_QUEUES; q++)
+		ck_assert_int_eq(fake_ring_attach(&t->fr[q], &n->vdev.vq[q], 0), 0);
 	n->vdev.features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_VQ);
 	for (int round = 0; round < 3; round++) {
 		ck_assert_int_eq(n->vdev.ops->start(&n->vdev), 0);
@@ -891,13 +773,7 @@ START_TEST(device_over_an_attaching_backend_restarts_and_frees_cleanly)
 		n->vdev.ops->stop(&n->vdev);
 		ck_assert(!n->running);
 	}
-	virtio_net_free(n);
-	free(n);
-	for (int q = 0; q < NET_NUM_QUEUES; q++) {
-		fake_ring_free(&t.fr[q]);
-		close(t.kick[q]);
-		close(t.call[q]);
-	}
+	fake_net_free(t, true);
 }
 END_TEST
 
@@ -947,9 +823,5 @@ static Suite *virtio_net_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(virtio_net_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(virtio_net_suite());
 }

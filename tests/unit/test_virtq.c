@@ -6,6 +6,7 @@
 
 #include "devices/virtio/virtq.h"
 #include "tests/unit/fake_ring.h"
+#include "tests/unit/unit.h"
 
 static struct virtq_elem elem; /* big (16 KiB): not on the stack */
 
@@ -1292,9 +1293,5 @@ static Suite *virtq_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(virtq_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(virtq_suite());
 }
