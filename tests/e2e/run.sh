@@ -64,6 +64,15 @@ for s in "${scripts[@]}"; do
 		MINIVMM_RESULTS=$out timeout -k 10 "$secs" bash "$s" </dev/null >"$out/output" 2>&1 || rc=$?
 	else
 		"$e2e/testhost.sh" run -t "$secs" -o "$out" "$s" || rc=$?
+		# The nested TCG test host has been seen to stall as a whole under heavy host load,
+		# before its scenario printed anything. That is the test machinery, not minivmm: keep
+		# the stalled run's logs and try once more. A scenario that got going is never retried.
+		if [ "$rc" -eq 124 ] && ! grep -qE '^(PASS|FAIL|SKIP): ' "$out/output" 2>/dev/null; then
+			rm -rf "$out.stalled" && mv "$out" "$out.stalled" && mkdir -p "$out"
+			echo "e2e: $name: the test host stalled with no result; logs in $out.stalled; trying once more" >&2
+			rc=0
+			"$e2e/testhost.sh" run -t "$secs" -o "$out" "$s" || rc=$?
+		fi
 	fi
 	lines=$(grep -E '^(PASS|FAIL|SKIP): ' "$out/output" 2>/dev/null || true)
 	[ -z "$lines" ] || echo "$lines"
