@@ -1,0 +1,41 @@
+# shellcheck shell=bash
+# Where guests run, and running a host-side script there (sourced, not run): directly when this
+# machine's /dev/kvm runs stock kernels, else inside the nested test host (tests/e2e/testhost.sh).
+# Used by tests/e2e/run.sh (scenarios), tests/bench/run.sh (the bench) and tools/run.sh.
+#
+#   hostrun_mode [FORCED]           prints direct|testhost; FORCED (e.g. "$E2E_MODE") wins if set
+#   hostrun_prepare MODE            build what the script needs that it cannot build itself (the
+#                                   test guest; the test host in testhost mode): inside the test
+#                                   host this tree is read-only
+#   hostrun_script MODE SECS OUT SCRIPT [ARGS...]
+#                                   run SCRIPT with $MINIVMM_RESULTS=OUT (writable, also inside
+#                                   the test host), its stdout+stderr in OUT/output; returns its
+#                                   status, 124 if it ran past SECS (125: the test host failed)
+hostrun_src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# PVM's /dev/kvm (kvm_pvm) runs only PVM-enabled guest kernels.
+hostrun_mode() {
+	if [ -n "${1:-}" ]; then
+		echo "$1"
+	elif [ -c /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ]; then
+		echo direct
+	else
+		echo testhost
+	fi
+}
+
+hostrun_prepare() {
+	"$hostrun_src/guest/build.sh"
+	[ "$1" = direct ] || "$hostrun_src/tests/e2e/testhost.sh" build
+}
+
+hostrun_script() {
+	local mode=$1 secs=$2 out=$3
+	shift 3
+	mkdir -p "$out"
+	if [ "$mode" = direct ]; then
+		MINIVMM_RESULTS=$out timeout -k 10 "$secs" bash "$@" </dev/null >"$out/output" 2>&1
+	else
+		"$hostrun_src/tests/e2e/testhost.sh" run -t "$secs" -o "$out" "$@"
+	fi
+}
