@@ -4,16 +4,17 @@
 # initrd, command line, 2 vCPUs, 512M) on a tap. Measured per VMM configuration:
 #   boot      wall ms from launching the VMM to the guest's MINIVMM-GUEST-UP console line, median
 #             of BENCH_RUNS boots (minivmm also reports its own "guest boot time", port 0xf4)
-#   net       (last boot) iperf3 TCP host->guest and guest->host for BENCH_SECS; BENCH_PINGS
+#             in rounds: each round boots each configuration once
+#   net       (last round) iperf3 TCP host->guest and guest->host for BENCH_SECS; BENCH_PINGS
 #             pings host->guest 10 ms apart: avg, p50, min RTT
 #   memory    the VMM process's VmRSS right after boot, VmHWM (peak) at the end of the net run
 #   cpu       the VMM process's user+system CPU seconds during the net run: its vCPU threads,
 #             and the rest (I/O threads, main loop; vhost-net's kernel worker is not among them)
 # Writes $RESULTS/results.md (the table, printed by run.sh), results.json, and per boot
-# <config>-<run>.log (the console; .cmd: the VMM's command line). Nothing here passes or fails on a number;
-# the exit status is 1 only when a configuration produced no numbers (a broken run).
+# <config>-<run>.log (the console; .cmd: the VMM's command line). Nothing here passes or fails
+# on a number; the exit status is 1 only when a configuration produced no numbers (a broken run).
 #   BENCH_RUNS=3 BENCH_SECS=5 BENCH_PINGS=200 BENCH_CONFIGS="minivmm-userspace minivmm-vhost
-#   qemu-userspace qemu-vhost" BENCH_QEMU_MACHINE=q35 BENCH_MEM=512M BENCH_CPUS=2
+#   qemu-userspace qemu-vhost" BENCH_QEMU_MACHINE=q35 BENCH_QEMU BENCH_MEM=512M BENCH_CPUS=2
 set -uo pipefail
 # shellcheck source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -70,8 +71,8 @@ ticks_s() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t /
 # Median of numbers (one an argument); empty if none.
 median() {
 	[ $# -gt 0 ] || return 0
-	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
-		END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+		END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 # iperf3 client for SECS; extra args (-R); prints the receiver's Mbit/s. The guest's server may
@@ -100,6 +101,9 @@ ping_stats() {
 	read -r PING_AVG PING_P50 PING_MIN < <(awk '{ v[NR] = $1; s += $1 }
 		END { if (NR) printf "%.3f %.3f %.3f\n", s / NR, v[int((NR + 1) / 2)], v[1] }' <<<"$times")
 }
+
+# The first value the sed script S picks from the console log.
+log_value() { tr -d '\r' <"$GUEST_LOG" | sed -n "$1" | head -n1; }
 
 # One boot of CFG (run RUN); with NET=1 also the network measurements. Sets B_* results.
 bench_boot() {
@@ -154,39 +158,41 @@ bench_boot() {
 	fi
 	wait_guest
 	ip link del "$TAP"
-	B_VMM_BOOT=$(tr -d '\r' <"$GUEST_LOG" | sed -n 's/^guest boot time: \([0-9]*\) ms.*/\1/p' | head -n1)
-	B_UPTIME=$(tr -d '\r' <"$GUEST_LOG" | sed -n 's/.*MINIVMM-GUEST-UP.* uptime=\([0-9.]*\).*/\1/p' | head -n1)
+	B_VMM_BOOT=$(log_value 's/^guest boot time: \([0-9]*\) ms.*/\1/p')
+	B_UPTIME=$(log_value 's/.*MINIVMM-GUEST-UP.* uptime=\([0-9.]*\).*/\1/p')
 	log "$cfg run $run: boot ${B_BOOT:-?} ms (VMM says ${B_VMM_BOOT:-n/a}, guest uptime" \
 		"${B_UPTIME:-?} s), RSS ${B_RSS:-?} KiB, exit $GUEST_RC"
 	[ -n "$B_BOOT" ]
 }
 
-# Results per config, for the table and the JSON.
+# Results per config ("CFG.field"), for the table and the JSON; lists are space-separated.
 declare -A R
-bench_config() {
-	local cfg=$1 run boots=() vboots=() ups=()
-	for ((run = 1; run <= RUNS; run++)); do
-		bench_boot "$cfg" "$run" $((run == RUNS)) || true
-		[ -z "$B_BOOT" ] || boots+=("$B_BOOT")
-		[ -z "$B_VMM_BOOT" ] || vboots+=("$B_VMM_BOOT")
-		[ -z "$B_UPTIME" ] || ups+=("$B_UPTIME")
-	done
-	R[$cfg.boot]=$(median "${boots[@]}")
-	R[$cfg.boots]="${boots[*]}"
-	R[$cfg.vmm_boot]=$(median "${vboots[@]}")
-	R[$cfg.uptime]=$(printf '%s\n' "${ups[@]}" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
+bench_record() {
+	local cfg=$1 net=$2
+	R[$cfg.boots]+="${B_BOOT:+$B_BOOT }" R[$cfg.vmm_boots]+="${B_VMM_BOOT:+$B_VMM_BOOT }"
+	R[$cfg.uptimes]+="${B_UPTIME:+$B_UPTIME }"
+	[ "$net" = 1 ] || return 0
 	R[$cfg.h2g]=$B_H2G R[$cfg.g2h]=$B_G2H R[$cfg.cpu]=$B_CPU R[$cfg.vcpu]=$B_VCPU
 	R[$cfg.ping_avg]=$PING_AVG R[$cfg.ping_p50]=$PING_P50 R[$cfg.ping_min]=$PING_MIN
 	R[$cfg.ping_loss]=$PING_LOSS
 	R[$cfg.rss]=$(kib_mib "$B_RSS") R[$cfg.hwm]=$(kib_mib "$B_HWM")
-	[ -n "${R[$cfg.boot]}" ] && [ -n "$B_H2G" ] && [ -n "$B_G2H" ] || BROKEN=1
+}
+bench_summarize() {
+	local cfg=$1
+	# shellcheck disable=SC2086 # the lists split on purpose
+	R[$cfg.boot]=$(median ${R[$cfg.boots]:-}) R[$cfg.vmm_boot]=$(median ${R[$cfg.vmm_boots]:-})
+	# shellcheck disable=SC2086
+	R[$cfg.uptime]=$(median ${R[$cfg.uptimes]:-})
+	R[$cfg.boots]=${R[$cfg.boots]% }
+	[ -n "${R[$cfg.boot]}" ] && [ -n "${R[$cfg.h2g]}" ] && [ -n "${R[$cfg.g2h]}" ] || BROKEN=1
 }
 
 cell() { echo "${R[$1.$2]:-n/a}"; }
 jnum() { if [ -n "${R[$1.$2]}" ]; then echo "${R[$1.$2]}"; else echo null; fi; }
 
 write_results() {
-	local cfg where kernel
+	local cfg where kernel place=direct
+	[ -z "${MINIVMM_IN_TESTHOST:-}" ] || place=nested-tcg-testhost
 	if [ -n "${MINIVMM_IN_TESTHOST:-}" ]; then
 		where="inside the nested test host (TCG QEMU, nested KVM): the numbers compare the VMMs"
 		where+=$'\nwith each other on this setup; they are not the speeds of real hardware'
@@ -200,7 +206,8 @@ write_results() {
 		echo "Measured $where."
 		echo
 		echo "Guest: $kernel, $CPUS vCPUs, $MEM, virtio-net on a tap;"
-		echo "QEMU: $(qemu-system-x86_64 --version | head -n1), -M ${BENCH_QEMU_MACHINE:-q35}."
+		echo "QEMU: $("${BENCH_QEMU:-qemu-system-x86_64}" --version | head -n1)," \
+			"-M ${BENCH_QEMU_MACHINE:-q35}."
 		echo "Boot: median of $RUNS boots, launch to MINIVMM-GUEST-UP on the console (\"VMM ms\":"
 		echo "minivmm's own port-0xf4 boot marker; \"kernel s\": the guest's uptime then)."
 		echo "Net: iperf3 TCP ${SECS}s each way, $PINGS pings 10 ms apart, host->guest."
@@ -224,7 +231,7 @@ write_results() {
 	} >"$RESULTS/results.md"
 	{
 		echo "{"
-		echo "  \"where\": \"$([ -n "${MINIVMM_IN_TESTHOST:-}" ] && echo nested-tcg-testhost || echo direct)\","
+		echo "  \"where\": \"$place\","
 		echo "  \"guest_kernel\": \"$kernel\", \"cpus\": $CPUS, \"mem\": \"$MEM\","
 		echo "  \"runs\": $RUNS, \"iperf_secs\": $SECS, \"pings\": $PINGS,"
 		echo "  \"configs\": ["
@@ -252,8 +259,22 @@ for cfg in "${CONFIGS[@]}"; do
 	minivmm-userspace | minivmm-vhost | qemu-userspace | qemu-vhost) ;;
 	*) log "unknown configuration $cfg"; exit 2 ;;
 	esac
-	log "$cfg: $RUNS boots, the last with iperf3 and ping"
-	bench_config "$cfg"
+done
+# Rounds that boot every configuration once each: a slow drift of the machine (other load)
+# spreads over all rows instead of landing on one. The last round also measures the network.
+for ((run = 1; run <= RUNS; run++)); do
+	if [ "$run" -eq "$RUNS" ]; then
+		log "round $run of $RUNS, with iperf3 and ping"
+	else
+		log "round $run of $RUNS"
+	fi
+	for cfg in "${CONFIGS[@]}"; do
+		bench_boot "$cfg" "$run" $((run == RUNS)) || true
+		bench_record "$cfg" $((run == RUNS))
+	done
+done
+for cfg in "${CONFIGS[@]}"; do
+	bench_summarize "$cfg"
 done
 write_results
 exit "$BROKEN"

@@ -31,6 +31,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 # -nodefaults: no VGA, no default NIC, no monitor; the serial console alone on stdio, like minivmm.
+# debug-threads: vCPU threads named "CPU N/KVM", so the bench can tell their CPU time apart.
 exec "${BENCH_QEMU:-qemu-system-x86_64}" -enable-kvm -cpu host -M "${BENCH_QEMU_MACHINE:-q35}" \
 	-m "$mem" -smp "$cpus" -nographic -nodefaults -serial stdio -no-reboot \
+	-name bench,debug-threads=on \
 	-kernel "$kernel" ${initrd:+-initrd "$initrd"} -append "$append" "${net[@]}"
