@@ -66,7 +66,9 @@ proc_ticks() {
 }
 # The comm field may hold spaces: fields are counted after its closing parenthesis.
 stat_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "$1" 2>/dev/null || echo 0; }
-ticks_s() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'; }
+# Seconds; the threads and the process are read at slightly different moments, so a difference
+# of the two may come out a tick below zero.
+ticks_s() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (t < 0 ? 0 : t) / hz }'; }
 
 # Median of numbers (one an argument); empty if none.
 median() {
