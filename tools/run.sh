@@ -13,7 +13,9 @@ cmd=(--kernel "$build/guest/vmlinuz" --initrd "$build/guest/initrd.img"
 [ -x "$vmm" ] || { echo "run: no $vmm (make all)" >&2; exit 1; }
 "$src/guest/build.sh"
 
-if [ -c /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ]; then
+# shellcheck source=hostrun.sh
+. "$src/tools/hostrun.sh"
+if [ "$(hostrun_mode "")" = direct ]; then
 	exec "$vmm" "${cmd[@]}"
 fi
 # The test host sees this tree read-only, so the command it runs is written here first.

@@ -266,6 +266,11 @@ static void net_ctrl_kick(void *opaque, uint32_t events)
 static void *net_io_thread(void *opaque)
 {
 	struct virtio_net *n = opaque;
+	char name[16];
+	/* Started from a vCPU thread (DRIVER_OK), whose name it would inherit: top and the bench
+	 * tell the datapath's CPU time from the vCPUs' by this name. */
+	snprintf(name, sizeof(name), "net%d-io", n->index);
+	pthread_setname_np(pthread_self(), name);
 	while (!__atomic_load_n(&n->stopping, __ATOMIC_ACQUIRE))
 		loop_run_once(n->loop, -1);
 	return NULL;

@@ -40,14 +40,10 @@ if [ ${#scripts[@]} -eq 0 ]; then
 	fi
 fi
 
-mode=${E2E_MODE:-}
-if [ -z "$mode" ]; then
-	if [ -c /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ]; then mode=direct; else mode=testhost; fi
-fi
-
-# Everything is built here: inside the test host this tree is read-only.
-"$src/guest/build.sh"
-[ "$mode" = direct ] || "$e2e/testhost.sh" build
+# shellcheck source=../../tools/hostrun.sh
+. "$src/tools/hostrun.sh"
+mode=$(hostrun_mode "${E2E_MODE:-}")
+hostrun_prepare "$mode"
 
 passed=0 failed=0
 for s in "${scripts[@]}"; do
@@ -59,21 +55,7 @@ for s in "${scripts[@]}"; do
 	start=$SECONDS
 	rc=0
 	rm -rf "$out"
-	mkdir -p "$out"
-	if [ "$mode" = direct ]; then
-		MINIVMM_RESULTS=$out timeout -k 10 "$secs" bash "$s" </dev/null >"$out/output" 2>&1 || rc=$?
-	else
-		"$e2e/testhost.sh" run -t "$secs" -o "$out" "$s" || rc=$?
-		# The nested TCG test host has been seen to stall as a whole under heavy host load,
-		# before its scenario printed anything. That is the test machinery, not minivmm: keep
-		# the stalled run's logs and try once more. A scenario that got going is never retried.
-		if [ "$rc" -eq 124 ] && ! grep -qE '^(PASS|FAIL|SKIP): ' "$out/output" 2>/dev/null; then
-			rm -rf "$out.stalled" && mv "$out" "$out.stalled" && mkdir -p "$out"
-			echo "e2e: $name: the test host stalled with no result; logs in $out.stalled; trying once more" >&2
-			rc=0
-			"$e2e/testhost.sh" run -t "$secs" -o "$out" "$s" || rc=$?
-		fi
-	fi
+	hostrun_script "$mode" "$secs" "$out" "$s" || rc=$?
 	lines=$(grep -E '^(PASS|FAIL|SKIP): ' "$out/output" 2>/dev/null || true)
 	[ -z "$lines" ] || echo "$lines"
 	p=$(grep -c '^PASS: ' <<<"$lines" || true)

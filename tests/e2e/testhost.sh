@@ -9,7 +9,7 @@
 #       a chroot of this machine's root, with fresh /proc /sys /dev /tmp /run; DIR (default
 #       build/e2e/<CMD's name>) is writable inside and exported as $MINIVMM_RESULTS.
 #       Kept in DIR: console.log (the test host's serial console), output (CMD's stdout+stderr).
-#       Environment variables E2E_*, GUEST_* and MINIVMM* pass through to CMD.
+#       Environment variables E2E_*, GUEST_*, MINIVMM* and BENCH_* pass through to CMD.
 #       Exits with CMD's status; 124 if the test host hung past SECS (default 600), 125 if CMD
 #       never ran. -i: interactive, CMD gets the terminal (no timeout unless -t is given).
 set -euo pipefail
@@ -73,9 +73,9 @@ testhost_run() {
 		echo "export HOME=/root TERM=${TERM:-linux} LANG=C.UTF-8 MINIVMM_IN_TESTHOST=1"
 		printf 'export MINIVMM_RESULTS=%q\n' "$out"
 		[ -z "${BUILD:-}" ] || printf 'export BUILD=%q\n' "$BUILD"
-		# Knobs for the harness and scenarios pass through: E2E_*, GUEST_*, MINIVMM*.
+		# Knobs pass through: E2E_*, GUEST_*, MINIVMM* (harness, scenarios), BENCH_* (bench).
 		local v
-		for v in $(compgen -e | grep -E '^(E2E_|GUEST_|MINIVMM)' | grep -vx 'MINIVMM_RESULTS'); do
+		for v in $(compgen -e | grep -E '^(E2E_|GUEST_|MINIVMM|BENCH_)' | grep -vx 'MINIVMM_RESULTS'); do
 			printf 'export %s=%q\n' "$v" "${!v}"
 		done
 		printf '%q ' "$cmd" "$@"
