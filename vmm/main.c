@@ -41,6 +41,7 @@ static struct machine {
 	struct kvm kvm;
 	struct vcpu vcpu[CONFIG_MAX_CPUS];
 	int nvcpus;
+	bool ran; /* the vCPUs were started */
 	struct serial serial;
 	struct virtio_net *nic[CONFIG_MAX_NICS];
 	int nnics;
@@ -185,6 +186,7 @@ static int machine_run(struct machine *m)
 		return -EIO;
 	}
 	term_raw(STDIN_FILENO);
+	m->ran = true;
 	for (int i = 0; i < m->nvcpus; i++) {
 		if ((ret = vcpu_start(&m->vcpu[i]))) {
 			vm_request_exit(EXIT_RUNTIME, "cannot start a vCPU thread");
@@ -199,15 +201,17 @@ static void machine_teardown(struct machine *m)
 {
 	for (int i = 0; i < m->nvcpus; i++)
 		vcpu_stop(&m->vcpu[i]);
+	term_restore();
+	/* The counters are final once the vCPUs stopped; report them while the NICs still exist. */
+	if (m->cfg.stats && m->ran)
+		print_stats(m);
 	for (int i = 0; i < m->nnics; i++) {
 		if (m->nic[i]->vdev.transport)
 			virtio_pci_destroy(&m->nic[i]->vdev);
 		virtio_net_free(m->nic[i]);
 		free(m->nic[i]);
 	}
-	term_restore();
-	if (m->cfg.stats)
-		print_stats(m);
+	m->nnics = 0;
 	for (int i = 0; i < m->nvcpus; i++)
 		vcpu_destroy(&m->vcpu[i]);
 	kvm_close(&m->kvm);

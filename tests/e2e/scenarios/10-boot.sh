@@ -26,9 +26,12 @@ kb=$(tr -d '\r' <"$GUEST_LOG" | sed -n 's/^MINIVMM-GUEST-UP .*mem_kb=\([0-9]*\).
 if [ -n "$kb" ] && [ "$kb" -gt 3300000 ]; then pass boot_memory_above_4g; else fail boot_memory_above_4g "MemTotal ${kb:-?} kB for 3.5G"; fi
 check boot_memory_above_4g_exit_0 test "$GUEST_RC" -eq 0
 
-boot_guest --log boot-san --vmm "$MINIVMM_SAN" -- --cpus 2 --mem 512M --net none
+# The sanitized build with a NIC (user networking: the device, transport and slirp all run) and
+# --stats, so teardown and the report run under ASan too.
+boot_guest --log boot-san --vmm "$MINIVMM_SAN" -- --cpus 2 --mem 512M --net user --stats
 expect boot_sanitized_build_guest_up '^MINIVMM-GUEST-UP nproc=2 '
 check boot_sanitized_build_exit_0 test "$GUEST_RC" -eq 0
+expect boot_sanitized_build_stats_printed '^stats: net0 tx \(userspace\) kicks='
 if expect_in_log 'ERROR: (Address|Leak)Sanitizer|runtime error:'; then fail boot_sanitized_build_clean; else pass boot_sanitized_build_clean; fi
 
 # The same kernel as an uncompressed ELF vmlinux: entered through its PVH note.
