@@ -5,7 +5,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 missing=()
 while read -r p; do
 	[ -n "$p" ] || continue
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+	[[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == *"ok installed"* ]] || missing+=("$p")
 done <"$here/deps.txt"
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "deps: installing ${missing[*]}" >&2

@@ -70,7 +70,8 @@ e2e_finish() { exit $((E2E_FAILS > 0)); }
 
 expect_in_log() {
 	local log=${2:-$GUEST_LOG}
-	[ -f "$log" ] && tr -d '\r' <"$log" | grep -qE -- "$1"
+	# Not grep -q: it would stop reading early, and under pipefail tr's SIGPIPE fails the match.
+	[ -f "$log" ] && tr -d '\r' <"$log" | grep -E -- "$1" >/dev/null
 }
 
 wait_for_log() {

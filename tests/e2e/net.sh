@@ -22,7 +22,7 @@ net_check_fds() {
 	if grep -q ' /dev/net/tun$' <<<"$fds"; then pass "${pre}fd_dev_net_tun"; else fail "${pre}fd_dev_net_tun"; fi
 	local has_vhost=0 has_thread=0
 	grep -q ' /dev/vhost-net$' <<<"$fds" && has_vhost=1
-	ps -e -o comm= | grep -qx "vhost-$p" && has_thread=1
+	grep -qx "vhost-$p" <<<"$(ps -e -o comm=)" && has_thread=1
 	if [ "$vhost" = on ]; then
 		[ $has_vhost = 1 ] && pass "${pre}fd_dev_vhost_net" || fail "${pre}fd_dev_vhost_net"
 		[ $has_thread = 1 ] && pass "${pre}vhost_kernel_thread" || fail "${pre}vhost_kernel_thread" "no vhost-$p"
