@@ -8,6 +8,7 @@ NET_HOST=10.77.0.1 NET_GUEST=10.77.0.2
 net_guest_results() {
 	local name res
 	while read -r _ name res; do
+		[ -n "$name" ] || continue
 		if [ "$res" = ok ]; then pass "$1$name"; else fail "$1$name" "(in the guest)"; fi
 	done <<<"$(tr -d '\r' <"$GUEST_LOG" | grep -E '^MINIVMM-CHECK ')"
 }
