@@ -56,7 +56,7 @@ for s in "${scripts[@]}"; do
 	rc=0
 	rm -rf "$out"
 	hostrun_script "$mode" "$secs" "$out" "$s" || rc=$?
-	lines=$(grep -E '^(PASS|FAIL|SKIP): ' "$out/output" 2>/dev/null || true)
+	lines=$(grep -E '^(PASS|FAIL|SKIP|RETRY): ' "$out/output" 2>/dev/null || true)
 	[ -z "$lines" ] || echo "$lines"
 	p=$(grep -c '^PASS: ' <<<"$lines" || true)
 	f=$(grep -c '^FAIL: ' <<<"$lines" || true)
