@@ -8,8 +8,6 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#define PCI_CLASS_NET_ETHERNET 0x020000
-
 #include "devices/acpi_pm.h"
 #include "devices/boot_marker.h"
 #include "devices/i8042.h"
@@ -32,6 +30,7 @@
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
 
+#define PCI_CLASS_NET_ETHERNET 0x020000
 
 static struct machine {
 	uint64_t t0;
