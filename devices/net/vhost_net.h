@@ -27,7 +27,7 @@
  * bit is bit 27, the same as the legacy VIRTIO_F_ANY_LAYOUT, so ANY_LAYOUT (implied by VERSION_1,
  * and never offered by the device) is never passed either.
  *
- * Interrupts: vhost always signals the transport's call_fd (tops->call_fd), never direct_call_fd.
+ * Interrupts: vhost always signals the transport's call_fd (tops->call_fd).
  * The transport routes that eventfd itself, as an irqfd on the queue's MSI-X route while KVM can
  * inject it, else through its poller (pending bit, or ISR + INTx). So a vector being masked,
  * unmasked or changed, or INTx, needs nothing from vhost: irq_changed is a no-op for this datapath,

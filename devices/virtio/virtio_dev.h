@@ -37,11 +37,9 @@ struct virtio_dev_ops {
 struct virtio_transport_ops {
 	/* Eventfd readable on each driver notification of queue q. */
 	int (*kick_fd)(struct virtio_dev *vdev, int q);
-	/* Eventfd the device writes 1 to interrupt the driver for queue q. */
+	/* Eventfd the device (or vhost) writes 1 to interrupt the driver for queue q. The transport
+	 * routes it: irqfd on the queue's MSI-X route while KVM can inject it, else its poller. */
 	int (*call_fd)(struct virtio_dev *vdev, int q);
-	/* For vhost: if queue q's interrupt can be injected by KVM directly (unmasked MSI-X vector with
-	 * an irqfd), returns that GSI's irqfd-bound eventfd; else -1 and the device should use call_fd. */
-	int (*direct_call_fd)(struct virtio_dev *vdev, int q);
 	/* Config space changed (link status): raise the config interrupt. */
 	void (*config_changed)(struct virtio_dev *vdev);
 	/* The device hit malformed guest input: set DEVICE_NEEDS_RESET and notify. */

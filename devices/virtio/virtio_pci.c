@@ -559,17 +559,6 @@ static int tops_call_fd(struct virtio_dev *vdev, int q)
 	return q >= 0 && q < vdev->num_queues ? vpci_of(vdev)->q[q].call_fd : -1;
 }
 
-static int tops_direct_call_fd(struct virtio_dev *vdev, int q)
-{
-	struct virtio_pci *vp = vpci_of(vdev);
-	if (q < 0 || q >= vdev->num_queues)
-		return -1;
-	pthread_mutex_lock(&vp->lock);
-	int fd = vp->q[q].irqfd_gsi >= 0 ? vp->q[q].call_fd : -1;
-	pthread_mutex_unlock(&vp->lock);
-	return fd;
-}
-
 static void tops_config_changed(struct virtio_dev *vdev)
 {
 	struct virtio_pci *vp = vpci_of(vdev);
@@ -586,7 +575,6 @@ static void tops_needs_reset(struct virtio_dev *vdev)
 static const struct virtio_transport_ops vpci_tops = {
     .kick_fd = tops_kick_fd,
     .call_fd = tops_call_fd,
-    .direct_call_fd = tops_direct_call_fd,
     .config_changed = tops_config_changed,
     .needs_reset = tops_needs_reset,
 };

@@ -63,12 +63,6 @@ static int fnt_call_fd(struct virtio_dev *vdev, int q)
 	return ((struct fake_net *)vdev->transport)->call[q];
 }
 
-static int fnt_direct_call_fd(struct virtio_dev *vdev, int q)
-{
-	(void)q;
-	return ((struct fake_net *)vdev->transport)->direct_call;
-}
-
 static void fnt_config_changed(struct virtio_dev *vdev)
 {
 	(void)vdev;
@@ -82,7 +76,6 @@ static void fnt_needs_reset(struct virtio_dev *vdev)
 const struct virtio_transport_ops fake_net_transport_ops = {
     .kick_fd = fnt_kick_fd,
     .call_fd = fnt_call_fd,
-    .direct_call_fd = fnt_direct_call_fd,
     .config_changed = fnt_config_changed,
     .needs_reset = fnt_needs_reset,
 };
@@ -92,7 +85,6 @@ struct fake_net *fake_net_new(uint16_t qsize, uint64_t data_bytes)
 	struct fake_net *t = calloc(1, sizeof(*t));
 	ck_assert_ptr_nonnull(t);
 	t->wire = -1;
-	t->direct_call = -1;
 	for (int q = 0; q < NET_NUM_QUEUES; q++) {
 		t->kick[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		t->call[q] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

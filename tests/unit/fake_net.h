@@ -33,7 +33,6 @@ struct fake_net {
 	struct virtio_net n;
 	int wire; /* the far end of the socketpair; -1 until fake_net_create() */
 	int kick[NET_NUM_QUEUES], call[NET_NUM_QUEUES];
-	int direct_call; /* what the transport's direct_call_fd() answers: -1 unless a test sets it */
 	int needs_reset; /* needs_reset() calls */
 	/* The backend. */
 	bool eagain;		  /* send() pretends the tap is full */

@@ -642,7 +642,7 @@ END_TEST
 
 START_TEST(config_space_holds_mac_link_up_one_pair_and_mtu)
 {
-	struct fake_net t = {.wire = -1, .direct_call = -1};
+	struct fake_net t = {.wire = -1};
 	int sv[2];
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 	struct net_backend be = {.ops = &fake_net_backend_ops, .fd = sv[0], .priv = &t};
