@@ -137,29 +137,26 @@ static int memory_nodes(void *fdt, const struct guest_mem *mem)
 	return 0;
 }
 
-static int apic_nodes(void *fdt, const struct machine_desc *md)
+/* Opens an APIC-style interrupt controller node at addr (4 KiB of registers, 2-cell interrupts,
+ * no unit address in interrupt-map entries pointing here); the caller adds to it and closes it. */
+static int intc_begin(void *fdt, uint64_t addr, const char *compatible)
 {
 	struct cells reg = {.n = 0};
-	cell64(&reg, LAYOUT_LAPIC);
+	cell64(&reg, addr);
 	cell64(&reg, 0x1000);
-	TRY(begin_node(fdt, "interrupt-controller@%llx", LAYOUT_LAPIC));
-	TRY(fdt_property_string(fdt, "compatible", "intel,ce4100-lapic"));
+	TRY(begin_node(fdt, "interrupt-controller@%llx", (unsigned long long)addr));
+	TRY(fdt_property_string(fdt, "compatible", compatible));
 	TRY(prop_cells(fdt, "reg", &reg));
 	TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
 	TRY(fdt_property_cell(fdt, "#interrupt-cells", 2));
-	TRY(fdt_property_cell(fdt, "#address-cells", 0));
-	TRY(fdt_end_node(fdt));
+	return fdt_property_cell(fdt, "#address-cells", 0);
+}
 
-	reg.n = 0;
-	cell64(&reg, LAYOUT_IOAPIC);
-	cell64(&reg, 0x1000);
-	TRY(begin_node(fdt, "interrupt-controller@%llx", LAYOUT_IOAPIC));
-	TRY(fdt_property_string(fdt, "compatible", "intel,ce4100-ioapic"));
-	TRY(prop_cells(fdt, "reg", &reg));
-	TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
-	TRY(fdt_property_cell(fdt, "#interrupt-cells", 2));
-	/* No unit address in interrupt-map entries that point here. */
-	TRY(fdt_property_cell(fdt, "#address-cells", 0));
+static int apic_nodes(void *fdt, const struct machine_desc *md)
+{
+	TRY(intc_begin(fdt, LAYOUT_LAPIC, "intel,ce4100-lapic"));
+	TRY(fdt_end_node(fdt));
+	TRY(intc_begin(fdt, LAYOUT_IOAPIC, "intel,ce4100-ioapic"));
 	/* The IOAPIC's id, as the MP table and MADT give it. */
 	TRY(fdt_property_cell(fdt, "minivmm,ioapic-id", md->ncpus));
 	TRY(fdt_property_cell(fdt, "phandle", PHANDLE_IOAPIC));
