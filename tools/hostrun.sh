@@ -38,12 +38,15 @@ hostrun_script() {
 	else
 		local rc=0
 		"$hostrun_src/tests/e2e/testhost.sh" run -t "$secs" -o "$out" "$@" || rc=$?
-		# The nested TCG test host has been seen to stall as a whole under heavy host load,
-		# before its script printed anything. That is the test machinery, not minivmm: keep the
-		# stalled run's logs and try once more. A script that got going is never retried.
-		if [ "$rc" -eq 124 ] && ! grep -qE '^(PASS|FAIL|SKIP): ' "$out/output" 2>/dev/null; then
+		# The nested TCG test host itself has been seen to stall (124) or to die (125: it reset
+		# and never reported back) before its script printed any result. That is the test
+		# machinery, not minivmm: keep the run's logs and try once more. A script that reported
+		# a result is never retried.
+		if { [ "$rc" -eq 124 ] || [ "$rc" -eq 125 ]; } &&
+			! grep -qE '^(PASS|FAIL|SKIP): ' "$out/output" 2>/dev/null; then
 			rm -rf "$out.stalled" && mv "$out" "$out.stalled" && mkdir -p "$out"
-			echo "hostrun: the test host stalled with no result; logs in $out.stalled; trying once more" >&2
+			echo "hostrun: the test host stalled or died (status $rc) with no result; logs in" \
+				"$out.stalled; trying once more" >&2
 			rc=0
 			"$hostrun_src/tests/e2e/testhost.sh" run -t "$secs" -o "$out" "$@" || rc=$?
 		fi
