@@ -152,6 +152,14 @@ static void on_signal(void *opaque, uint32_t events)
 	vm_request_exit(EXIT_RUNTIME, "terminated by a signal");
 }
 
+/* A NIC's driver set DRIVER_OK or reset it: its datapath is started and stopped here, on the main
+ * thread, never on the vCPU that wrote the register (virtio_pci.h). */
+static void on_nic_lifecycle(void *opaque, uint32_t events)
+{
+	(void)events;
+	virtio_pci_lifecycle_run(&((struct virtio_net *)opaque)->vdev);
+}
+
 static void on_exit_request(void *opaque, uint32_t events)
 {
 	(void)events;
@@ -168,8 +176,8 @@ static void main_signals(sigset_t *set)
 	sigaddset(set, SIGUSR1);
 }
 
-/* The main thread owns the console, signals and the exit request; vCPUs and NIC I/O threads run
- * on their own. */
+/* The main thread owns the console, signals, the exit request and the NICs' lifecycle (start and
+ * stop of their datapaths); vCPUs and NIC I/O threads run on their own. */
 static int machine_run(struct machine *m)
 {
 	sigset_t set;
@@ -183,6 +191,13 @@ static int machine_run(struct machine *m)
 	    console_attach(m->loop, STDIN_FILENO, &m->serial)) {
 		log_err("cannot set up the main loop");
 		return -EIO;
+	}
+	for (int i = 0; i < m->nnics; i++) {
+		if (loop_add(m->loop, virtio_pci_lifecycle_fd(&m->nic[i]->vdev), EPOLLIN, on_nic_lifecycle,
+			     m->nic[i])) {
+			log_err("cannot set up the main loop");
+			return -EIO;
+		}
 	}
 	term_raw(STDIN_FILENO);
 	m->ran = true;

@@ -8,6 +8,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,9 @@ static struct {
 	int refuse_features, start_ret;
 	uint8_t config[8];
 	bool vq0_ready_at_start;
+	/* With stop_gate set (a pipe's read end), stop() signals stop_entered (an eventfd) and
+	 * blocks until a byte arrives: an I/O thread that takes its time to join. */
+	int stop_gate, stop_entered;
 } fd;
 
 static uint64_t fd_features(struct virtio_dev *v)
@@ -69,6 +73,11 @@ static void fd_stop(struct virtio_dev *v)
 {
 	(void)v;
 	fd.stop_calls++;
+	if (fd.stop_gate > 0) {
+		char c;
+		eventfd_write(fd.stop_entered, 1);
+		ck_assert_int_eq(read(fd.stop_gate, &c, 1), 1);
+	}
 }
 static void fd_irq_changed(struct virtio_dev *v, int q)
 {
@@ -172,6 +181,13 @@ static void negotiate(uint64_t f)
 	CW(device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	driver_features(f);
 	CW(device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+}
+
+/* A status write, then what the main loop does when the lifecycle eventfd fires. */
+static void set_status(uint8_t v)
+{
+	CW(device_status, v);
+	virtio_pci_lifecycle_run(&vdev);
 }
 
 #define ST_ALL_OK                                                                                            \
@@ -342,7 +358,7 @@ START_TEST(driver_ok_inits_enabled_queues_and_starts_device)
 	CW(queue_desc_lo, 0x8000);
 	ck_assert_uint_eq(CR(queue_desc_lo), 0x1000);
 	ck_assert_int_eq(fd.start_calls, 0);
-	CW(device_status, ST_ALL_OK);
+	set_status(ST_ALL_OK);
 	ck_assert_int_eq(fd.start_calls, 1);
 	ck_assert(fd.vq0_ready_at_start);
 	ck_assert_uint_eq(vdev.vq[0].size, 8);
@@ -359,14 +375,14 @@ START_TEST(bad_queue_address_sets_needs_reset)
 {
 	negotiate(VERSION_1);
 	queue_setup(0, MEM_SIZE - 0x100); /* used ring past the end of RAM */
-	CW(device_status, ST_ALL_OK);
+	set_status(ST_ALL_OK);
 	ck_assert_int_eq(fd.start_calls, 0);
 	ck_assert(CR(device_status) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	/* Config change notification, INTx mode: ISR bit 1 and the line. */
 	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 1);
 	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
 	/* The driver's reset clears it. */
-	CW(device_status, 0);
+	set_status(0);
 	ck_assert_uint_eq(CR(device_status), 0);
 }
 END_TEST
@@ -376,10 +392,10 @@ START_TEST(failed_start_sets_needs_reset)
 	fd.start_ret = -1;
 	negotiate(VERSION_1);
 	queue_setup(0, 0x1000);
-	CW(device_status, ST_ALL_OK);
+	set_status(ST_ALL_OK);
 	ck_assert_int_eq(fd.start_calls, 1);
 	ck_assert(CR(device_status) & VIRTIO_CONFIG_S_NEEDS_RESET);
-	CW(device_status, 0);
+	set_status(0);
 	ck_assert_int_eq(fd.stop_calls, 0); /* never started */
 }
 END_TEST
@@ -431,13 +447,13 @@ START_TEST(reset_returns_registers_to_initial_state)
 	queue_setup(0, 0x1000);
 	CW(queue_msix_vector, 1);
 	queue_setup(1, 0x2000);
-	CW(device_status, ST_ALL_OK);
+	set_status(ST_ALL_OK);
 	CW(device_feature_select, 1);
 	vdev.tops->config_changed(&vdev);
 	ck_assert_int_eq(fd.start_calls, 1);
 	ck_assert(vdev.vq[0].ready);
 
-	CW(device_status, 0);
+	set_status(0);
 	ck_assert_int_eq(fd.stop_calls, 1);
 	ck_assert(!vdev.vq[0].ready && !vdev.vq[1].ready);
 	ck_assert_uint_eq(vdev.features, 0);
@@ -465,8 +481,99 @@ START_TEST(reset_returns_registers_to_initial_state)
 	/* And the device can be brought up again. */
 	negotiate(VERSION_1);
 	queue_setup(0, 0x1000);
-	CW(device_status, ST_ALL_OK);
+	set_status(ST_ALL_OK);
 	ck_assert_int_eq(fd.start_calls, 2);
+}
+END_TEST
+
+START_TEST(driver_ok_write_only_requests_the_start)
+{
+	negotiate(VERSION_1);
+	queue_setup(0, 0x1000);
+	CW(device_status, ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 0);
+	ck_assert(!vdev.vq[0].ready);
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK);
+	ck_assert(fd_readable(virtio_pci_lifecycle_fd(&vdev)));
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_eq(fd.start_calls, 1);
+	ck_assert(vdev.vq[0].ready);
+}
+END_TEST
+
+START_TEST(reset_write_returns_at_once_and_status_reads_old_value_until_lifecycle_runs)
+{
+	negotiate(VERSION_1);
+	queue_setup(0, 0x1000);
+	set_status(ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 1);
+	/* The writing (vCPU) thread does not stop the device: that may wait on its I/O thread. */
+	CW(device_status, 0);
+	ck_assert_int_eq(fd.stop_calls, 0);
+	/* Linux polls until it reads 0; meanwhile the device is untouched and writes are ignored. */
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK);
+	ck_assert(vdev.vq[0].ready);
+	CW(queue_select, 1);
+	ck_assert_uint_eq(CR(queue_select), 0);
+	ck_assert(fd_readable(virtio_pci_lifecycle_fd(&vdev)));
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_eq(fd.stop_calls, 1);
+	ck_assert_uint_eq(CR(device_status), 0);
+	ck_assert(!vdev.vq[0].ready);
+	/* And a reset of a device that never ran is immediate (Linux's probe starts with one). */
+	CW(device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	CW(device_status, 0);
+	ck_assert_uint_eq(CR(device_status), 0);
+	ck_assert(!fd_readable(virtio_pci_lifecycle_fd(&vdev)));
+}
+END_TEST
+
+START_TEST(reset_before_the_start_ran_cancels_it)
+{
+	negotiate(VERSION_1);
+	queue_setup(0, 0x1000);
+	CW(device_status, ST_ALL_OK);
+	CW(device_status, 0);
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK);
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_eq(fd.start_calls, 0);
+	ck_assert_int_eq(fd.stop_calls, 0);
+	ck_assert_uint_eq(CR(device_status), 0);
+}
+END_TEST
+
+static void *lifecycle_thread(void *arg)
+{
+	(void)arg;
+	virtio_pci_lifecycle_run(&vdev);
+	return NULL;
+}
+
+START_TEST(register_access_during_a_slow_stop_does_not_wait)
+{
+	int gate[2];
+	ck_assert_int_eq(pipe(gate), 0);
+	fd.stop_gate = gate[0];
+	fd.stop_entered = eventfd(0, 0);
+	negotiate(VERSION_1);
+	queue_setup(0, 0x1000);
+	set_status(ST_ALL_OK);
+	CW(device_status, 0);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, lifecycle_thread, NULL), 0);
+	eventfd_t v;
+	ck_assert_int_eq(eventfd_read(fd.stop_entered, &v), 0); /* blocks until stop() runs */
+	/* stop() is stuck: a vCPU's register accesses still complete (a hang fails by timeout). */
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK);
+	CW(msix_config, 1);
+	ck_assert_uint_eq(CR(num_queues), NQ);
+	ck_assert_int_eq(write(gate[1], "x", 1), 1);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(fd.stop_calls, 1);
+	ck_assert_uint_eq(CR(device_status), 0);
+	close(gate[0]);
+	close(gate[1]);
+	close(fd.stop_entered);
 }
 END_TEST
 
@@ -553,7 +660,7 @@ START_TEST(unmasked_vector_binds_call_fd_to_irqfd)
 	CW(queue_msix_vector, 1);
 	ck_assert_uint_eq(CR(queue_msix_vector), 1);
 	ck_assert_int_eq(fake_kvm_irqfd_gsi(call), -1); /* still masked */
-	CW(device_status, ST_ALL_OK);
+	set_status(ST_ALL_OK);
 	int before = fd.irq_changed_calls;
 	msix_entry(1, 0x61, false);
 	ck_assert_int_ge(fake_kvm_irqfd_gsi(call), 24);
@@ -575,7 +682,7 @@ START_TEST(unmasked_vector_binds_call_fd_to_irqfd)
 	ck_assert_int_eq(fake_kvm.nsignal, 1);
 	ck_assert_uint_eq(fake_kvm.signal[0].data, 0x61);
 	/* Reset unbinds. */
-	CW(device_status, 0);
+	set_status(0);
 	ck_assert_int_eq(fake_kvm_irqfd_gsi(call), -1);
 }
 END_TEST
@@ -622,6 +729,10 @@ int main(void)
 	tcase_add_test(tc, device_needs_reset_raises_config_vector);
 	tcase_add_test(tc, config_changed_bumps_generation_and_interrupts);
 	tcase_add_test(tc, reset_returns_registers_to_initial_state);
+	tcase_add_test(tc, driver_ok_write_only_requests_the_start);
+	tcase_add_test(tc, reset_write_returns_at_once_and_status_reads_old_value_until_lifecycle_runs);
+	tcase_add_test(tc, reset_before_the_start_ran_cancels_it);
+	tcase_add_test(tc, register_access_during_a_slow_stop_does_not_wait);
 	tcase_add_test(tc, trapped_notify_signals_the_kick_eventfd);
 	tcase_add_test(tc, ioeventfds_follow_the_bar);
 	tcase_add_test(tc, pci_cfg_window_reaches_the_bar);
