@@ -272,6 +272,13 @@ static void status_write(struct virtio_pci *vp, uint8_t v)
 	}
 	uint8_t old = vp->status;
 	uint8_t neu = v & ~VIRTIO_CONFIG_S_NEEDS_RESET; /* the device's bit, not the driver's */
+	if (old & ~neu) {
+		/* 2.1.1, 3.1.1: only a reset clears status bits. Taking one back (DRIVER_OK,
+		 * FEATURES_OK) would re-open what the running device relies on: it is a driver
+		 * error, and nothing else changes. */
+		vpci_needs_reset(vp);
+		return;
+	}
 	if ((neu & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK) &&
 	    !features_acceptable(vp))
 		neu &= ~VIRTIO_CONFIG_S_FEATURES_OK;
@@ -402,6 +409,20 @@ static void common_image(struct virtio_pci *vp, uint8_t *img)
 	put(img, F(queue_used_lo), 8, vq->device);
 }
 
+/* queue_enable = 1: the ring must fit the 2.7 rules (power-of-two size, alignment, inside guest
+ * RAM) now, or the device needs a reset and will not start (a driver error, 2.1.2). */
+static void queue_enable(struct virtio_pci *vp, int q)
+{
+	struct vpci_queue *vq = &vp->q[q];
+	struct virtq probe;
+	if (virtq_init(&probe, vp->vdev->mem, vq->size, vq->desc, vq->driver, vq->device, 0) != 0) {
+		vp->failed = true;
+		vpci_needs_reset(vp);
+		return;
+	}
+	vq->enabled = true;
+}
+
 static uint16_t vector_checked(struct virtio_pci *vp, uint32_t v)
 {
 	/* 4.1.5.1.2: a vector the device cannot map reads back NO_VECTOR. */
@@ -418,7 +439,9 @@ static int common_field_write(struct virtio_pci *vp, size_t f, uint64_t v)
 {
 	uint16_t qs = vp->queue_select;
 	struct vpci_queue *vq = qs < vp->vdev->num_queues ? &vp->q[qs] : NULL;
-	bool locked = vq && vq->enabled; /* 4.1.4.3.2: no reconfiguring an enabled queue */
+	/* 4.1.4.3.2: no reconfiguring an enabled queue, and none at all once DRIVER_OK is set
+	 * (3.1.1: queue setup comes before it). The vector may change at any time. */
+	bool locked = vq && (vq->enabled || (vp->status & VIRTIO_CONFIG_S_DRIVER_OK));
 	switch (f) {
 	case F(device_feature_select):
 		vp->dfselect = v;
@@ -452,8 +475,9 @@ static int common_field_write(struct virtio_pci *vp, size_t f, uint64_t v)
 		}
 		break;
 	case F(queue_enable):
-		if (vq && v == 1)
-			vq->enabled = true;
+		/* 4.1.4.3.2: writing 0 is not allowed, and is ignored. */
+		if (vq && !locked && v == 1)
+			queue_enable(vp, qs);
 		break;
 	case F(queue_desc_lo):
 	case F(queue_desc_hi):

@@ -577,6 +577,157 @@ START_TEST(register_access_during_a_slow_stop_does_not_wait)
 }
 END_TEST
 
+/* --- the status state machine (2.1, 3.1.1, 4.1.4.3) --- */
+
+#define ST_A   VIRTIO_CONFIG_S_ACKNOWLEDGE
+#define ST_D   VIRTIO_CONFIG_S_DRIVER
+#define ST_F   VIRTIO_CONFIG_S_FEATURES_OK
+#define ST_OK  VIRTIO_CONFIG_S_DRIVER_OK
+#define ST_NR  VIRTIO_CONFIG_S_NEEDS_RESET
+#define ST_BAD VIRTIO_CONFIG_S_FAILED
+
+/* Brings the device to `to` the way a driver does (queue 0 set up before DRIVER_OK). */
+static void status_reach(uint8_t to)
+{
+	uint8_t st = 0;
+	static const uint8_t order[] = {ST_A, ST_D, ST_F, ST_OK};
+	for (unsigned i = 0; i < sizeof(order); i++) {
+		if (!(to & order[i]))
+			continue;
+		if (order[i] == ST_F)
+			driver_features(VERSION_1);
+		if (order[i] == ST_OK)
+			queue_setup(0, 0x1000);
+		st |= order[i];
+		set_status(st);
+	}
+	ck_assert_uint_eq(CR(device_status), to);
+}
+
+static const struct status_case {
+	const char *name;
+	uint8_t from, write, expect;
+} status_cases[] = {
+    {"clearing DRIVER_OK", ST_A | ST_D | ST_F | ST_OK, ST_A | ST_D | ST_F, ST_A | ST_D | ST_F | ST_OK | ST_NR},
+    {"clearing FEATURES_OK", ST_A | ST_D | ST_F, ST_A | ST_D, ST_A | ST_D | ST_F | ST_NR},
+    {"clearing ACKNOWLEDGE", ST_A | ST_D, ST_D, ST_A | ST_D | ST_NR},
+    {"DRIVER_OK without FEATURES_OK", ST_A | ST_D, ST_A | ST_D | ST_OK, ST_A | ST_D | ST_OK | ST_NR},
+    {"adding the next bit", ST_A, ST_A | ST_D, ST_A | ST_D},
+    {"FAILED is the driver's to set", ST_A | ST_D, ST_A | ST_D | ST_BAD, ST_A | ST_D | ST_BAD},
+    {"NEEDS_RESET is not the driver's", ST_A, ST_A | ST_NR, ST_A},
+};
+
+START_TEST(status_write_follows_the_state_machine)
+{
+	const struct status_case *c = &status_cases[_i];
+	status_reach(c->from);
+	set_status(c->write);
+	ck_assert_msg(CR(device_status) == c->expect, "%s: status %#x, want %#x", c->name, CR(device_status),
+		      c->expect);
+}
+END_TEST
+
+START_TEST(clearing_driver_ok_without_reset_sets_needs_reset_and_keeps_queues)
+{
+	status_reach(ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 1);
+	vdev.vq[0].last_avail = 5; /* the running device's progress */
+	set_status(ST_A | ST_D | ST_F);
+	ck_assert(CR(device_status) & ST_NR);
+	/* Setting it again re-initialises nothing: no second start, the live ring untouched. */
+	set_status(ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 1);
+	ck_assert_int_eq(fd.stop_calls, 0);
+	ck_assert(vdev.vq[0].ready);
+	ck_assert_uint_eq(vdev.vq[0].last_avail, 5);
+	ck_assert_uint_eq(vdev.vq[0].desc_gpa, 0x1000);
+	/* Only a reset clears it. */
+	set_status(0);
+	ck_assert_uint_eq(CR(device_status), 0);
+	ck_assert_int_eq(fd.stop_calls, 1);
+}
+END_TEST
+
+START_TEST(features_stay_fixed_after_features_ok_even_if_the_driver_clears_it)
+{
+	status_reach(ST_A | ST_D | ST_F);
+	set_status(ST_A | ST_D); /* attempts to re-open negotiation */
+	driver_features(VERSION_1 | (1ull << 5));
+	set_status(ST_A | ST_D | ST_F);
+	ck_assert_uint_eq(vdev.features, VERSION_1);
+	CW(guest_feature_select, 0);
+	ck_assert_uint_eq(CR(guest_feature), 0);
+	ck_assert_int_eq(fd.set_features_calls, 1);
+}
+END_TEST
+
+/* Each queue register write after DRIVER_OK, on a queue that was not enabled: all ignored. */
+static const struct {
+	size_t off, len;
+	uint32_t v;
+} late_queue_writes[] = {
+    {C(queue_size), 2, 16},	 {C(queue_desc_lo), 4, 0x3000},	 {C(queue_desc_hi), 4, 1},
+    {C(queue_avail_lo), 4, 0x3100}, {C(queue_avail_hi), 4, 1}, {C(queue_used_lo), 4, 0x3200},
+    {C(queue_used_hi), 4, 1},	 {C(queue_enable), 2, 1},
+};
+
+START_TEST(queue_registers_are_frozen_after_driver_ok)
+{
+	status_reach(ST_ALL_OK);
+	CW(queue_select, 1);
+	uint32_t before = rd(late_queue_writes[_i].off, late_queue_writes[_i].len);
+	wr(late_queue_writes[_i].off, late_queue_writes[_i].len, late_queue_writes[_i].v);
+	ck_assert_uint_eq(rd(late_queue_writes[_i].off, late_queue_writes[_i].len), before);
+	ck_assert(!(CR(device_status) & ST_NR));
+	/* The vector is the exception (it may change at any time). */
+	CW(queue_msix_vector, 1);
+	ck_assert_uint_eq(CR(queue_msix_vector), 1);
+}
+END_TEST
+
+/* Ring geometries queue_enable must refuse (size 8: desc 128 bytes, avail 22, used 70). */
+static const struct {
+	const char *name;
+	uint64_t desc, avail, used;
+} bad_rings[] = {
+    {"descriptor table misaligned", 0x1008, 0x1100, 0x1200},
+    {"avail ring misaligned", 0x1000, 0x1101, 0x1200},
+    {"used ring misaligned", 0x1000, 0x1100, 0x1202},
+    {"descriptor table past RAM", MEM_SIZE - 0x40, 0x1100, 0x1200},
+    {"used ring past RAM", 0x1000, 0x1100, MEM_SIZE - 0x10},
+    {"avail ring at 2^64 - 2", 0x1000, UINT64_MAX - 1, 0x1200},
+};
+
+START_TEST(queue_enable_with_bad_geometry_sets_needs_reset)
+{
+	status_reach(ST_A | ST_D | ST_F);
+	CW(queue_select, 0);
+	CW(queue_size, 8);
+	CW(queue_desc_lo, (uint32_t)bad_rings[_i].desc);
+	CW(queue_desc_hi, bad_rings[_i].desc >> 32);
+	CW(queue_avail_lo, (uint32_t)bad_rings[_i].avail);
+	CW(queue_avail_hi, bad_rings[_i].avail >> 32);
+	CW(queue_used_lo, (uint32_t)bad_rings[_i].used);
+	CW(queue_used_hi, bad_rings[_i].used >> 32);
+	CW(queue_enable, 1);
+	ck_assert_msg(CR(device_status) & ST_NR, "%s", bad_rings[_i].name);
+	ck_assert_uint_eq(CR(queue_enable), 0);
+	/* The device does not start on it. */
+	set_status(ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 0);
+}
+END_TEST
+
+START_TEST(queue_enable_0_is_ignored)
+{
+	status_reach(ST_A | ST_D | ST_F);
+	queue_setup(0, 0x1000);
+	CW(queue_enable, 0);
+	ck_assert_uint_eq(CR(queue_enable), 1);
+	ck_assert(!(CR(device_status) & ST_NR));
+}
+END_TEST
+
 START_TEST(trapped_notify_signals_the_kick_eventfd)
 {
 	int k0 = vdev.tops->kick_fd(&vdev, 0), k1 = vdev.tops->kick_fd(&vdev, 1);
@@ -734,6 +885,15 @@ int main(void)
 	tcase_add_test(tc, reset_before_the_start_ran_cancels_it);
 	tcase_add_test(tc, register_access_during_a_slow_stop_does_not_wait);
 	tcase_add_test(tc, trapped_notify_signals_the_kick_eventfd);
+	tcase_add_loop_test(tc, status_write_follows_the_state_machine, 0,
+			    sizeof(status_cases) / sizeof(status_cases[0]));
+	tcase_add_test(tc, clearing_driver_ok_without_reset_sets_needs_reset_and_keeps_queues);
+	tcase_add_test(tc, features_stay_fixed_after_features_ok_even_if_the_driver_clears_it);
+	tcase_add_loop_test(tc, queue_registers_are_frozen_after_driver_ok, 0,
+			    sizeof(late_queue_writes) / sizeof(late_queue_writes[0]));
+	tcase_add_loop_test(tc, queue_enable_with_bad_geometry_sets_needs_reset, 0,
+			    sizeof(bad_rings) / sizeof(bad_rings[0]));
+	tcase_add_test(tc, queue_enable_0_is_ignored);
 	tcase_add_test(tc, ioeventfds_follow_the_bar);
 	tcase_add_test(tc, pci_cfg_window_reaches_the_bar);
 	tcase_add_test(tc, isr_read_clears_and_deasserts_intx);
