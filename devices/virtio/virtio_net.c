@@ -164,6 +164,8 @@ static uint8_t net_ctrl_mac(struct virtio_net *n, uint8_t cmd, const struct virt
 		pthread_mutex_lock(&n->cfg_lock);
 		memcpy(n->cfg.mac, mac, 6);
 		pthread_mutex_unlock(&n->cfg_lock);
+		/* 2.5.1: every config change moves config_generation (and is notified). */
+		n->vdev.tops->config_changed(&n->vdev);
 		return VIRTIO_NET_OK;
 	}
 	if (cmd != VIRTIO_NET_CTRL_MAC_TABLE_SET || !(n->vdev.features & BIT(VIRTIO_NET_F_CTRL_RX)))

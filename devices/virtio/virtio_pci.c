@@ -132,7 +132,16 @@ static void interrupt(struct virtio_pci *vp, uint16_t vector, uint8_t isr_bit)
 
 static void config_interrupt(struct virtio_pci *vp)
 {
-	interrupt(vp, __atomic_load_n(&vp->msix_config, __ATOMIC_ACQUIRE), VIRTIO_PCI_ISR_CONFIG);
+	uint16_t vector = __atomic_load_n(&vp->msix_config, __ATOMIC_ACQUIRE);
+	if (msix_enabled(&vp->msix)) {
+		/* 4.1.4.5.1: the config bit is set before every configuration change notification,
+		 * MSI-X or not (a driver may read ISR to learn what happened); INTx stays quiet. */
+		__atomic_fetch_or(&vp->isr, VIRTIO_PCI_ISR_CONFIG, __ATOMIC_ACQ_REL);
+		if (vector != VIRTIO_MSI_NO_VECTOR)
+			msix_notify(&vp->msix, vector);
+		return;
+	}
+	interrupt(vp, vector, VIRTIO_PCI_ISR_CONFIG);
 }
 
 static void on_msix_changed(void *opaque, int vector)
@@ -582,7 +591,7 @@ static void vpci_bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 			 * again here or by its own pci_intx(). */
 			data[0] = __atomic_exchange_n(&vp->isr, 0, __ATOMIC_ACQ_REL);
 			pci_intx(&vp->pci, 0);
-			if (__atomic_load_n(&vp->isr, __ATOMIC_ACQUIRE))
+			if (__atomic_load_n(&vp->isr, __ATOMIC_ACQUIRE) && !msix_enabled(&vp->msix))
 				pci_intx(&vp->pci, 1);
 		}
 	} else {

@@ -65,7 +65,7 @@ static int fnt_call_fd(struct virtio_dev *vdev, int q)
 
 static void fnt_config_changed(struct virtio_dev *vdev)
 {
-	(void)vdev;
+	((struct fake_net *)vdev->transport)->config_changes++;
 }
 
 static void fnt_needs_reset(struct virtio_dev *vdev)

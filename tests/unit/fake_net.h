@@ -33,7 +33,8 @@ struct fake_net {
 	struct virtio_net n;
 	int wire; /* the far end of the socketpair; -1 until fake_net_create() */
 	int kick[NET_NUM_QUEUES], call[NET_NUM_QUEUES];
-	int needs_reset; /* needs_reset() calls */
+	int needs_reset;    /* needs_reset() calls */
+	int config_changes; /* config_changed() calls */
 	/* The backend. */
 	bool eagain;		  /* send() pretends the tap is full */
 	uint64_t be_offloads;	  /* offload_features() answer */

@@ -410,7 +410,9 @@ START_TEST(device_needs_reset_raises_config_vector)
 	ck_assert(CR(device_status) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	ck_assert_int_eq(fake_kvm.nsignal, 1);
 	ck_assert_uint_eq(fake_kvm.signal[0].data, 0x77);
-	/* MSI-X mode: ISR is left alone. */
+	/* MSI-X mode: ISR bit 1 is set all the same (4.1.4.5.1), the INTx line stays low. */
+	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 0);
+	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
 	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), 0);
 	/* The driver cannot set or clear NEEDS_RESET itself. */
 	CW(device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE);
@@ -425,6 +427,22 @@ START_TEST(config_changed_bumps_generation_and_interrupts)
 	ck_assert_uint_eq(CR(config_generation), (uint8_t)(g + 1));
 	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 1);
 	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
+}
+END_TEST
+
+START_TEST(config_change_under_msix_sets_isr_config_bit)
+{
+	msix_enable();
+	msix_entry(2, 0x78, false);
+	CW(msix_config, 2);
+	uint8_t g = CR(config_generation);
+	vdev.tops->config_changed(&vdev);
+	ck_assert_uint_eq(CR(config_generation), (uint8_t)(g + 1));
+	ck_assert_int_eq(fake_kvm.nsignal, 1);
+	ck_assert_uint_eq(fake_kvm.signal[0].data, 0x78);
+	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 0);
+	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
+	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 0);
 }
 END_TEST
 
@@ -879,6 +897,7 @@ int main(void)
 	tcase_add_test(tc, failed_start_sets_needs_reset);
 	tcase_add_test(tc, device_needs_reset_raises_config_vector);
 	tcase_add_test(tc, config_changed_bumps_generation_and_interrupts);
+	tcase_add_test(tc, config_change_under_msix_sets_isr_config_bit);
 	tcase_add_test(tc, reset_returns_registers_to_initial_state);
 	tcase_add_test(tc, driver_ok_write_only_requests_the_start);
 	tcase_add_test(tc, reset_write_returns_at_once_and_status_reads_old_value_until_lifecycle_runs);
