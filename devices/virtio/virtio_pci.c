@@ -56,6 +56,7 @@ struct virtio_pci {
 	bool failed;	    /* DRIVER_OK could not be honoured (NEEDS_RESET) until the next reset */
 	bool vqs_built;	    /* vdev->vq[] built from the queue registers since the last reset */
 	bool busy;	    /* the main thread is in ops->start/stop, outside the lock */
+	bool bus_master;    /* PCI_COMMAND_MASTER: without it the device does no DMA (stopped) */
 	bool started;	    /* ops->start succeeded and ops->stop not yet called */
 	struct vpci_queue q[VIRTIO_MAX_QUEUES];
 	uint8_t cfg_cap; /* offset of the VIRTIO_PCI_CAP_PCI_CFG capability */
@@ -298,11 +299,12 @@ static void status_write(struct virtio_pci *vp, uint8_t v)
 
 /* --- lifecycle: the main thread starts and stops the device --- */
 
-/* Whether the device should run: the driver set DRIVER_OK, no reset is waiting, and the
- * queues could be set up. */
+/* Whether the device should run: the driver set DRIVER_OK, no reset is waiting, the queues could
+ * be set up, and the function may master the bus. A bus-master stop keeps the queues as they are
+ * (vqs_built): setting the bit again resumes where the device left off, as QEMU does. */
 static bool want_running(struct virtio_pci *vp)
 {
-	return (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->reset_pending && !vp->failed;
+	return (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->reset_pending && !vp->failed && vp->bus_master;
 }
 
 /* vdev->vq[] from the queue registers, once per DRIVER_OK: every enabled queue must be valid in
@@ -629,10 +631,26 @@ static void window_access(struct virtio_pci *vp, bool is_write)
 	d->bar[bar].fn(d->bar[bar].opaque, off, data, len, is_write);
 }
 
+/* Bus Master Enable (PCI command bit 2) changed: a device that may not master the bus must not
+ * touch guest memory (the datapath stops; kexec and driver unbind clear it). */
+static void bus_master_update(struct virtio_pci *vp)
+{
+	bool on = pci_bus_master(&vp->pci);
+	pthread_mutex_lock(&vp->lock);
+	if (on != vp->bus_master) {
+		vp->bus_master = on;
+		if (vp->status & VIRTIO_CONFIG_S_DRIVER_OK)
+			lifecycle_signal(vp);
+	}
+	pthread_mutex_unlock(&vp->lock);
+}
+
 static void vpci_cfg_write(struct pci_dev *d, uint32_t off, uint32_t len, uint32_t val)
 {
 	(void)val;
 	struct virtio_pci *vp = d->opaque;
+	if (off < PCI_COMMAND + 2 && off + len > PCI_COMMAND)
+		bus_master_update(vp);
 	msix_cfg_write(&vp->msix, off, len);
 	if (window_hit(vp, off, len))
 		window_access(vp, true);

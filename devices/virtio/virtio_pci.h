@@ -13,7 +13,9 @@
  * main loop in vmm/main.c, or a test) calls virtio_pci_lifecycle_run() when it is readable, which
  * builds the queues and calls ops->start / ops->stop (joining I/O threads, vhost ioctls) outside
  * the transport's register lock. Until a reset is done device_status reads the old, non-zero value
- * and every other common-config write is ignored: the driver polls until it reads 0 (4.1.4.3.2). */
+ * and every other common-config write is ignored: the driver polls until it reads 0 (4.1.4.3.2).
+ * Clearing Bus Master Enable in the PCI command register stops a running device the same way (no
+ * DMA without it); setting it again resumes it with its queues as they were. */
 #ifndef MINIVMM_VIRTIO_PCI_H
 #define MINIVMM_VIRTIO_PCI_H
 #include <stdbool.h>

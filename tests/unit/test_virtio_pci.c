@@ -8,11 +8,13 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "devices/msix.h"
@@ -20,6 +22,7 @@
 #include "devices/virtio/virtio_pci.h"
 #include "firmware/layout.h"
 #include "tests/unit/fake_kvm.h"
+#include "tests/unit/fake_net.h"
 #include "tests/unit/unit.h"
 #include "vmm/bus.h"
 
@@ -102,9 +105,16 @@ static const struct virtio_pci_kvm_ops fake_ops = {
 };
 
 static uint8_t *ram;
+static struct pci_dev *pd;
+
+static void bus_master(bool on)
+{
+	uint16_t cmd = pci_cfg_read(pd, PCI_COMMAND, 2);
+	pci_cfg_write(pd, PCI_COMMAND, 2, on ? cmd | PCI_COMMAND_MASTER : cmd & ~PCI_COMMAND_MASTER);
+}
+
 static struct guest_mem mem;
 static struct virtio_dev vdev;
-static struct pci_dev *pd;
 
 static void setup(void)
 {
@@ -125,6 +135,7 @@ static void setup(void)
 	vdev.config_len = 8;
 	ck_assert_int_eq(virtio_pci_create(&vdev, 0x020000, &fake_ops), 0);
 	pd = virtio_pci_dev(&vdev);
+	bus_master(true); /* as Linux's virtio_pci_probe does (pci_set_master) */
 }
 
 static void teardown(void)
@@ -746,6 +757,129 @@ START_TEST(queue_enable_0_is_ignored)
 }
 END_TEST
 
+/* --- Bus Master Enable --- */
+
+START_TEST(bus_master_cleared_stops_the_device_and_set_resumes_it)
+{
+	status_reach(ST_ALL_OK);
+	vdev.vq[0].last_avail = 3; /* the running device's progress */
+	bus_master(false);
+	ck_assert_int_eq(fd.stop_calls, 0); /* the vCPU only asks */
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_eq(fd.stop_calls, 1);
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK); /* the driver's state is untouched */
+	bus_master(true);
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_eq(fd.start_calls, 2);
+	ck_assert(vdev.vq[0].ready);
+	ck_assert_uint_eq(vdev.vq[0].last_avail, 3); /* resumed, not re-initialised */
+	/* A reset while stopped that way stops nothing more. */
+	bus_master(false);
+	virtio_pci_lifecycle_run(&vdev);
+	set_status(0);
+	ck_assert_int_eq(fd.stop_calls, 2);
+	ck_assert_uint_eq(CR(device_status), 0);
+}
+END_TEST
+
+START_TEST(driver_ok_without_bus_master_waits_for_it)
+{
+	bus_master(false);
+	status_reach(ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 0);
+	bus_master(true);
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_eq(fd.start_calls, 1);
+}
+END_TEST
+
+/* virtio-net over this transport, with one queue (NQ_ONE: rx or tx) whose fake ring memory is the
+ * guest memory, and a socketpair for the tap. */
+static struct fake_net *NT;
+
+static void net_setup(void)
+{
+	pci_reset_all();
+	bus_reset();
+	fake_kvm_reset();
+	pci_set_line_fn(fake_kvm_line);
+}
+
+static void net_teardown(void)
+{
+	pci_set_line_fn(NULL);
+	pci_reset_all();
+	bus_reset();
+}
+
+static bool readable_within_2s(int fd_)
+{
+	struct pollfd p = {.fd = fd_, .events = POLLIN};
+	return poll(&p, 1, 2000) == 1;
+}
+
+START_TEST(bus_master_cleared_stops_net_dma_until_set_again)
+{
+	int q = _i ? NET_Q_TX : NET_Q_RX;
+	NT = fake_net_new(16, 1 << 16);
+	NT->mem_q = q;
+	struct net_opts o = {.kind = NET_TAP, .ifname = "tap7"};
+	ck_assert_int_eq(fake_net_create(NT, &o), 0);
+	struct virtio_dev *v = &NT->n.vdev;
+	ck_assert_int_eq(virtio_pci_create(v, 0x020000, &fake_ops), 0);
+	pd = virtio_pci_dev(v);
+	bus_master(true);
+	CW(device_status, ST_A | ST_D);
+	driver_features(VERSION_1);
+	CW(device_status, ST_A | ST_D | ST_F);
+	struct fake_ring *fr = &NT->fr[q];
+	CW(queue_select, q);
+	CW(queue_size, fr->size);
+	CW(queue_desc_lo, fr->desc_gpa);
+	CW(queue_avail_lo, fr->avail_gpa);
+	CW(queue_used_lo, fr->used_gpa);
+	CW(queue_enable, 1);
+	CW(device_status, ST_ALL_OK);
+	virtio_pci_lifecycle_run(v);
+	ck_assert(NT->n.running);
+
+	bus_master(false);
+	virtio_pci_lifecycle_run(v);
+	ck_assert(!NT->n.running); /* the I/O thread is gone: nothing can touch the rings */
+	uint8_t frame[NET_HDR_LEN + 60] = {0}, got[256];
+	memset(frame + NET_HDR_LEN, 0xab, 60);
+	if (q == NET_Q_RX) {
+		struct fake_seg s[] = {FAKE_IN(2048)};
+		fake_ring_send(fr, s, 1);
+		ck_assert_int_eq(send(NT->wire, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
+	} else {
+		struct fake_seg s[] = {FAKE_OUT(frame, sizeof(frame))};
+		fake_ring_send(fr, s, 1);
+	}
+	wr(VIRTIO_PCI_NOTIFY_OFF + 4 * q, 2, q);
+	ck_assert_uint_eq(fake_ring_used_idx(fr), 0);
+	if (q == NET_Q_RX) /* the frame still waits in the "tap" */
+		ck_assert_int_eq(recv(NT->n.be.fd, got, sizeof(got), MSG_PEEK | MSG_DONTWAIT), (ssize_t)sizeof(frame));
+	else
+		ck_assert_int_lt(recv(NT->wire, got, sizeof(got), MSG_DONTWAIT), 0);
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK);
+
+	/* Set again: the device resumes and does the work it was given. */
+	bus_master(true);
+	virtio_pci_lifecycle_run(v);
+	ck_assert(NT->n.running);
+	if (q == NET_Q_RX) {
+		ck_assert(readable_within_2s(v->tops->call_fd(v, NET_Q_RX)));
+		ck_assert_uint_eq(fake_ring_used_idx(fr), 1);
+	} else {
+		ck_assert(readable_within_2s(NT->wire));
+		ck_assert_int_eq(recv(NT->wire, got, sizeof(got), MSG_DONTWAIT), (ssize_t)sizeof(frame));
+	}
+	virtio_pci_destroy(v);
+	fake_net_free(NT, true);
+}
+END_TEST
+
 START_TEST(trapped_notify_signals_the_kick_eventfd)
 {
 	int k0 = vdev.tops->kick_fd(&vdev, 0), k1 = vdev.tops->kick_fd(&vdev, 1);
@@ -919,6 +1053,12 @@ int main(void)
 	tcase_add_test(tc, unmasked_vector_binds_call_fd_to_irqfd);
 	tcase_add_test(tc, unmappable_vector_reads_back_no_vector);
 	tcase_add_test(tc, poller_thread_stops_on_destroy);
+	tcase_add_test(tc, bus_master_cleared_stops_the_device_and_set_resumes_it);
+	tcase_add_test(tc, driver_ok_without_bus_master_waits_for_it);
 	suite_add_tcase(s, tc);
+	TCase *net = tcase_create("net");
+	tcase_add_checked_fixture(net, net_setup, net_teardown);
+	tcase_add_loop_test(net, bus_master_cleared_stops_net_dma_until_set_again, 0, 2);
+	suite_add_tcase(s, net);
 	return unit_run(s);
 }
