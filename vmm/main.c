@@ -1,5 +1,6 @@
 /* main.c: minivmm's entry: parse the command line, build the machine, run it, tear it down.
- * Setup failures print one line and exit 2; a guest that dies at run time exits 1. */
+ * Setup failures print one line and exit 2; a guest that dies at run time exits 1; a guest that
+ * powers off, or SIGTERM/SIGINT/SIGHUP, exits 0. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -149,7 +150,7 @@ static void on_signal(void *opaque, uint32_t events)
 		print_stats(m);
 		return;
 	}
-	vm_request_exit(EXIT_RUNTIME, "terminated by a signal");
+	vm_request_signal_exit(si.ssi_signo);
 }
 
 /* A NIC's driver set DRIVER_OK or reset it: its datapath is started and stopped here, on the main
@@ -265,7 +266,8 @@ int main(int argc, char **argv)
 	machine_run(m);
 	machine_teardown(m);
 	int status = vm_exit_status();
-	if (status)
+	/* A signal ends the VM with status 0 but still says so, as QEMU does. */
+	if (status || vm_exit_signal())
 		log_err("%s", vm_exit_reason());
 	else if (log_debug_on)
 		log_dbg("%s", vm_exit_reason());
