@@ -6,6 +6,8 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -934,6 +936,95 @@ START_TEST(device_over_an_attaching_backend_restarts_and_frees_cleanly)
 }
 END_TEST
 
+/* ---- stopping the datapath, whatever the guest did ---- */
+
+/* Fills the wire's direction towards the device until the socket is full. */
+static void wire_flood(void)
+{
+	uint8_t frame[HDR + 200] = {0};
+	while (send(T->wire, frame, sizeof(frame), MSG_DONTWAIT) == (ssize_t)sizeof(frame))
+		;
+}
+
+START_TEST(start_and_stop_return_on_a_garbage_rx_ring_with_frames_waiting)
+{
+	/* The e2e hang of issue #8: the first RX pass (DRIVER_OK) never returned on this ring with
+	 * frames waiting, so neither start nor the teardown after it did. */
+	tnet_open(BASE_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF), 0, 16);
+	struct virtio_dev *v = &T->n.vdev;
+	uint8_t junk[64] = {0};
+	struct fake_seg tiny[] = {FAKE_IN(HDR + 2)}, bad[] = {FAKE_OUT(junk, sizeof(junk))};
+	fake_ring_send(&T->fr[NET_Q_RX], tiny, 1);
+	fake_ring_send(&T->fr[NET_Q_RX], bad, 1);
+	wire_flood();
+	ck_assert_int_eq(v->ops->start(v), 0);
+	v->ops->stop(v);
+	ck_assert(!T->n.running);
+	ck_assert_int_eq(T->needs_reset, 1);
+	tnet_close();
+}
+END_TEST
+
+/* A driver that never lets the device rest: every descriptor is a valid buffer, and it keeps
+ * both rings full (avail idx = used idx + size), kicks, floods the wire and drains it. */
+struct busy_driver {
+	pthread_t thread;
+	bool stop;
+	unsigned rounds;
+};
+
+static void *busy_driver_run(void *opaque)
+{
+	struct busy_driver *d = opaque;
+	uint8_t sink[HDR + 2048];
+	uint64_t one = 1;
+	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
+		for (int q = NET_Q_RX; q <= NET_Q_TX; q++) {
+			struct fake_ring *fr = &T->fr[q];
+			fake_ring_set_avail_idx(fr, (uint16_t)(fake_ring_used_idx(fr) + fr->size));
+			if (write(T->kick[q], &one, sizeof(one)) < 0) {
+				/* the counter is full: a kick is pending anyway */
+			}
+		}
+		wire_flood();
+		while (recv(T->wire, sink, sizeof(sink), MSG_DONTWAIT) > 0)
+			;
+		__atomic_add_fetch(&d->rounds, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+START_TEST(stop_returns_while_a_driver_keeps_both_queues_busy)
+{
+	tnet_open(BASE_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF), 0, 64);
+	struct virtio_dev *v = &T->n.vdev;
+	uint8_t frame[HDR + 60] = {0};
+	for (int q = NET_Q_RX; q <= NET_Q_TX; q++) {
+		struct fake_ring *fr = &T->fr[q];
+		uint64_t gpa = q == NET_Q_RX ? fake_ring_alloc(fr, 2048, NULL) : fake_ring_alloc(fr, sizeof(frame), frame);
+		for (uint16_t i = 0; i < fr->size; i++) {
+			if (q == NET_Q_RX)
+				fake_ring_set_desc(fr, i, gpa, 2048, VRING_DESC_F_WRITE, 0);
+			else
+				fake_ring_set_desc(fr, i, gpa, sizeof(frame), 0, 0);
+			fake_ring_set_avail_entry(fr, i, i);
+		}
+	}
+	struct busy_driver d = {0};
+	ck_assert_int_eq(v->ops->start(v), 0);
+	ck_assert_int_eq(pthread_create(&d.thread, NULL, busy_driver_run, &d), 0);
+	/* Wait (on progress, not on time) until the device is visibly busy both ways. */
+	while (T->n.stats[NET_Q_TX].packets < 10000 || T->n.stats[NET_Q_RX].packets < 10000)
+		sched_yield();
+	v->ops->stop(v);
+	ck_assert(!T->n.running);
+	__atomic_store_n(&d.stop, true, __ATOMIC_RELEASE);
+	pthread_join(d.thread, NULL);
+	ck_assert_int_eq(T->needs_reset, 0);
+	tnet_close();
+}
+END_TEST
+
 static Suite *virtio_net_suite(void)
 {
 	Suite *s = suite_create("virtio_net");
@@ -981,7 +1072,13 @@ static Suite *virtio_net_suite(void)
 	tcase_add_test(d, io_thread_moves_frames_both_ways_and_restarts_after_stop);
 	tcase_add_test(d, device_over_an_attaching_backend_restarts_and_frees_cleanly);
 	tcase_set_timeout(d, 20);
+	TCase *stop = tcase_create("stop");
+	tcase_add_test(stop, start_and_stop_return_on_a_garbage_rx_ring_with_frames_waiting);
+	tcase_add_test(stop, stop_returns_while_a_driver_keeps_both_queues_busy);
+	/* A datapath that cannot be stopped hangs these tests: the timeout is the failure. */
+	tcase_set_timeout(stop, 60);
 	suite_add_tcase(s, d);
+	suite_add_tcase(s, stop);
 	return s;
 }
 
