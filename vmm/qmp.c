@@ -148,8 +148,8 @@ static int cmd_status(struct qmp_client *c, const struct json *args, struct jbuf
 {
 	const char *s = c->q->ops->status(c->q->opaque);
 	(void)args, (void)e;
-	jbuf_printf(ret, "{\"status\": \"%s\", \"singlestep\": false, \"running\": %s}", s,
-		    strcmp(s, "running") ? "false" : "true");
+	/* QEMU's StatusInfo, in its member order. */
+	jbuf_printf(ret, "{\"running\": %s, \"status\": \"%s\"}", strcmp(s, "running") ? "false" : "true", s);
 	return 0;
 }
 
