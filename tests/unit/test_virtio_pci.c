@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -23,8 +24,10 @@
 #include "firmware/layout.h"
 #include "tests/unit/fake_kvm.h"
 #include "tests/unit/fake_net.h"
+#include "tests/unit/log_capture.h"
 #include "tests/unit/unit.h"
 #include "vmm/bus.h"
+#include "vmm/log.h"
 
 #define NQ	  2
 #define QMAX	  256
@@ -677,6 +680,17 @@ START_TEST(clearing_driver_ok_without_reset_sets_needs_reset_and_keeps_queues)
 }
 END_TEST
 
+START_TEST(driver_errors_are_counted_and_rate_limited)
+{
+	guest_log_capture();
+	status_reach(ST_A | ST_D);
+	for (int i = 0; i < 1000; i++)
+		CW(device_status, ST_D); /* clears ACKNOWLEDGE: a driver error each time */
+	ck_assert_int_eq(guest_log_lines("status bits cleared without a reset"), LOG_GUEST_BURST);
+	ck_assert_int_eq(guest_event_count("virtio_driver_error"), 1000);
+}
+END_TEST
+
 START_TEST(features_stay_fixed_after_features_ok_even_if_the_driver_clears_it)
 {
 	status_reach(ST_A | ST_D | ST_F);
@@ -1042,6 +1056,7 @@ int main(void)
 			    sizeof(status_cases) / sizeof(status_cases[0]));
 	tcase_add_test(tc, clearing_driver_ok_without_reset_sets_needs_reset_and_keeps_queues);
 	tcase_add_test(tc, features_stay_fixed_after_features_ok_even_if_the_driver_clears_it);
+	tcase_add_test(tc, driver_errors_are_counted_and_rate_limited);
 	tcase_add_loop_test(tc, queue_registers_are_frozen_after_driver_ok, 0,
 			    sizeof(late_queue_writes) / sizeof(late_queue_writes[0]));
 	tcase_add_loop_test(tc, queue_enable_with_bad_geometry_sets_needs_reset, 0,
