@@ -312,7 +312,8 @@ static void status_write(struct virtio_pci *vp, uint8_t v)
  * (vqs_built): setting the bit again resumes where the device left off, as QEMU does. */
 static bool want_running(struct virtio_pci *vp)
 {
-	return (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->reset_pending && !vp->failed && vp->bus_master;
+	return (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->reset_pending && !vp->failed &&
+	       vp->bus_master;
 }
 
 /* vdev->vq[] from the queue registers, once per DRIVER_OK: every enabled queue must be valid in

@@ -45,6 +45,7 @@ static struct {
 	/* With stop_gate set (a pipe's read end), stop() signals stop_entered (an eventfd) and
 	 * blocks until a byte arrives: an I/O thread that takes its time to join. */
 	int stop_gate, stop_entered;
+	bool flip_bus_master; /* start() and stop() toggle Bus Master Enable, as a racing vCPU could */
 } fd;
 
 static uint64_t fd_features(struct virtio_dev *v)
@@ -69,9 +70,14 @@ static void fd_config_write(struct virtio_dev *v, uint32_t off, const void *data
 	(void)v;
 	memcpy(fd.config + off, data, len);
 }
+static void bus_master(bool on);
+static void bus_master_flip(void);
+
 static int fd_start(struct virtio_dev *v)
 {
 	fd.start_calls++;
+	if (fd.flip_bus_master)
+		bus_master_flip();
 	fd.vq0_ready_at_start = v->vq[0].ready;
 	return fd.start_ret;
 }
@@ -79,6 +85,8 @@ static void fd_stop(struct virtio_dev *v)
 {
 	(void)v;
 	fd.stop_calls++;
+	if (fd.flip_bus_master)
+		bus_master_flip();
 	if (fd.stop_gate > 0) {
 		char c;
 		eventfd_write(fd.stop_entered, 1);
@@ -114,6 +122,11 @@ static void bus_master(bool on)
 {
 	uint16_t cmd = pci_cfg_read(pd, PCI_COMMAND, 2);
 	pci_cfg_write(pd, PCI_COMMAND, 2, on ? cmd | PCI_COMMAND_MASTER : cmd & ~PCI_COMMAND_MASTER);
+}
+
+static void bus_master_flip(void)
+{
+	bus_master(!pci_bus_master(pd));
 }
 
 static struct guest_mem mem;
@@ -807,6 +820,19 @@ START_TEST(driver_ok_without_bus_master_waits_for_it)
 }
 END_TEST
 
+START_TEST(lifecycle_run_does_a_bounded_number_of_transitions)
+{
+	status_reach(ST_ALL_OK);
+	/* Every start and stop is answered with a BME flip: there is always more to do. */
+	fd.flip_bus_master = true;
+	bus_master(false);
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_le(fd.start_calls + fd.stop_calls, 1 + 4);
+	/* What is left is signalled, for the main loop's next round. */
+	ck_assert(fd_readable(virtio_pci_lifecycle_fd(&vdev)));
+}
+END_TEST
+
 /* virtio-net over this transport, with one queue (NQ_ONE: rx or tx) whose fake ring memory is the
  * guest memory, and a socketpair for the tap. */
 static struct fake_net *NT;
@@ -1070,6 +1096,7 @@ int main(void)
 	tcase_add_test(tc, poller_thread_stops_on_destroy);
 	tcase_add_test(tc, bus_master_cleared_stops_the_device_and_set_resumes_it);
 	tcase_add_test(tc, driver_ok_without_bus_master_waits_for_it);
+	tcase_add_test(tc, lifecycle_run_does_a_bounded_number_of_transitions);
 	suite_add_tcase(s, tc);
 	TCase *net = tcase_create("net");
 	tcase_add_checked_fixture(net, net_setup, net_teardown);
