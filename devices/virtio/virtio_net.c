@@ -124,9 +124,12 @@ void virtio_net_notify(struct virtio_net *n, int q)
 
 void virtio_net_needs_reset(struct virtio_net *n, int q)
 {
-	LOG_GUEST("net_malformed_chain", "net%d: malformed chain on queue %d: device needs reset", n->index,
-		  q);
+	static struct log_site site = LOG_SITE_INIT("net_queue_broken");
+	const char *why = n->vdev.vq[q].broken_why;
+	log_guest(&site, "net%d: queue %d broken (%s): device needs reset", n->index, q,
+		  why ? why : "malformed chain");
 	n->stats[q].drops++;
+	n->stats[q].broken++;
 	n->vdev.tops->needs_reset(&n->vdev);
 }
 
@@ -443,11 +446,12 @@ void virtio_net_stats_print(const struct virtio_net *n, FILE *f)
 		bool kernel = q != NET_Q_CTRL && n->datapath && n->datapath->in_kernel;
 		/* With vhost the kernel handles kicks and moves packets: the VMM's counts stay near
 		 * zero, which is exactly what --stats is there to show. */
-		fprintf(f, "stats: net%d %s (%s) kicks=%llu interrupts=%llu packets=%llu bytes=%llu drops=%llu%s\n",
+		fprintf(f, "stats: net%d %s (%s) kicks=%llu interrupts=%llu packets=%llu bytes=%llu drops=%llu broken=%llu%s\n",
 			n->index, names[q], q == NET_Q_CTRL || !n->datapath ? "vmm" : n->datapath->name,
 			(unsigned long long)st->kicks, (unsigned long long)st->interrupts,
 			(unsigned long long)st->packets, (unsigned long long)st->bytes,
-			(unsigned long long)st->drops, kernel ? " (packets moved in the kernel)" : "");
+			(unsigned long long)st->drops, (unsigned long long)st->broken,
+			kernel ? " (packets moved in the kernel)" : "");
 	}
 }
 

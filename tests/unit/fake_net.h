@@ -5,7 +5,8 @@
  * The backend ("socketpair") sends and receives a SEQPACKET message per frame (vnet header +
  * frame), just as a tap does; `wire` is the far end, what the tap's network would see. It records
  * what the device asks of it (set_offloads() values, close() calls) and can pretend to be full
- * (eagain). The transport answers kick_fd/call_fd with the per-queue eventfds and counts
+ * (eagain). Like a tap, recv() of a frame longer than the buffers offered returns the frame's whole
+ * length (the rest is cut). The transport answers kick_fd/call_fd with the per-queue eventfds and counts
  * needs_reset() calls.
  *
  * Typical use:
@@ -42,6 +43,7 @@ struct fake_net {
 	uint64_t offloads_set[8]; /* set_offloads() values, in order (the first 8) */
 	int n_offloads_set;
 	int be_closes;
+	int recvs; /* recv() calls (bounded-work tests count them) */
 };
 
 /* Backend and transport ops over a struct fake_net (be->priv, vdev->transport), for tests that
