@@ -77,13 +77,15 @@ static const struct {
 static int net_set_features(struct virtio_dev *vdev, uint64_t f)
 {
 	if (!(f & BIT(VIRTIO_F_VERSION_1))) {
-		log_warn("net%d: driver did not accept VIRTIO_F_VERSION_1", to_net(vdev)->index);
+		LOG_GUEST("net_features_refused", "net%d: driver did not accept VIRTIO_F_VERSION_1",
+			  to_net(vdev)->index);
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(net_feature_deps) / sizeof(net_feature_deps[0]); i++) {
 		if ((f & BIT(net_feature_deps[i].feature)) && !(f & net_feature_deps[i].needs_any)) {
-			log_warn("net%d: driver feature %u lacks the feature it depends on (5.1.3.1)",
-				 to_net(vdev)->index, net_feature_deps[i].feature);
+			LOG_GUEST("net_features_refused",
+				  "net%d: driver feature %u lacks the feature it depends on (5.1.3.1)",
+				  to_net(vdev)->index, net_feature_deps[i].feature);
 			return -1;
 		}
 	}
@@ -107,7 +109,8 @@ static void net_config_write(struct virtio_dev *vdev, uint32_t off, const void *
 	(void)data;
 	/* 5.1.4: every field is read-only for a VERSION_1 driver (the MAC changes through
 	 * CTRL_MAC_ADDR_SET), so writes are ignored. */
-	log_warn("net%d: ignored config write of %u bytes at %u", to_net(vdev)->index, len, off);
+	LOG_GUEST("net_config_write", "net%d: ignored config write of %u bytes at %u", to_net(vdev)->index,
+		  len, off);
 }
 
 void virtio_net_notify(struct virtio_net *n, int q)

@@ -15,6 +15,7 @@
 
 #include "vmm/ioeventfd.h"
 #include "vmm/irq.h"
+#include "vmm/log.h"
 
 #define POLL_STOP	     UINT32_MAX
 #define VIRTIO_PCI_ISR_QUEUE 0x1 /* 4.1.4.5: ISR bit 0, queue interrupt */
@@ -241,6 +242,13 @@ static void vpci_needs_reset(struct virtio_pci *vp)
 	config_interrupt(vp);
 }
 
+/* A driver broke the rules (2.1.2): counted, rate-limited, then NEEDS_RESET. */
+static void vpci_driver_error(struct virtio_pci *vp, const char *what)
+{
+	LOG_GUEST("virtio_driver_error", "virtio-pci %02x.0: %s: device needs reset", vp->pci.slot, what);
+	vpci_needs_reset(vp);
+}
+
 /* 3.1.1 step 5, 2.2.1: FEATURES_OK sticks only for a subset of the offer that includes
  * VERSION_1 and that the device accepts. */
 static bool features_acceptable(struct virtio_pci *vp)
@@ -261,7 +269,7 @@ static void driver_ok(struct virtio_pci *vp)
 {
 	if (!(vp->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		vp->failed = true;
-		vpci_needs_reset(vp);
+		vpci_driver_error(vp, "DRIVER_OK without FEATURES_OK");
 		return;
 	}
 	lifecycle_signal(vp);
@@ -287,7 +295,7 @@ static void status_write(struct virtio_pci *vp, uint8_t v)
 		/* 2.1.1, 3.1.1: only a reset clears status bits. Taking one back (DRIVER_OK,
 		 * FEATURES_OK) would re-open what the running device relies on: it is a driver
 		 * error, and nothing else changes. */
-		vpci_needs_reset(vp);
+		vpci_driver_error(vp, "status bits cleared without a reset");
 		return;
 	}
 	if ((neu & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK) &&
@@ -305,8 +313,8 @@ static void status_write(struct virtio_pci *vp, uint8_t v)
  * (vqs_built): setting the bit again resumes where the device left off, as QEMU does. */
 static bool want_running(struct virtio_pci *vp)
 {
-	return (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->reset_pending && !vp->failed && vp->bus_master &&
-	       !vp->vm_paused;
+	return (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->reset_pending && !vp->failed &&
+	       vp->bus_master && !vp->vm_paused;
 }
 
 /* vdev->vq[] from the queue registers, once per DRIVER_OK: every enabled queue must be valid in
@@ -353,7 +361,7 @@ void virtio_pci_lifecycle_run(struct virtio_dev *vdev)
 		}
 		if (want && !vp->vqs_built && !queues_build(vp)) {
 			vp->failed = true;
-			vpci_needs_reset(vp);
+			vpci_driver_error(vp, "a queue does not fit in guest memory");
 			pthread_mutex_unlock(&vp->lock);
 			continue;
 		}
@@ -430,7 +438,7 @@ static void queue_enable(struct virtio_pci *vp, int q)
 	struct virtq probe;
 	if (virtq_init(&probe, vp->vdev->mem, vq->size, vq->desc, vq->driver, vq->device, 0) != 0) {
 		vp->failed = true;
-		vpci_needs_reset(vp);
+		vpci_driver_error(vp, "queue enabled with a bad size or ring address");
 		return;
 	}
 	vq->enabled = true;
