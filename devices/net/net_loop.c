@@ -532,10 +532,8 @@ static int net_loop_dp_start(struct virtio_net *n, struct loop *l)
 		return err;
 	}
 	/* RX kicks only matter once we run out of buffers. Chains the driver queued before
-	 * DRIVER_OK are picked up now: the I/O thread does not run yet. */
+	 * DRIVER_OK are the I/O thread's first work: net_start() kicks both queues. */
 	virtq_set_notify(&vdev->vq[NET_Q_RX], false);
-	net_loop_tx(nl);
-	net_loop_rx(nl);
 	return 0;
 }
 

@@ -41,9 +41,11 @@ struct net_queue_stats {
 struct virtio_net;
 struct loop;
 
-/* Who moves frames for the rx/tx queues. start() runs on the thread that set DRIVER_OK, before the
- * I/O thread exists, and may add fds to the I/O thread's loop l; stop() runs after that thread
- * was joined and removes them again (the loop lives on: the next start reuses it). */
+/* Who moves frames for the rx/tx queues. start() runs on the main thread (the transport's lifecycle,
+ * after DRIVER_OK), before the I/O thread exists, and may add fds to the I/O thread's loop l; it
+ * must not walk the rings (the device kicks both queues once the I/O thread runs). stop() runs
+ * after that thread was joined and removes them again (the loop lives on: the next start reuses
+ * it). */
 struct net_datapath_ops {
 	const char *name;
 	int (*start)(struct virtio_net *n, struct loop *l);

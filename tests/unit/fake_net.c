@@ -68,7 +68,7 @@ static int fnt_call_fd(struct virtio_dev *vdev, int q)
 
 static void fnt_config_changed(struct virtio_dev *vdev)
 {
-	(void)vdev;
+	((struct fake_net *)vdev->transport)->config_changes++;
 }
 
 static void fnt_needs_reset(struct virtio_dev *vdev)
@@ -108,7 +108,7 @@ int fake_net_create(struct fake_net *t, const struct net_opts *opts)
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	t->wire = sv[1];
 	struct net_backend be = {.ops = &fake_net_backend_ops, .fd = sv[0], .priv = t};
-	int r = virtio_net_init_backend(&t->n, opts, 0, &t->fr[0].mem, &be);
+	int r = virtio_net_init_backend(&t->n, opts, 0, &t->fr[t->mem_q].mem, &be);
 	if (r < 0)
 		return r;
 	t->n.vdev.tops = &fake_net_transport_ops;

@@ -32,9 +32,11 @@
 struct fake_net {
 	struct fake_ring fr[NET_NUM_QUEUES]; /* the driver's side of each queue */
 	struct virtio_net n;
-	int wire; /* the far end of the socketpair; -1 until fake_net_create() */
+	int wire;  /* the far end of the socketpair; -1 until fake_net_create() */
+	int mem_q; /* the queue whose ring memory is the device's guest memory (default 0) */
 	int kick[NET_NUM_QUEUES], call[NET_NUM_QUEUES];
-	int needs_reset; /* needs_reset() calls */
+	int needs_reset;    /* needs_reset() calls */
+	int config_changes; /* config_changed() calls */
 	/* The backend. */
 	bool eagain;		  /* send() pretends the tap is full */
 	uint64_t be_offloads;	  /* offload_features() answer */
@@ -52,7 +54,7 @@ extern const struct virtio_transport_ops fake_net_transport_ops;
 /* Allocates the rings (qsize entries, data_bytes of data area each) and the eventfds; no device
  * yet. */
 struct fake_net *fake_net_new(uint16_t qsize, uint64_t data_bytes);
-/* Creates the socketpair and the device over it (virtio_net_init_backend() with the first ring's
+/* Creates the socketpair and the device over it (virtio_net_init_backend() with ring mem_q's
  * memory as guest memory) and returns its result; on success the device uses the fake transport.
  * On failure the device has already closed its end of the socketpair. */
 int fake_net_create(struct fake_net *t, const struct net_opts *opts);

@@ -669,8 +669,11 @@ START_TEST(ctrl_mac_addr_set_changes_the_config_mac)
 	uint8_t got[6];
 	T->n.vdev.ops->config_read(&T->n.vdev, 0, got, 6);
 	ck_assert_mem_eq(got, mac, 6);
+	/* A config change: the transport bumps config_generation and notifies (2.5.1). */
+	ck_assert_int_eq(T->config_changes, 1);
 	/* Five bytes are not an address. */
 	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MAC, VIRTIO_NET_CTRL_MAC_ADDR_SET, mac, 5), VIRTIO_NET_ERR);
+	ck_assert_int_eq(T->config_changes, 1);
 	tnet_close();
 }
 END_TEST
