@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -18,6 +19,7 @@
 #include "tests/unit/fake_net.h"
 #include "tests/unit/fake_ring.h"
 #include "tests/unit/unit.h"
+#include "vmm/log.h"
 
 #define BIT(f)	   (1ULL << (f))
 #define HDR	   12
@@ -725,6 +727,59 @@ START_TEST(ctrl_unknown_class_or_short_command_gets_err)
 }
 END_TEST
 
+START_TEST(ctrl_command_without_an_ack_byte_breaks_the_queue)
+{
+	/* 5.1.6.5: the device answers in the writable ack byte; a command without one is a chain it
+	 * cannot use (NEEDS_RESET), not one to complete silently. */
+	tnet_open(BASE_FEATURES, 0, 16);
+	uint8_t cmd[3] = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1};
+	struct fake_seg s[] = {FAKE_OUT(cmd, 3)};
+	fake_ring_send(&T->fr[NET_Q_CTRL], s, 1);
+	ck_assert_int_eq(virtio_net_ctrl_process(&T->n), 0);
+	ck_assert_uint_eq(fake_ring_used_idx(&T->fr[NET_Q_CTRL]), 0);
+	ck_assert_int_eq(T->needs_reset, 1);
+	ck_assert_uint_eq(T->n.stats[NET_Q_CTRL].broken, 1);
+	ck_assert(!T->n.promisc);
+	/* Broken until reset. */
+	ck_assert_int_eq(virtio_net_ctrl_process(&T->n), 0);
+	ck_assert_int_eq(T->needs_reset, 1);
+	tnet_close();
+}
+END_TEST
+
+/* The log flood of issue #8: one run of random config writes printed 5,594 lines. */
+START_TEST(config_writes_are_counted_and_printed_rate_limited)
+{
+	tnet_open(BASE_FEATURES, 0, 16);
+	struct virtio_dev *v = &T->n.vdev;
+	FILE *tmp = tmpfile();
+	ck_assert_ptr_nonnull(tmp);
+	fflush(stderr);
+	int saved = dup(2);
+	ck_assert_int_eq(dup2(fileno(tmp), 2), 2);
+	uint32_t x = 0;
+	for (int i = 0; i < 10000; i++)
+		v->ops->config_write(v, (uint32_t)i % 16, &x, 1u << (i % 3));
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	int lines = 0, c;
+	while ((c = fgetc(tmp)) != EOF)
+		lines += c == '\n';
+	fclose(tmp);
+	ck_assert_int_le(lines, LOG_GUEST_BURST);
+	char *st = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&st, &len);
+	log_guest_stats_print(f);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(st, " net_config_write=10000"));
+	free(st);
+	tnet_close();
+}
+END_TEST
+
 START_TEST(ctrl_guest_offloads_must_be_negotiated)
 {
 	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 16); /* GUEST_CSUM + GUEST_TSO4, not GUEST_TSO6 */
@@ -1069,6 +1124,8 @@ static Suite *virtio_net_suite(void)
 	tcase_add_test(c, ctrl_mac_table_with_lying_lengths_is_refused);
 	tcase_add_test(c, ctrl_unknown_class_or_short_command_gets_err);
 	tcase_add_test(c, ctrl_guest_offloads_must_be_negotiated);
+	tcase_add_test(c, ctrl_command_without_an_ack_byte_breaks_the_queue);
+	tcase_add_test(c, config_writes_are_counted_and_printed_rate_limited);
 	tcase_add_test(c, ctrl_command_needs_its_feature);
 	suite_add_tcase(s, c);
 	TCase *d = tcase_create("device");
