@@ -458,6 +458,15 @@ START_TEST(rx_buffer_with_a_readable_descriptor_breaks_the_queue)
 	ck_assert_int_eq(T->recvs, 0);
 	ck_assert(net_loop_rx_starved(NL));
 	ck_assert_uint_eq(T->n.stats[NET_Q_RX].broken, 1);
+	/* --stats shows it, after the fields it always had. */
+	char *st = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&st, &len);
+	virtio_net_stats_print(&T->n, f);
+	fclose(f);
+	ck_assert_ptr_nonnull(
+	    strstr(st, "stats: net0 rx (userspace) kicks=0 interrupts=0 packets=0 bytes=0 drops=1 broken=1\n"));
+	free(st);
 	tnet_close();
 }
 END_TEST
