@@ -1,0 +1,34 @@
+/* fuzz_work.h: what the device under test did in one fuzz step, checked against what it may do.
+ *
+ * Targets that link fuzz_work.c are linked with -Wl,--wrap= for virtq_init, virtq_reset,
+ * virtq_pop, virtq_unpop and virtq_push (calls from other files than virtq.c go through the
+ * counting wrappers below), and count their backend's send/recv themselves. Invariants:
+ *   - work per step is bounded: pops, sends and recvs stay under a bound the target derives
+ *     from the queue sizes and the datapath's budgets (a guest cannot make a call spin);
+ *   - per queue, since its last init/reset: chains pushed <= chains taken (pops - unpops), a
+ *     pop is only undone while it was not pushed, and the used index the device keeps moved
+ *     forward by at most the chains pushed. */
+#ifndef MINIVMM_FUZZ_WORK_H
+#define MINIVMM_FUZZ_WORK_H
+#include <stdint.h>
+
+#include "devices/virtio/virtq.h"
+
+/* Budgets of devices/net/net_loop.c (NET_TX_BUDGET, NET_RX_BUDGET), restated: the bound is the
+ * contract the datapath promises, not whatever it does today. */
+#define FUZZ_NET_BUDGET 256
+
+/* Starts counting a step that may do at most this much; the counters abort the moment it does
+ * more (so a spinning loop is reported where it spins, not as a timeout). */
+void fuzz_work_begin(const char *step, uint64_t max_pops, uint64_t max_sends, uint64_t max_recvs);
+/* Counted by the wrappers, and by the targets' backends. */
+void fuzz_work_send(void);
+void fuzz_work_recv(void);
+/* Most pops one datapath call may do on a queue of `size`: every frame of a budget re-pops at
+ * most the whole ring, plus the chains dropped on the way. */
+uint64_t fuzz_work_max_pops(uint16_t size);
+/* Checks the used-index invariants of every queue seen since fuzz_work_forget(). */
+void fuzz_work_check_queues(void);
+/* Forgets all queues (end of an input). */
+void fuzz_work_forget(void);
+#endif
