@@ -7,7 +7,8 @@
 # A target is tests/fuzz/fuzz_<name>.c plus the sources in FUZZ_SRCS_<name> (and link flags in
 # FUZZ_LDFLAGS_<name>); objects are built once with the fuzz flags under $(BUILD)/fuzz/obj/.
 # Each run starts from the committed seeds in tests/fuzz/corpus/<name>/ and grows its own
-# corpus in $(BUILD)/fuzz/corpus_<name>/; a crash leaves $(BUILD)/fuzz/crash-<name>-* and fails.
+# corpus in $(BUILD)/fuzz/corpus_<name>/; a crash leaves $(BUILD)/fuzz/<name>-crash-* (or -timeout-, -leak-) and fails;
+# every target runs even when one fails.
 FUZZ_CC      ?= clang
 FUZZ_TIME    ?= 60
 FUZZ_CI_TIME ?= 20
@@ -59,13 +60,12 @@ $(FUZZ_DIR)/obj/%.o: %.c
 $(FUZZ_DIR)/fuzz_%: $$(FUZZ_OBJS_$$*)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LDFLAGS_$*)
 
-fuzz-run-%: $(FUZZ_DIR)/fuzz_%
+$(FUZZ_TARGETS:%=fuzz-run-%): fuzz-run-%: $(FUZZ_DIR)/fuzz_%
 	@./tests/fuzz/run.sh $* $(FUZZ_TIME) $(FUZZ_DIR)
 
-fuzz:
-	@$(MAKE) --no-print-directory -j1 $(FUZZ_TARGETS:%=fuzz-run-%)
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+	@$(MAKE) --no-print-directory -k -j1 $(FUZZ_TARGETS:%=fuzz-run-%)
 
 # Two at a time on the two cores CI has: 6 targets x 20 s = one minute of wall time.
-fuzz-ci:
-	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
-	@$(MAKE) --no-print-directory -j2 FUZZ_TIME=$(FUZZ_CI_TIME) $(FUZZ_TARGETS:%=fuzz-run-%)
+fuzz-ci: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+	@$(MAKE) --no-print-directory -k -j2 FUZZ_TIME=$(FUZZ_CI_TIME) $(FUZZ_TARGETS:%=fuzz-run-%)

@@ -54,6 +54,12 @@ static ssize_t counting_recv(struct net_backend *be, const struct iovec *iov, in
 	return fake_net_backend_ops.recv(be, iov, iovcnt);
 }
 
+static int net_running(void *opaque)
+{
+	struct virtio_net *n = opaque;
+	return n->running || n->dp_started;
+}
+
 struct fake_net *fuzz_net_new(const struct guest_mem *gm, uint64_t be_offloads)
 {
 	capture_threads = true;
@@ -67,6 +73,7 @@ struct fake_net *fuzz_net_new(const struct guest_mem *gm, uint64_t be_offloads)
 	FUZZ_CHECK(fake_net_create(t, &o) == 0, "cannot create the device");
 	t->n.be.ops = &counting_ops;
 	t->n.vdev.mem = gm;
+	fuzz_work_set_running(net_running, &t->n);
 	return t;
 }
 

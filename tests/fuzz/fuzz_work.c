@@ -17,6 +17,19 @@ static struct queue_acct {
 	uint16_t used_base;	/* vq->used_idx right after it */
 } acct[MAX_QUEUES];
 static int nacct;
+static int (*dev_running)(void *);
+static void *dev_opaque;
+
+void fuzz_work_set_running(int (*running)(void *opaque), void *opaque)
+{
+	dev_running = running;
+	dev_opaque = opaque;
+}
+
+static void check_stopped(const char *what)
+{
+	FUZZ_CHECK(!dev_running || !dev_running(dev_opaque), "%s of a queue while its device runs", what);
+}
 
 static struct queue_acct *acct_of(const struct virtq *vq)
 {
@@ -37,6 +50,15 @@ static void acct_restart(const struct virtq *vq)
 
 void fuzz_work_begin(const char *step, uint64_t max_pops, uint64_t max_sends, uint64_t max_recvs)
 {
+	/* FUZZ_WORK_SCALE=N multiplies the bounds, for triage: a spin still trips them (or hangs). */
+	static uint64_t scale;
+	if (!scale) {
+		const char *s = getenv("FUZZ_WORK_SCALE");
+		scale = s && atoi(s) > 0 ? (uint64_t)atoi(s) : 1;
+	}
+	max_pops *= scale;
+	max_sends *= scale;
+	max_recvs *= scale;
 	work.step = step;
 	work.pops = work.sends = work.recvs = 0;
 	work.max_pops = max_pops;
@@ -77,6 +99,7 @@ void fuzz_work_check_queues(void)
 void fuzz_work_forget(void)
 {
 	nacct = 0;
+	dev_running = NULL;
 }
 
 /* --- the wrappers (-Wl,--wrap=...) --- */
@@ -91,6 +114,7 @@ void __real_virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 int __wrap_virtq_init(struct virtq *vq, const struct guest_mem *mem, uint16_t size, uint64_t desc,
 		      uint64_t avail, uint64_t used, uint64_t features)
 {
+	check_stopped("virtq_init");
 	int r = __real_virtq_init(vq, mem, size, desc, avail, used, features);
 	acct_restart(vq);
 	return r;
@@ -98,6 +122,7 @@ int __wrap_virtq_init(struct virtq *vq, const struct guest_mem *mem, uint16_t si
 
 void __wrap_virtq_reset(struct virtq *vq)
 {
+	check_stopped("virtq_reset");
 	__real_virtq_reset(vq);
 	acct_restart(vq);
 }

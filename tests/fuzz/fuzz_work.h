@@ -5,6 +5,8 @@
  * counting wrappers below), and count their backend's send/recv themselves. Invariants:
  *   - work per step is bounded: pops, sends and recvs stay under a bound the target derives
  *     from the queue sizes and the datapath's budgets (a guest cannot make a call spin);
+ *   - a queue is only (re)initialised or reset while its device's datapath is stopped (the
+ *     target says when it runs, fuzz_work_set_running());
  *   - per queue, since its last init/reset: chains pushed <= chains taken (pops - unpops), a
  *     pop is only undone while it was not pushed, and the used index the device keeps moved
  *     forward by at most the chains pushed. */
@@ -29,6 +31,8 @@ void fuzz_work_recv(void);
 uint64_t fuzz_work_max_pops(uint16_t size);
 /* Checks the used-index invariants of every queue seen since fuzz_work_forget(). */
 void fuzz_work_check_queues(void);
+/* running(opaque) says whether the device's datapath is running (NULL: never). */
+void fuzz_work_set_running(int (*running)(void *opaque), void *opaque);
 /* Forgets all queues (end of an input). */
 void fuzz_work_forget(void);
 #endif

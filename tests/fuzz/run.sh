@@ -13,7 +13,7 @@ mkdir -p "$corpus" "$seeds"
 # -close_fd_mask=3: the code under test prints a line per bad input; libFuzzer and the
 # sanitizers keep their own copy of stderr. -timeout: a round that hangs is a finding.
 "$bin" -max_total_time="$secs" -timeout=10 -print_final_stats=1 -close_fd_mask=3 \
-	-artifact_prefix="$dir/crash-$name-" "$corpus" "$seeds" >"$log" 2>&1
+	-artifact_prefix="$dir/$name-" "$corpus" "$seeds" >"$log" 2>&1
 rc=$?
 stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
 runs=$(stat number_of_executed_units) rate=$(stat average_exec_per_sec)
@@ -21,7 +21,10 @@ if [ $rc -eq 0 ]; then
 	echo "fuzz: $name ok: ${runs:-?} runs in ${secs} s (${rate:-?} exec/s), corpus $(ls "$corpus" | wc -l)"
 	exit 0
 fi
-what=$(grep -m1 -E 'ERROR: |fuzz invariant failed|==[0-9]+== ?ERROR|deadly signal|timeout after' "$log" || echo "exit status $rc")
 art=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
+# The run closed the target's stderr: replay the input to get its own words (invariant lines).
+what=
+[ -n "$art" ] && what=$(timeout 60 "$bin" "$art" 2>&1 | grep -m1 -E 'fuzz invariant failed|ERROR: ')
+[ -n "$what" ] || what=$(grep -m1 -E 'ERROR: ' "$log" || echo "exit status $rc")
 echo "fuzz: $name FAILED: $what, input saved as ${art:-?} (reproduce: $bin ${art:-<input>}; log $log)"
 exit 1
