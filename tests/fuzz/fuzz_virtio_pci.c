@@ -12,13 +12,15 @@
  *                our device); how & 4 write; size {1,2,4,8,3,5,6,7}[how >> 3 & 7]
  *    2 I/O thread round   3 poller round   4 lifecycle (device start/stop requests)
  *    5 scribble off:u16 bytes[8]   6 wire frame len:u16 bytes   7 drain the wire
- *    8 negotiate features:u64 (masked to the offer unless bit 63)
+ *    8 negotiate features:u64 (masked to the offer unless bit 63), after setting Bus Master
+ *      Enable and memory decode
  *    9 queue q:u8 size:u8 flags:u8 [desc:u64 avail:u64 used:u64 if flags & 1]: program and
  *      enable queue q (q 3 does not exist) at its home in memory or the given addresses
  *   10 DRIVER_OK   11 chain q:u8 <chain> (fuzz_ring.h)   12 kick q:u8
  *   13 MSI-X on, vector v:u8 data:u16 mask:u8, bound to queue q:u8 (q >= 3: config)
  *   14 reset   15 toggle backend EAGAIN
- * Invariants: as fuzz_net.c (fuzz_work.h, fuzz_mem.h), for every step. */
+ * Invariants: as fuzz_net.c (fuzz_work.h, fuzz_mem.h), for every step; no chain taken while the
+ * guest has Bus Master Enable cleared. */
 #include <linux/pci_regs.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
@@ -109,9 +111,17 @@ static void access(struct h *h, struct fuzz_in *in)
 	}
 }
 
+static int bus_master(void *pd)
+{
+	return pci_bus_master(pd);
+}
+
 static void negotiate(struct h *h, struct fuzz_in *in)
 {
 	uint64_t f = fuzz_u64(in);
+	/* As Linux's virtio_pci_probe(): memory decode and bus mastering on. */
+	pci_cfg_write(h->pd, PCI_COMMAND, 2,
+		      pci_cfg_read(h->pd, PCI_COMMAND, 2) | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	if (!(f >> 63))
 		f &= h->vdev->ops->features(h->vdev) | (1ULL << VIRTIO_F_VERSION_1);
 	CW(h, device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE);
@@ -189,6 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h.vdev = &h.t->n.vdev;
 	FUZZ_CHECK(virtio_pci_create(h.vdev, 0x020000, &fake_ops) == 0, "virtio_pci_create");
 	h.pd = virtio_pci_dev(h.vdev);
+	fuzz_work_set_dma(bus_master, h.pd);
 
 	/* A register access runs on a vCPU thread and may do no datapath work at all, once device
 	 * start is the lifecycle owner's job; before, DRIVER_OK runs a TX and an RX round. */

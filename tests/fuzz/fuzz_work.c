@@ -19,6 +19,14 @@ static struct queue_acct {
 static int nacct;
 static int (*dev_running)(void *);
 static void *dev_opaque;
+static int (*dma_allowed)(void *);
+static void *dma_opaque;
+
+void fuzz_work_set_dma(int (*dma)(void *opaque), void *opaque)
+{
+	dma_allowed = dma;
+	dma_opaque = opaque;
+}
 
 void fuzz_work_set_running(int (*running)(void *opaque), void *opaque)
 {
@@ -100,6 +108,7 @@ void fuzz_work_forget(void)
 {
 	nacct = 0;
 	dev_running = NULL;
+	dma_allowed = NULL;
 }
 
 /* --- the wrappers (-Wl,--wrap=...) --- */
@@ -132,8 +141,10 @@ int __wrap_virtq_pop(struct virtq *vq, struct virtq_elem *e)
 	FUZZ_CHECK(++work.pops <= work.max_pops, "%s: more than %llu pops", work.step,
 		   (unsigned long long)work.max_pops);
 	int r = __real_virtq_pop(vq, e);
-	if (r == 1)
+	if (r == 1) {
 		acct_of(vq)->taken++;
+		FUZZ_CHECK(!dma_allowed || dma_allowed(dma_opaque), "chain taken while Bus Master Enable is clear");
+	}
 	return r;
 }
 

@@ -7,6 +7,8 @@
  *     from the queue sizes and the datapath's budgets (a guest cannot make a call spin);
  *   - a queue is only (re)initialised or reset while its device's datapath is stopped (the
  *     target says when it runs, fuzz_work_set_running());
+ *   - no chain is taken while the device may not master the bus (fuzz_work_set_dma(): a PCI
+ *     function whose Bus Master Enable the guest cleared does no DMA);
  *   - per queue, since its last init/reset: chains pushed <= chains taken (pops - unpops), a
  *     pop is only undone while it was not pushed, and the used index the device keeps moved
  *     forward by at most the chains pushed. */
@@ -33,6 +35,8 @@ uint64_t fuzz_work_max_pops(uint16_t size);
 void fuzz_work_check_queues(void);
 /* running(opaque) says whether the device's datapath is running (NULL: never). */
 void fuzz_work_set_running(int (*running)(void *opaque), void *opaque);
-/* Forgets all queues (end of an input). */
+/* dma(opaque) says whether the device may access guest memory now (NULL: always). */
+void fuzz_work_set_dma(int (*dma)(void *opaque), void *opaque);
+/* Forgets all queues and hooks (end of an input). */
 void fuzz_work_forget(void);
 #endif
