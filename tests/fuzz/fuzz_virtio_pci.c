@@ -20,11 +20,12 @@
  *   13 MSI-X on, vector v:u8 data:u16 mask:u8, bound to queue q:u8 (q >= 3: config)
  *   14 reset   15 toggle backend EAGAIN
  * Invariants: as fuzz_net.c (fuzz_work.h, fuzz_mem.h), for every step; no chain taken while the
- * guest has Bus Master Enable cleared. */
+ * guest has Bus Master Enable cleared; device config never changes without config_generation. */
 #include <linux/pci_regs.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "devices/pci.h"
 #include "devices/virtio/virtio_pci.h"
@@ -55,6 +56,8 @@ void virtio_pci_lifecycle_run(struct virtio_dev *vdev) __attribute__((weak));
 static const uint8_t sizes[8] = {1, 2, 4, 8, 3, 5, 6, 7};
 
 struct h {
+	uint8_t cfg[64]; /* device config and config_generation after the last step */
+	int gen;	 /* -1: not known (BAR 4 unmapped) */
 	struct fuzz_mem fm;
 	struct fake_net *t;
 	struct virtio_dev *vdev;
@@ -180,6 +183,20 @@ static void msix(struct h *h, struct fuzz_in *in)
 	}
 }
 
+/* 2.5.1 / 4.1.4.3: the device changes config_generation whenever the device config changes (MAC
+ * set through the control queue, link status), so a driver never mixes old and new fields. */
+static void config_check(struct h *h)
+{
+	uint8_t cfg[sizeof(h->cfg)] = {0};
+	uint32_t len = h->vdev->config_len < sizeof(cfg) ? h->vdev->config_len : sizeof(cfg);
+	h->vdev->ops->config_read(h->vdev, 0, cfg, len);
+	int gen = h->pd->bar[VIRTIO_PCI_BAR].mapped ? (int)cr(h, COMMON(config_generation), 1) : -1;
+	FUZZ_CHECK(gen < 0 || h->gen < 0 || gen != h->gen || !memcmp(cfg, h->cfg, len),
+		   "device config changed, config_generation stayed %d", gen);
+	memcpy(h->cfg, cfg, len);
+	h->gen = gen;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = {data, size};
@@ -200,6 +217,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(virtio_pci_create(h.vdev, 0x020000, &fake_ops) == 0, "virtio_pci_create");
 	h.pd = virtio_pci_dev(h.vdev);
 	fuzz_work_set_dma(bus_master, h.pd);
+	h.gen = -1;
+	config_check(&h);
 
 	/* A register access runs on a vCPU thread and may do no datapath work at all, once device
 	 * start is the lifecycle owner's job; before, DRIVER_OK runs a TX and an RX round. */
@@ -272,6 +291,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		fuzz_work_check_queues();
+		config_check(&h);
 	}
 	virtio_pci_destroy(h.vdev);
 	fuzz_net_free(h.t);
