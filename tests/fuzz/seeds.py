@@ -147,4 +147,4 @@ for i, spec in enumerate([b'tap,ifname=tap0,mac=52:54:00:12:34:56,mtu=1500,vhost
                           b'user,mac=02:00:00:00:00:01,hostfwd=tcp::80-:8080']):
     write('net_opts', 'spec-%d' % i, u8(0) + spec)
 write('net_opts', 'cli', u8(1) + b'\0'.join([b'--kernel', b'bzImage', b'--mem', b'256M', b'--cpus', b'2',
-                                             b'--net', b'tap,ifname=t0', b'--net', b'user', b'--cmdline', b'quiet']))
+                                             b'--net', b'tap,ifname=t0', b'--net', b'user', b'--append', b'quiet']))
