@@ -78,8 +78,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct net_loop *nl = net_loop_new(&t->n);
 	FUZZ_CHECK(nl, "net_loop_new");
 
+	bool verbose = getenv("FUZZ_VERBOSE"); /* a trace of the steps, for triage */
 	for (int k = 0; k < MAX_OPS && in.n; k++) {
 		uint8_t op = fuzz_u8(&in) % 10;
+		if (verbose)
+			fprintf(stderr, "step %d: op %u\n", k, op);
 		/* Steps that are not a datapath round may do no device work at all. */
 		fuzz_work_begin("driver step", 0, 0, 0);
 		switch (op) {

@@ -74,6 +74,7 @@ struct fake_net *fuzz_net_new(const struct guest_mem *gm, uint64_t be_offloads)
 	t->n.be.ops = &counting_ops;
 	t->n.vdev.mem = gm;
 	fuzz_work_set_running(net_running, &t->n);
+	fuzz_work_set_queues(t->n.vdev.vq, NET_NUM_QUEUES);
 	return t;
 }
 

@@ -39,8 +39,20 @@ static void check_stopped(const char *what)
 	FUZZ_CHECK(!dev_running || !dev_running(dev_opaque), "%s of a queue while its device runs", what);
 }
 
+static const struct virtq *dev_vq;
+static int dev_nvq;
+
+void fuzz_work_set_queues(const struct virtq *vq, int n)
+{
+	dev_vq = vq;
+	dev_nvq = n;
+}
+
+/* The accounting of one of the device's queues, NULL for any other struct virtq. */
 static struct queue_acct *acct_of(const struct virtq *vq)
 {
+	if (!dev_vq || vq < dev_vq || vq >= dev_vq + dev_nvq)
+		return NULL;
 	for (int i = 0; i < nacct; i++)
 		if (acct[i].vq == vq)
 			return &acct[i];
@@ -52,6 +64,8 @@ static struct queue_acct *acct_of(const struct virtq *vq)
 static void acct_restart(const struct virtq *vq)
 {
 	struct queue_acct *a = acct_of(vq);
+	if (!a)
+		return;
 	a->taken = a->pushed = 0;
 	a->used_base = vq->used_idx;
 }
@@ -109,6 +123,7 @@ void fuzz_work_forget(void)
 	nacct = 0;
 	dev_running = NULL;
 	dma_allowed = NULL;
+	dev_vq = NULL;
 }
 
 /* --- the wrappers (-Wl,--wrap=...) --- */
@@ -123,7 +138,8 @@ void __real_virtq_push(struct virtq *vq, uint16_t head, uint32_t len);
 int __wrap_virtq_init(struct virtq *vq, const struct guest_mem *mem, uint16_t size, uint64_t desc,
 		      uint64_t avail, uint64_t used, uint64_t features)
 {
-	check_stopped("virtq_init");
+	if (acct_of(vq))
+		check_stopped("virtq_init");
 	int r = __real_virtq_init(vq, mem, size, desc, avail, used, features);
 	acct_restart(vq);
 	return r;
@@ -131,7 +147,8 @@ int __wrap_virtq_init(struct virtq *vq, const struct guest_mem *mem, uint16_t si
 
 void __wrap_virtq_reset(struct virtq *vq)
 {
-	check_stopped("virtq_reset");
+	if (acct_of(vq))
+		check_stopped("virtq_reset");
 	__real_virtq_reset(vq);
 	acct_restart(vq);
 }
@@ -141,24 +158,30 @@ int __wrap_virtq_pop(struct virtq *vq, struct virtq_elem *e)
 	FUZZ_CHECK(++work.pops <= work.max_pops, "%s: more than %llu pops", work.step,
 		   (unsigned long long)work.max_pops);
 	int r = __real_virtq_pop(vq, e);
-	if (r == 1) {
-		acct_of(vq)->taken++;
-		FUZZ_CHECK(!dma_allowed || dma_allowed(dma_opaque), "chain taken while Bus Master Enable is clear");
-	}
+	if (r != 1)
+		return r;
+	FUZZ_CHECK(!dma_allowed || dma_allowed(dma_opaque), "chain taken while Bus Master Enable is clear");
+	struct queue_acct *a = acct_of(vq);
+	if (a)
+		a->taken++;
 	return r;
 }
 
 void __wrap_virtq_unpop(struct virtq *vq, uint16_t n)
 {
 	struct queue_acct *a = acct_of(vq);
-	FUZZ_CHECK(n <= a->taken - a->pushed, "unpop of %u chains, only %llu popped and not pushed", n,
-		   (unsigned long long)(a->taken - a->pushed));
-	a->taken -= n;
+	if (a) {
+		FUZZ_CHECK(n <= a->taken - a->pushed, "unpop of %u chains, only %llu popped and not pushed", n,
+			   (unsigned long long)(a->taken - a->pushed));
+		a->taken -= n;
+	}
 	__real_virtq_unpop(vq, n);
 }
 
 void __wrap_virtq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {
-	acct_of(vq)->pushed++;
+	struct queue_acct *a = acct_of(vq);
+	if (a)
+		a->pushed++;
 	__real_virtq_push(vq, head, len);
 }

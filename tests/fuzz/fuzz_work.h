@@ -33,6 +33,9 @@ void fuzz_work_recv(void);
 uint64_t fuzz_work_max_pops(uint16_t size);
 /* Checks the used-index invariants of every queue seen since fuzz_work_forget(). */
 void fuzz_work_check_queues(void);
+/* The device's queues: the accounting covers vq[0..n) only (a transport may init a scratch
+ * struct virtq to probe a geometry). */
+void fuzz_work_set_queues(const struct virtq *vq, int n);
 /* running(opaque) says whether the device's datapath is running (NULL: never). */
 void fuzz_work_set_running(int (*running)(void *opaque), void *opaque);
 /* dma(opaque) says whether the device may access guest memory now (NULL: always). */

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""seeds.py: writes the committed seed corpus, tests/fuzz/corpus/<target>/seed-*, a handful of
-hand-made inputs per target in the input formats the targets' headers describe. Run it after
+"""seeds.py: writes the committed seed corpus, tests/fuzz/corpus/<target>/seed-* and bug-*, a
+handful of hand-made inputs per target in the input formats the targets' headers describe. Run it after
 changing a format; libFuzzer grows the real corpus from these in build/fuzz/corpus_<target>/."""
 import os
 import struct
@@ -34,7 +34,7 @@ def chain(*descs):
 def write(target, name, data):
     d = os.path.join(HERE, 'corpus', target)
     os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, 'seed-' + name), 'wb') as f:
+    with open(os.path.join(d, name if name.startswith('bug-') else 'seed-' + name), 'wb') as f:
         f.write(data)
 
 
@@ -71,7 +71,8 @@ write('net', 'tx-backend-full', net_hdr(BIT(VERSION_1), (0, 2, 0)) + u8(N_EAGAIN
 def vq(q, size_log2=3):
     return u8(V_QUEUE) + u8(q) + u8(size_log2) + u8(0)
 
-bringup = (u8(V_NEG) + u64(NET_FULL) + vq(0) + vq(1) + vq(2) + u8(V_DOK))
+# DRIVER_OK only requests the start; the lifecycle step (the main loop's job) performs it.
+bringup = (u8(V_NEG) + u64(NET_FULL) + vq(0) + vq(1) + vq(2) + u8(V_DOK) + u8(V_LIFE))
 v_rx = u8(V_CHAIN) + u8(0) + chain(desc(WRITE, 2048, RX_BUF))
 v_tx = u8(V_CHAIN) + u8(1) + chain(desc(0, 12, TX_HDR), desc(0, 60, TX_FRAME))
 v_wire = u8(V_WIRE) + u16(len(FRAME)) + FRAME
@@ -91,9 +92,31 @@ write('virtio_pci', 'pci-cfg-window', u8(0) + bringup +
       u8(V_ACC) + u8(2 | 4) + u16(cfgcap + 4) + u64(4) +
       u8(V_ACC) + u8(2 | 4 | (2 << 3)) + u16(cfgcap + 8) + u64(0x12) +
       u8(V_ACC) + u8(2 | 4 | (2 << 3)) + u16(cfgcap + 12) + u64(2) +
-      u8(V_ACC) + u8(2 | (1 << 3)) + u16(cfgcap + 16) + u64(0))
+      u8(V_ACC) + u8(2 | (1 << 3)) + u16(cfgcap + 16) + u64(0) +
+      # status write through the window: reset, then the lifecycle step
+      u8(V_ACC) + u8(2 | 4 | (1 << 3)) + u16(cfgcap + 8) + u64(0x14) +
+      u8(V_ACC) + u8(2 | 4 | (2 << 3)) + u16(cfgcap + 12) + u64(1) +
+      u8(V_ACC) + u8(2 | 4) + u16(cfgcap + 16) + u64(0) + u8(V_LIFE))
 write('virtio_pci', 'garbage-queues', u8(0) + u8(V_NEG) + u64(NET_FULL) + u8(V_QUEUE) + u8(0) + u8(8) + u8(1) +
-      u64(0xfff0) + u64(0x10001) + u64(0xffffffff00) + u8(V_DOK) + u8(V_IO) + u8(V_RESET) + bringup)
+      u64(0xfff0) + u64(0x10001) + u64(0xffffffff00) + u8(V_DOK) + u8(V_LIFE) + u8(V_IO) + u8(V_RESET) +
+      u8(V_LIFE) + bringup)
+
+# Reproducers of bugs found this way (seed names bug-*): each must run clean once fixed, and
+# keeps running in every fuzz-ci as a regression test.
+FULL_MAC = NET_FULL | BIT(CTRL_MAC_ADDR)
+# DRIVER_OK, then a status write that clears it without a reset, then DRIVER_OK again.
+write('virtio_pci', 'bug-driver-ok-reinit-live-queues', u8(0) + bringup +
+      u8(V_ACC) + u8(0 | 4) + u16(0x14) + u64(0x0b) + u8(V_LIFE) + u8(V_DOK) + u8(V_LIFE) + v_rx +
+      u8(V_KICK) + u8(0) + v_wire + u8(V_IO))
+# Bus Master Enable cleared (as kexec's shutdown does), then RX traffic.
+write('virtio_pci', 'bug-bme-cleared-still-dma', u8(0) + bringup +
+      u8(V_ACC) + u8(2 | 4 | (1 << 3)) + u16(0x04) + u64(0x2) + u8(V_LIFE) +
+      v_rx + u8(V_KICK) + u8(0) + v_wire + u8(V_IO) + u8(V_LIFE) + u8(V_IO))
+# CTRL_MAC_ADDR_SET must move config_generation.
+write('virtio_pci', 'bug-mac-set-keeps-config-generation', u8(0) + u8(V_NEG) + u64(FULL_MAC) + vq(0) + vq(1) +
+      vq(2) + u8(V_DOK) + u8(V_LIFE) + u8(V_SCRIB) + u16(0x6000 + CTRL_CMD) + bytes([1, 1, 2, 0, 0, 0, 0, 0x42]) +
+      u8(V_CHAIN) + u8(2) + chain(desc(0, 2, CTRL_CMD), desc(0, 6, CTRL_CMD + 2), desc(WRITE, 1, CTRL_ACK)) +
+      u8(V_KICK) + u8(2) + u8(V_IO))
 
 # --- fuzz_virtq: see its header ---
 write('virtq', 'one-chain', bytes([3, 3, 0, 0]) + bytes([0, 0, 3, 0] * 8) +
