@@ -64,8 +64,8 @@ void fuzz_boot_load(const uint8_t *data, size_t size, void (*shape)(uint8_t *img
 	if (bi.initrd_size) {
 		FUZZ_CHECK(bi.initrd_addr >= bi.kernel_end && bi.initrd_addr <= RAM &&
 			       bi.initrd_size <= RAM - bi.initrd_addr,
-			   "initrd at 0x%llx+%llu overlaps the kernel or leaves RAM", (unsigned long long)bi.initrd_addr,
-			   (unsigned long long)bi.initrd_size);
+			   "initrd at 0x%llx+%llu overlaps the kernel or leaves RAM",
+			   (unsigned long long)bi.initrd_addr, (unsigned long long)bi.initrd_size);
 		FUZZ_CHECK(bi.initrd_addr % 4096 == 0, "initrd not page aligned");
 	}
 	if (bi.entry == BOOT_ENTRY_PVH32)

@@ -72,8 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint16_t qs = 1u << (sizes[q] % 9);
 		uint64_t base = (uint64_t)q * Q_BLOCK;
 		fuzz_ring_place(&ring[q], &fm, qs, base, base + 0x1000, base + 0x1400, DATA_LO, MEM_SIZE);
-		FUZZ_CHECK(virtq_init(&vdev->vq[q], &fm.gm, qs, base, base + 0x1000, base + 0x1400, features) == 0,
-			   "queue %d does not fit", q);
+		FUZZ_CHECK(
+		    virtq_init(&vdev->vq[q], &fm.gm, qs, base, base + 0x1000, base + 0x1400, features) == 0,
+		    "queue %d does not fit", q);
 	}
 	struct net_loop *nl = net_loop_new(&t->n);
 	FUZZ_CHECK(nl, "net_loop_new");

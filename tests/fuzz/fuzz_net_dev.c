@@ -111,5 +111,6 @@ void fuzz_net_wire_drain(struct fake_net *t)
 	static uint8_t frame[NET_RX_MAX];
 	ssize_t n;
 	while ((n = recv(t->wire, frame, sizeof(frame), MSG_DONTWAIT)) >= 0)
-		FUZZ_CHECK(n >= (ssize_t)NET_HDR_LEN, "device sent a %zd-byte frame, less than a vnet header", n);
+		FUZZ_CHECK(n >= (ssize_t)NET_HDR_LEN, "device sent a %zd-byte frame, less than a vnet header",
+			   n);
 }

@@ -31,7 +31,8 @@ static void spec_check(const uint8_t *data, size_t size)
 	for (int i = 0; i < o.nfwd; i++) {
 		FUZZ_CHECK(o.fwd[i].host_port && o.fwd[i].guest_port, "hostfwd rule %d has port 0", i);
 		for (int j = 0; j < i; j++)
-			FUZZ_CHECK(!hostfwd_overlap(&o.fwd[i], &o.fwd[j]), "hostfwd rules %d and %d overlap", j, i);
+			FUZZ_CHECK(!hostfwd_overlap(&o.fwd[i], &o.fwd[j]), "hostfwd rules %d and %d overlap",
+				   j, i);
 	}
 	FUZZ_CHECK(!o.mtu || o.mtu >= 68, "mtu %u", o.mtu);
 	FUZZ_CHECK(!o.mac_set || !(o.mac[0] & 1), "multicast MAC accepted");

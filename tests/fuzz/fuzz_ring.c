@@ -75,8 +75,8 @@ static void desc_read(struct fuzz_ring *r, struct fuzz_in *in, uint8_t *f, uint6
 
 static uint16_t vring_flags(uint8_t f, int more)
 {
-	return (f & FUZZ_DESC_WRITE ? VRING_DESC_F_WRITE : 0) | (f & FUZZ_DESC_INDIRECT ? VRING_DESC_F_INDIRECT : 0) |
-	       (more ? VRING_DESC_F_NEXT : 0);
+	return (f & FUZZ_DESC_WRITE ? VRING_DESC_F_WRITE : 0) |
+	       (f & FUZZ_DESC_INDIRECT ? VRING_DESC_F_INDIRECT : 0) | (more ? VRING_DESC_F_NEXT : 0);
 }
 
 static void table_build(struct fuzz_ring *r, struct fuzz_in *in, uint64_t table, uint16_t n)

@@ -20,10 +20,12 @@
  *   13 MSI-X on, vector v:u8 data:u16 mask:u8, bound to queue q:u8 (q >= 3: config)
  *   14 reset   15 toggle backend EAGAIN
  * Invariants: as fuzz_net.c (fuzz_work.h, fuzz_mem.h), for every step; no chain taken while the
- * guest has Bus Master Enable cleared; device config never changes without config_generation. */
+ * guest has Bus Master Enable cleared (once the lifecycle step ran the stop that asked for); the
+ * device config never changes without config_generation. */
 #include <linux/pci_regs.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
+#include <poll.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -109,9 +111,14 @@ static void access(struct h *h, struct fuzz_in *in)
 	}
 }
 
-static int bus_master(void *pd)
+/* DMA is allowed while the guest lets the function master the bus, and also after it cleared Bus
+ * Master Enable until the lifecycle owner (main thread) ran the stop that clearing requested
+ * (the transport's design: the I/O thread is stopped from the main loop, not from the vCPU). */
+static int dma_allowed(void *opaque)
 {
-	return pci_bus_master(pd);
+	struct h *h = opaque;
+	struct pollfd p = {.fd = virtio_pci_lifecycle_fd(h->vdev), .events = POLLIN};
+	return pci_bus_master(h->pd) || poll(&p, 1, 0) == 1;
 }
 
 static void negotiate(struct h *h, struct fuzz_in *in)
@@ -128,7 +135,8 @@ static void negotiate(struct h *h, struct fuzz_in *in)
 	CW(h, guest_feature, (uint32_t)f);
 	CW(h, guest_feature_select, 1);
 	CW(h, guest_feature, f >> 32);
-	CW(h, device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+	CW(h, device_status,
+	   VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
 }
 
 static void queue(struct h *h, struct fuzz_in *in)
@@ -165,11 +173,13 @@ static void msix(struct h *h, struct fuzz_in *in)
 		if (pci_cfg_read(h->pd, p, 1) == PCI_CAP_ID_MSIX)
 			cap = p;
 	FUZZ_CHECK(cap, "no MSI-X capability");
-	pci_cfg_write(h->pd, cap + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE | (mask & 2 ? PCI_MSIX_FLAGS_MASKALL : 0));
+	pci_cfg_write(h->pd, cap + PCI_MSIX_FLAGS, 2,
+		      PCI_MSIX_FLAGS_ENABLE | (mask & 2 ? PCI_MSIX_FLAGS_MASKALL : 0));
 	v %= NET_NUM_QUEUES + 1;
 	uint32_t e[4] = {0xfee00000, 0, data, mask & 1};
 	for (int i = 0; i < 4; i++)
-		bar_access(h, VIRTIO_PCI_MSIX_BAR, MSIX_TABLE_OFF + PCI_MSIX_ENTRY_SIZE * v + 4 * i, &e[i], 4, true);
+		bar_access(h, VIRTIO_PCI_MSIX_BAR, MSIX_TABLE_OFF + PCI_MSIX_ENTRY_SIZE * v + 4 * i, &e[i], 4,
+			   true);
 	if (q % 4 < NET_NUM_QUEUES) {
 		CW(h, queue_select, q % 4);
 		CW(h, queue_msix_vector, v);
@@ -211,7 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	h.vdev = &h.t->n.vdev;
 	FUZZ_CHECK(virtio_pci_create(h.vdev, 0x020000, &fake_ops) == 0, "virtio_pci_create");
 	h.pd = virtio_pci_dev(h.vdev);
-	fuzz_work_set_dma(bus_master, h.pd);
+	fuzz_work_set_dma(dma_allowed, &h);
 	h.gen = -1;
 	config_check(&h);
 
@@ -226,8 +236,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_work_begin("register access", 0, 0, 0);
 		else if (op == 4)
 			/* Start runs a TX and an RX round; stop none. */
-			fuzz_work_begin("lifecycle", 2 * fuzz_work_max_pops(VIRTQ_MAX_SIZE), FUZZ_NET_BUDGET + 1,
-					2 * (FUZZ_NET_BUDGET + 1));
+			fuzz_work_begin("lifecycle", 2 * fuzz_work_max_pops(VIRTQ_MAX_SIZE),
+					FUZZ_NET_BUDGET + 1, 2 * (FUZZ_NET_BUDGET + 1));
 		else
 			fuzz_work_begin("driver step", 0, 0, 0);
 		switch (op) {
@@ -269,7 +279,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 12: {
 			uint16_t q = fuzz_u8(&in) % (NET_NUM_QUEUES + 1);
-			bar_access(&h, VIRTIO_PCI_BAR, VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT * q, &q, 2, true);
+			bar_access(&h, VIRTIO_PCI_BAR, VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT * q, &q,
+				   2, true);
 			break;
 		}
 		case 13:

@@ -171,8 +171,8 @@ void __wrap_virtq_unpop(struct virtq *vq, uint16_t n)
 {
 	struct queue_acct *a = acct_of(vq);
 	if (a) {
-		FUZZ_CHECK(n <= a->taken - a->pushed, "unpop of %u chains, only %llu popped and not pushed", n,
-			   (unsigned long long)(a->taken - a->pushed));
+		FUZZ_CHECK(n <= a->taken - a->pushed, "unpop of %u chains, only %llu popped and not pushed",
+			   n, (unsigned long long)(a->taken - a->pushed));
 		a->taken -= n;
 	}
 	__real_virtq_unpop(vq, n);
