@@ -128,6 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		fuzz_work_check_queues();
+		fuzz_net_check_log();
 	}
 	net_loop_free(nl);
 	fuzz_net_free(t);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 
@@ -38,6 +39,37 @@ int __wrap_pthread_join(pthread_t th, void **ret)
 	return __real_pthread_join(th, ret);
 }
 
+/* --- stderr that counts lines --- */
+
+static FILE *real_stderr;
+static uint64_t log_lines;
+
+static ssize_t counting_write(void *cookie, const char *buf, size_t len)
+{
+	(void)cookie;
+	for (size_t i = 0; i < len; i++)
+		log_lines += buf[i] == '\n';
+	return fwrite(buf, 1, len, real_stderr);
+}
+
+static void log_count_start(void)
+{
+	if (!real_stderr) {
+		FILE *f = fopencookie(NULL, "w", (cookie_io_functions_t){.write = counting_write});
+		FUZZ_CHECK(f, "fopencookie");
+		setvbuf(f, NULL, _IONBF, 0);
+		real_stderr = stderr;
+		stderr = f;
+	}
+	log_lines = 0;
+}
+
+void fuzz_net_check_log(void)
+{
+	FUZZ_CHECK(log_lines <= FUZZ_LOG_MAX, "%llu lines on stderr from one input (at most %d)",
+		   (unsigned long long)log_lines, FUZZ_LOG_MAX);
+}
+
 /* --- a backend that counts --- */
 
 static struct net_backend_ops counting_ops;
@@ -63,6 +95,7 @@ static int net_running(void *opaque)
 struct fake_net *fuzz_net_new(const struct guest_mem *gm, uint64_t be_offloads)
 {
 	capture_threads = true;
+	log_count_start();
 	counting_ops = fake_net_backend_ops;
 	counting_ops.send = counting_send;
 	counting_ops.recv = counting_recv;

@@ -294,6 +294,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		fuzz_work_check_queues();
+		fuzz_net_check_log();
 		config_check(&h);
 	}
 	virtio_pci_destroy(h.vdev);
