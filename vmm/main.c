@@ -23,6 +23,7 @@
 #include "vmm/cli.h"
 #include "vmm/config.h"
 #include "vmm/console.h"
+#include "vmm/control.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/loop.h"
@@ -47,6 +48,7 @@ static struct machine {
 	int nnics;
 	struct loop *loop;
 	int sigfd;
+	struct control ctl; /* --qmp */
 } M = { .sigfd = -1, .kvm = { .fd = -1, .vm_fd = -1 } };
 
 static int machine_load(struct machine *m)
@@ -200,6 +202,10 @@ static int machine_run(struct machine *m)
 			return -EIO;
 		}
 	}
+	m->ctl = (struct control){.vcpu = m->vcpu, .nvcpus = m->nvcpus, .nic = m->nic, .nnics = m->nnics,
+				  .cfg = &m->cfg, .vm_fd = m->kvm.vm_fd};
+	if ((ret = control_open(&m->ctl, m->loop)))
+		return ret;
 	term_raw(STDIN_FILENO);
 	m->ran = true;
 	for (int i = 0; i < m->nvcpus; i++) {
@@ -209,6 +215,7 @@ static int machine_run(struct machine *m)
 		}
 	}
 	loop_run(m->loop);
+	control_close(&m->ctl);
 	return 0;
 }
 
@@ -263,7 +270,11 @@ int main(int argc, char **argv)
 		machine_teardown(m);
 		return ret ? EXIT_BADINPUT : 0;
 	}
-	machine_run(m);
+	if (machine_run(m)) {
+		/* A setup failure (one line printed), not something the guest did. */
+		machine_teardown(m);
+		return EXIT_BADINPUT;
+	}
 	machine_teardown(m);
 	int status = vm_exit_status();
 	/* A signal ends the VM with status 0 but still says so, as QEMU does. */
