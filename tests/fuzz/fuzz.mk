@@ -25,7 +25,7 @@ FUZZ_NETDEV  := $(FUZZ_MEM) tests/fuzz/fuzz_work.c tests/fuzz/fuzz_ring.c tests/
 		tests/unit/fake_net.c tests/unit/fake_ring.c tests/fuzz/fuzz_check_shim.c \
 		devices/virtio/virtq.c \
 		devices/virtio/virtio_net.c devices/net/net_loop.c devices/net/vhost_net.c \
-		devices/net/net_backend.c vmm/loop.c vmm/iov.c vmm/log.c
+		devices/net/net_backend.c vmm/loop.c vmm/iov.c vmm/log.c vmm/json.c
 FUZZ_WRAP_NETDEV := $(FUZZ_WRAP_MEM) -Wl,--wrap=virtq_init,--wrap=virtq_reset,--wrap=virtq_pop \
 		-Wl,--wrap=virtq_unpop,--wrap=virtq_push,--wrap=pthread_create,--wrap=pthread_join \
 		-lpthread

@@ -18,10 +18,11 @@
  *      enable queue q (q 3 does not exist) at its home in memory or the given addresses
  *   10 DRIVER_OK   11 chain q:u8 <chain> (fuzz_ring.h)   12 kick q:u8
  *   13 MSI-X on, vector v:u8 data:u16 mask:u8, bound to queue q:u8 (q >= 3: config)
- *   14 reset   15 toggle backend EAGAIN
+ *   14 reset   15 host side how:u8 % 4: 0 toggle backend EAGAIN, 1-2 QMP stop if running else
+ *      cont (virtio_pci_pause), 3 flip the link (QMP set_link)
  * Invariants: as fuzz_net.c (fuzz_work.h, fuzz_mem.h), for every step; no chain taken while the
- * guest has Bus Master Enable cleared (once the lifecycle step ran the stop that asked for); the
- * device config never changes without config_generation. */
+ * guest has Bus Master Enable cleared (once the lifecycle step ran the stop that asked for) or
+ * while the VM is paused; the device config never changes without config_generation. */
 #include <linux/pci_regs.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
@@ -55,6 +56,7 @@ static const uint8_t sizes[8] = {1, 2, 4, 8, 3, 5, 6, 7};
 struct h {
 	uint8_t cfg[64]; /* device config and config_generation after the last step */
 	int gen;	 /* -1: not known (BAR 4 unmapped) */
+	bool paused;	 /* virtio_pci_pause(true) in force */
 	struct fuzz_mem fm;
 	struct fake_net *t;
 	struct virtio_dev *vdev;
@@ -118,7 +120,7 @@ static int dma_allowed(void *opaque)
 {
 	struct h *h = opaque;
 	struct pollfd p = {.fd = virtio_pci_lifecycle_fd(h->vdev), .events = POLLIN};
-	return pci_bus_master(h->pd) || poll(&p, 1, 0) == 1;
+	return !h->paused && (pci_bus_master(h->pd) || poll(&p, 1, 0) == 1);
 }
 
 static void negotiate(struct h *h, struct fuzz_in *in)
@@ -234,8 +236,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* A vCPU thread: device start/stop is the lifecycle owner's job (main thread), so
 			 * a register access does no datapath work at all. */
 			fuzz_work_begin("register access", 0, 0, 0);
-		else if (op == 4)
-			/* Start runs a TX and an RX round; stop none. */
+		else if (op == 4 || op == 15)
+			/* Start (lifecycle, resume) runs a TX and an RX round; stop none. */
 			fuzz_work_begin("lifecycle", 2 * fuzz_work_max_pops(VIRTQ_MAX_SIZE),
 					FUZZ_NET_BUDGET + 1, 2 * (FUZZ_NET_BUDGET + 1));
 		else
@@ -290,7 +292,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CW(&h, device_status, 0);
 			break;
 		case 15:
-			h.t->eagain = !h.t->eagain;
+			switch (fuzz_u8(&in) % 4) {
+			case 0:
+				h.t->eagain = !h.t->eagain;
+				break;
+			case 1:
+			case 2: /* as QMP: stop only a running VM, cont only a stopped one */
+				h.paused = !h.paused;
+				virtio_pci_pause(h.vdev, h.paused);
+				break;
+			case 3:
+				virtio_net_set_link(&h.t->n, !virtio_net_link_up(&h.t->n));
+				break;
+			}
 			break;
 		}
 		fuzz_work_check_queues();

@@ -81,6 +81,9 @@ write('virtio_pci', 'bringup-traffic', u8(1) + bringup + v_rx + u8(V_KICK) + u8(
 write('virtio_pci', 'msix-then-traffic', u8(0) + u8(V_MSIX) + u8(0) + u8(0) + u8(0) + u16(0x41) +
       u8(V_MSIX) + u8(1) + u8(0) + u8(1) + u16(0x42) + bringup + v_rx + u8(V_KICK) + u8(0) + v_wire + u8(V_IO) + u8(V_POLL) +
       u8(V_MSIX) + u8(1) + u8(1) + u8(1) + u16(0x42) + u8(V_POLL))
+# The host side meanwhile: QMP stop, traffic, cont, link down and up.
+write('virtio_pci', 'pause-link', u8(0) + bringup + v_rx + u8(V_KICK) + u8(0) + u8(V_EAGAIN) + u8(1) + v_wire +
+      u8(V_IO) + u8(V_EAGAIN) + u8(2) + u8(V_IO) + u8(V_EAGAIN) + u8(3) + u8(V_POLL) + u8(V_EAGAIN) + u8(3))
 # Every region, every size: reads then writes of 0.
 acc = b''.join(u8(V_ACC) + u8(region | (size << 3)) + u16(off) + u64(0)
                for region in range(4) for size in range(8) for off in (0, 0x14, 0x1000, 0x2000, 0x3004))
