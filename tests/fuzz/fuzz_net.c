@@ -88,13 +88,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_work_begin("driver step", 0, 0, 0);
 		switch (op) {
 		case 0:
-			fuzz_work_begin("TX round", 2 * (FUZZ_NET_BUDGET + 2), FUZZ_NET_BUDGET + 1, 0);
+			fuzz_work_begin("TX round", 2 * (NET_TX_BUDGET + 2), NET_TX_BUDGET + 1, 0);
 			net_loop_tx(nl);
 			break;
 		case 1:
 		case 2:
-			fuzz_work_begin("RX round", fuzz_work_max_pops(ring[NET_Q_RX].size), 0,
-					2 * (FUZZ_NET_BUDGET + 1));
+			fuzz_work_begin("RX round", fuzz_work_max_pops(NET_RX_BUDGET, ring[NET_Q_RX].size), 0,
+					2 * (NET_RX_BUDGET + 1));
 			if (op == 1)
 				net_loop_rx(nl);
 			else

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+#include "devices/net/net_loop.h"
 #include "tests/fuzz/fuzz_mem.h"
 #include "tests/fuzz/fuzz_work.h"
 #include "vmm/loop.h"
@@ -130,8 +131,8 @@ int fuzz_net_io_step(struct fake_net *t, uint16_t queue_size)
 	/* Up to one handler per watched fd (wake, ctrl/tx/rx kicks, backend), each a datapath
 	 * round of at most a budget. */
 	uint64_t rounds = 5;
-	fuzz_work_begin("I/O thread round", rounds * fuzz_work_max_pops(queue_size),
-			rounds * (FUZZ_NET_BUDGET + 1), rounds * 2 * (FUZZ_NET_BUDGET + 1));
+	fuzz_work_begin("I/O thread round", rounds * fuzz_work_max_pops(NET_RX_BUDGET, queue_size),
+			rounds * (NET_TX_BUDGET + 1), rounds * 2 * (NET_RX_BUDGET + 1));
 	return loop_run_once(t->n.loop, 0);
 }
 

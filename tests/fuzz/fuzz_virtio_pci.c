@@ -32,6 +32,7 @@
 
 #include "devices/pci.h"
 #include "devices/virtio/virtio_pci.h"
+#include "devices/net/net_loop.h"
 #include "tests/fuzz/fuzz_mem.h"
 #include "tests/fuzz/fuzz_net_dev.h"
 #include "tests/fuzz/fuzz_ring.h"
@@ -238,8 +239,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_work_begin("register access", 0, 0, 0);
 		else if (op == 4 || op == 15)
 			/* Start (lifecycle, resume) runs a TX and an RX round; stop none. */
-			fuzz_work_begin("lifecycle", 2 * fuzz_work_max_pops(VIRTQ_MAX_SIZE),
-					FUZZ_NET_BUDGET + 1, 2 * (FUZZ_NET_BUDGET + 1));
+			fuzz_work_begin("lifecycle", 2 * fuzz_work_max_pops(NET_RX_BUDGET, VIRTQ_MAX_SIZE),
+					NET_TX_BUDGET + 1, 2 * (NET_RX_BUDGET + 1));
 		else
 			fuzz_work_begin("driver step", 0, 0, 0);
 		switch (op) {

@@ -100,9 +100,9 @@ void fuzz_work_recv(void)
 		   (unsigned long long)work.max_recvs);
 }
 
-uint64_t fuzz_work_max_pops(uint16_t size)
+uint64_t fuzz_work_max_pops(uint64_t budget, uint16_t size)
 {
-	return (FUZZ_NET_BUDGET + 2ULL) * (size + 1ULL) + size;
+	return (budget + 2) * (size + 1ULL) + size;
 }
 
 void fuzz_work_check_queues(void)

@@ -18,19 +18,15 @@
 
 #include "devices/virtio/virtq.h"
 
-/* Budgets of devices/net/net_loop.c (NET_TX_BUDGET, NET_RX_BUDGET), restated: the bound is the
- * contract the datapath promises, not whatever it does today. */
-#define FUZZ_NET_BUDGET 256
-
 /* Starts counting a step that may do at most this much; the counters abort the moment it does
  * more (so a spinning loop is reported where it spins, not as a timeout). */
 void fuzz_work_begin(const char *step, uint64_t max_pops, uint64_t max_sends, uint64_t max_recvs);
 /* Counted by the wrappers, and by the targets' backends. */
 void fuzz_work_send(void);
 void fuzz_work_recv(void);
-/* Most pops one datapath call may do on a queue of `size`: every frame of a budget re-pops at
- * most the whole ring, plus the chains dropped on the way. */
-uint64_t fuzz_work_max_pops(uint16_t size);
+/* Most pops one datapath round of `budget` steps (net_loop.h: NET_RX_BUDGET) may do on a queue
+ * of `size`: every step re-pops at most the whole ring, plus the chains dropped on the way. */
+uint64_t fuzz_work_max_pops(uint64_t budget, uint16_t size);
 /* Checks the used-index invariants of every queue seen since fuzz_work_forget(). */
 void fuzz_work_check_queues(void);
 /* The device's queues: the accounting covers vq[0..n) only (a transport may init a scratch
