@@ -6,9 +6,9 @@
 #
 # A target is tests/fuzz/fuzz_<name>.c plus the sources in FUZZ_SRCS_<name> (and link flags in
 # FUZZ_LDFLAGS_<name>); objects are built once with the fuzz flags under $(BUILD)/fuzz/obj/.
-# Each run starts from the committed seeds in tests/fuzz/corpus/<name>/ and grows its own
-# corpus in $(BUILD)/fuzz/corpus_<name>/; a crash leaves $(BUILD)/fuzz/<name>-crash-* (or -timeout-, -leak-) and fails;
-# every target runs even when one fails.
+# Each run (tests/fuzz/run.sh) starts from the committed seeds in tests/fuzz/corpus/<name>/ and
+# grows its own corpus in $(BUILD)/fuzz/corpus_<name>/; a crash, leak, timeout or broken invariant
+# leaves $(BUILD)/fuzz/<name>-crash-* (-leak-, -timeout-) and fails, after every target ran.
 FUZZ_CC      ?= clang
 FUZZ_TIME    ?= 60
 FUZZ_CI_TIME ?= 20
