@@ -60,6 +60,7 @@ e2e-selftest:
 
 test: deps
 	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory fuzz-ci
 	@$(MAKE) --no-print-directory e2e
 
 run: deps
