@@ -181,8 +181,9 @@ static int machine_run(struct machine *m)
 	    loop_add(m->loop, m->sigfd, EPOLLIN, on_signal, m) ||
 	    loop_add(m->loop, vm_exit_fd(), EPOLLIN, on_exit_request, m) ||
 	    console_attach(m->loop, STDIN_FILENO, &m->serial)) {
-		log_err("cannot set up the main loop");
-		return -EIO;
+		int e = errno ? errno : EIO;
+		log_err("cannot set up the main loop: %s", strerror(e));
+		return -e;
 	}
 	term_raw(STDIN_FILENO);
 	m->ran = true;
@@ -247,7 +248,11 @@ int main(int argc, char **argv)
 		machine_teardown(m);
 		return ret ? EXIT_BADINPUT : 0;
 	}
-	machine_run(m);
+	/* A main loop that cannot be set up is a setup failure like any other: exit 2. */
+	if (machine_run(m)) {
+		machine_teardown(m);
+		return EXIT_BADINPUT;
+	}
 	machine_teardown(m);
 	int status = vm_exit_status();
 	if (status)
