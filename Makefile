@@ -16,7 +16,10 @@ OBJS      := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SAN_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all deps need-root run test unit e2e e2e-selftest bench clean guest testhost
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all install check-docs deps need-root run test unit e2e e2e-selftest bench clean guest testhost
 all: $(BUILD)/minivmm
 
 $(BUILD)/minivmm: $(BUILD)/vmm/main.o $(OBJS)
@@ -42,6 +45,15 @@ $(BUILD)/unit/%: tests/unit/%.c $(UNIT_HELP) $(SAN_OBJS)
 need-root:
 	@[ "$$(id -u)" = 0 ] || { echo "make: run and test need root (apt-get, mknod, taps, namespaces); try sudo make ..." >&2; exit 1; }
 
+# make install PREFIX=/usr DESTDIR=/tmp/pkg: bin/minivmm and share/man/man1/minivmm.1.
+install: $(BUILD)/minivmm
+	install -D -m 755 $(BUILD)/minivmm $(DESTDIR)$(PREFIX)/bin/minivmm
+	install -D -m 644 doc/minivmm.1 $(DESTDIR)$(PREFIX)/share/man/man1/minivmm.1
+
+# The documents against the code: --help vs man page vs README, make install, README's commands.
+check-docs: $(BUILD)/minivmm
+	@./tests/docs/check.sh
+
 # Installs what is missing (Debian packages listed in deps.txt).
 deps:
 	@./tools/deps.sh
@@ -65,7 +77,7 @@ e2e-selftest:
 	@./tests/e2e/run.sh --selftest
 
 test: need-root deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit check-docs
 	@$(MAKE) --no-print-directory e2e
 
 # make run ARGS="--cpus 2 --net tap,ifname=tap0": any minivmm option, --kernel/--initrd included.

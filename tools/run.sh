@@ -50,5 +50,6 @@ mkdir -p "$build/run"
 	echo
 } >"$build/run/minivmm.sh"
 chmod +x "$build/run/minivmm.sh"
-echo "run: minivmm inside the test host (this /dev/kvm is PVM); Ctrl-A x quits QEMU" >&2
+if [ -c /dev/kvm ]; then why="this /dev/kvm is PVM (kvm_pvm), which cannot run stock kernels"; else why="no /dev/kvm here"; fi
+echo "run: $why: minivmm runs inside the nested TCG test host (slow, about 60x); Ctrl-A x quits QEMU" >&2
 exec "$src/tests/e2e/testhost.sh" run -i -o "$build/run" "$build/run/minivmm.sh"
