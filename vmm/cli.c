@@ -66,8 +66,8 @@ void cli_usage(FILE *f)
 		"  --version         show the version and exit\n"
 		"\n"
 		"Signals: SIGUSR1 prints the --stats counters at once (with or without --stats);\n"
-		"SIGTERM, SIGINT and SIGHUP stop the guest and minivmm.\n"
-		"Exit status: 0 the guest powered off or reset, or SIGTERM/SIGINT; 1 the guest or\n"
+		"SIGTERM, SIGINT and SIGHUP stop the guest and minivmm (exit status 0).\n"
+		"Exit status: 0 the guest powered off or reset, or a signal stopped it; 1 the guest or\n"
 		"minivmm failed while running; 2 bad input or any setup failure (one line on stderr).\n"
 		"Environment: MINIVMM_DEBUG=1 also prints why minivmm stopped when it exits 0.\n"
 		"See minivmm(1).\n",
