@@ -283,13 +283,13 @@ static int load_80m(uint32_t init_size, struct boot_info *bi)
 	bz_init(&b);
 	b.h->pref_address = 16ULL << 20;
 	b.h->init_size = init_size;
-	size_t n = 30 << 20;
-	uint8_t *initrd = calloc(1, n);
-	struct boot_spec s = spec_for(tmpfile_with(b.img, sizeof(b.img)), tmpfile_with(initrd, n), "");
+	/* A sparse 30 MiB file: nothing to write, little to read. */
+	const char *initrd = tmpfile_with("", 0);
+	ck_assert_int_eq(truncate(initrd, 30 << 20), 0);
+	struct boot_spec s = spec_for(tmpfile_with(b.img, sizeof(b.img)), initrd, "");
 	s.machine.ram_size = ram80;
 	guest_mem_fake(&mem2, ram2, ram80);
 	int r = boot_load(&mem2, &s, bi);
-	free(initrd);
 	free(ram2);
 	return r;
 }
