@@ -18,8 +18,8 @@ int machine_mmio64_window(uint64_t ram_size, unsigned phys_bits, uint64_t *base,
 	uint64_t sz = LAYOUT_PCI_MMIO64_SIZE;
 	while (sz > top / 8)
 		sz /= 2;
-	uint64_t ram_end = ram_size > LAYOUT_PCI_HOLE ? LAYOUT_HIGH_RAM + (ram_size - LAYOUT_PCI_HOLE)
-						      : LAYOUT_HIGH_RAM;
+	uint64_t ram_end =
+	    ram_size > LAYOUT_PCI_HOLE ? LAYOUT_HIGH_RAM + (ram_size - LAYOUT_PCI_HOLE) : LAYOUT_HIGH_RAM;
 	uint64_t b = top / 2;
 	if (b < ram_end)
 		b = (ram_end + sz - 1) / sz * sz;
@@ -32,6 +32,6 @@ int machine_mmio64_window(uint64_t ram_size, unsigned phys_bits, uint64_t *base,
 
 int machine_desc_init(struct machine_desc *md, uint64_t ram_size, int ncpus, unsigned phys_bits)
 {
-	*md = (struct machine_desc){ .ram_size = ram_size, .ncpus = ncpus };
+	*md = (struct machine_desc){.ram_size = ram_size, .ncpus = ncpus};
 	return machine_mmio64_window(ram_size, phys_bits, &md->mmio64_base, &md->mmio64_size);
 }

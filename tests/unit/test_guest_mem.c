@@ -11,7 +11,7 @@
 #define MIB (1ULL << 20)
 
 /* Sizes that are not a multiple of 2 MiB are the ones the kernel does not align by itself. */
-static const uint64_t sizes[] = { 64 * MIB, 65 * MIB, 127 * MIB, LAYOUT_PCI_HOLE + 65 * MIB };
+static const uint64_t sizes[] = {64 * MIB, 65 * MIB, 127 * MIB, LAYOUT_PCI_HOLE + 65 * MIB};
 
 START_TEST(every_region_is_2mib_aligned_on_the_host)
 {
@@ -23,8 +23,8 @@ START_TEST(every_region_is_2mib_aligned_on_the_host)
 			ck_assert_int_eq(m[j].nr, sizes[i] > LAYOUT_PCI_HOLE ? 2 : 1);
 			for (int r = 0; r < m[j].nr; r++) {
 				ck_assert_msg((uintptr_t)m[j].r[r].hva % (2 * MIB) == 0,
-					      "%llu MiB: region %d at %p", (unsigned long long)(sizes[i] / MIB), r,
-					      (void *)m[j].r[r].hva);
+					      "%llu MiB: region %d at %p",
+					      (unsigned long long)(sizes[i] / MIB), r, (void *)m[j].r[r].hva);
 				ck_assert_uint_eq(m[j].r[r].gpa % (2 * MIB), 0);
 			}
 		}

@@ -70,5 +70,6 @@ START_TEST(small_address_spaces_shrink_the_window_or_refuse)
 }
 END_TEST
 
-UNIT_MAIN("machine", window_of_a_39_bit_guest_is_below_512_gib, window_of_a_48_bit_guest_stays_below_2_to_the_46,
-	  window_of_a_40_bit_guest_is_the_layout_default, small_address_spaces_shrink_the_window_or_refuse)
+UNIT_MAIN("machine", window_of_a_39_bit_guest_is_below_512_gib,
+	  window_of_a_48_bit_guest_stays_below_2_to_the_46, window_of_a_40_bit_guest_is_the_layout_default,
+	  small_address_spaces_shrink_the_window_or_refuse)
