@@ -18,9 +18,10 @@ debs=${BUILD:-$src/build}/debs
 . "$src/tools/initramfs.sh"
 
 META=linux-image-cloud-amd64
-MODULES=(virtio_pci virtio_net virtio_pci_modern_dev virtio_pci_legacy_dev)
+MODULES=(virtio_pci virtio_net virtio_pci_modern_dev virtio_pci_legacy_dev button evdev)
 TOOLS=(/usr/bin/iperf3 /usr/sbin/ethtool /usr/bin/lspci /usr/sbin/ip /usr/bin/socat)
 
+<<<<<<< HEAD
 own_kernel='' own_modules=''
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -55,6 +56,12 @@ else
 	mkdir -p "$out"
 	kroot=$out/kernel-root
 	kernel_install "$META" "$debs" "$kroot" "$out"
+=======
+stamp=$(build_stamp "$META" "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" \
+	"$src/guest/bootmark.c" "$src/guest/powerbtn.c" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" "${TOOLS[@]}" /bin/busybox)
+if build_is_current "$out" "$stamp"; then
+	exit 0
+>>>>>>> main
 fi
 
 root=$out/initrd-root
@@ -75,6 +82,7 @@ cp "$src"/guest/scenarios/*.sh "$root/scenarios/"
 install -m 755 "$src/guest/init" "$root/init"
 install -m 755 "$src/guest/udhcpc.script" "$root/etc/udhcpc.script"
 cc -static -Os -Wall -Werror -I"$src" -o "$root/bin/bootmark" "$src/guest/bootmark.c"
+cc -static -Os -Wall -Werror -o "$root/bin/powerbtn" "$src/guest/powerbtn.c"
 echo "$KPKG" >"$root/etc/minivmm-kernel"
 initramfs_pack "$root" "$out/initrd.img"
 rm -rf "$root"

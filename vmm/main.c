@@ -23,6 +23,7 @@
 #include "vmm/cli.h"
 #include "vmm/config.h"
 #include "vmm/console.h"
+#include "vmm/control.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/loop.h"
@@ -48,6 +49,7 @@ static struct machine {
 	int nnics;
 	struct loop *loop;
 	int sigfd;
+	struct control ctl; /* --qmp */
 } M = { .sigfd = -1, .kvm = { .fd = -1, .vm_fd = -1 } };
 
 static int machine_load(struct machine *m)
@@ -210,6 +212,10 @@ static int machine_run(struct machine *m)
 			return -EIO;
 		}
 	}
+	m->ctl = (struct control){.vcpu = m->vcpu, .nvcpus = m->nvcpus, .nic = m->nic, .nnics = m->nnics,
+				  .cfg = &m->cfg, .vm_fd = m->kvm.vm_fd};
+	if ((ret = control_open(&m->ctl, m->loop)))
+		return ret;
 	term_raw(STDIN_FILENO);
 	m->ran = true;
 	for (int i = 0; i < m->nvcpus; i++) {
@@ -219,6 +225,7 @@ static int machine_run(struct machine *m)
 		}
 	}
 	loop_run(m->loop);
+	control_close(&m->ctl);
 	return 0;
 }
 
@@ -272,8 +279,8 @@ int main(int argc, char **argv)
 		machine_teardown(m);
 		return ret ? EXIT_BADINPUT : 0;
 	}
-	/* A main loop that cannot be set up is a setup failure like any other: exit 2. */
 	if (machine_run(m)) {
+		/* A setup failure (one line printed), not something the guest did. */
 		machine_teardown(m);
 		return EXIT_BADINPUT;
 	}
