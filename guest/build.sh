@@ -21,7 +21,6 @@ META=linux-image-cloud-amd64
 MODULES=(virtio_pci virtio_net virtio_pci_modern_dev virtio_pci_legacy_dev button evdev)
 TOOLS=(/usr/bin/iperf3 /usr/sbin/ethtool /usr/bin/lspci /usr/sbin/ip /usr/bin/socat)
 
-<<<<<<< HEAD
 own_kernel='' own_modules=''
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -48,7 +47,8 @@ if [ -n "$own_kernel$own_modules" ]; then
 	kroot=$mdir
 else
 	stamp=$(build_stamp "$META" "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" \
-		"$src/guest/bootmark.c" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" "${TOOLS[@]}" /bin/busybox)
+		"$src/guest/bootmark.c" "$src/guest/powerbtn.c" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" \
+		"${TOOLS[@]}" /bin/busybox)
 	if build_is_current "$out" "$stamp"; then
 		exit 0
 	fi
@@ -56,12 +56,6 @@ else
 	mkdir -p "$out"
 	kroot=$out/kernel-root
 	kernel_install "$META" "$debs" "$kroot" "$out"
-=======
-stamp=$(build_stamp "$META" "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" \
-	"$src/guest/bootmark.c" "$src/guest/powerbtn.c" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" "${TOOLS[@]}" /bin/busybox)
-if build_is_current "$out" "$stamp"; then
-	exit 0
->>>>>>> main
 fi
 
 root=$out/initrd-root

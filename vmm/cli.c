@@ -59,15 +59,11 @@ void cli_usage(FILE *f)
 		"user[,net=A.B.C.D/NN][,host=ADDR][,dns=ADDR][,dhcpstart=ADDR][,mac=..][,mtu=..][,id=ID]\n"
 		"          [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
 		"      none              no NIC at all\n"
-<<<<<<< HEAD
 		"  --stats           when the VM stops, print counters to stderr: KVM exits per vCPU by\n"
 		"                    reason, per NIC queue kicks, interrupts, packets, bytes and drops,\n"
 		"                    and counted guest events\n"
-=======
-		"  --stats           print device counters when the VM stops\n"
 		"  --qmp unix:PATH   a QMP control socket (QEMU's protocol: query-status, stop, cont,\n"
 		"                    system_powerdown, quit, set_link, x-query-net-stats)\n"
->>>>>>> main
 		"  --dump-dtb FILE   build the machine, write its device tree to FILE (read it with\n"
 		"                    dtc -I dtb -O dts FILE) and exit without running the guest\n"
 		"  --help            show this and exit\n"
