@@ -16,7 +16,10 @@ OBJS      := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SAN_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all deps run test unit e2e e2e-selftest bench clean guest testhost
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all install check-docs deps need-root run test unit e2e e2e-selftest bench clean guest testhost
 all: $(BUILD)/minivmm
 
 $(BUILD)/minivmm: $(BUILD)/vmm/main.o $(OBJS)
@@ -38,6 +41,19 @@ $(BUILD)/unit/%: tests/unit/%.c $(UNIT_HELP) $(SAN_OBJS)
 	$(CC) $(CFLAGS) $(SAN) $(shell pkg-config --cflags check) -o $@ $< $(UNIT_HELP) $(SAN_OBJS) \
 	    $(shell pkg-config --libs check) $(LDLIBS)
 
+# make run and make test create taps, namespaces and device nodes (mknod in the initramfs).
+need-root:
+	@[ "$$(id -u)" = 0 ] || { echo "make: run and test need root (apt-get, mknod, taps, namespaces); try sudo make ..." >&2; exit 1; }
+
+# make install PREFIX=/usr DESTDIR=/tmp/pkg: bin/minivmm and share/man/man1/minivmm.1.
+install: $(BUILD)/minivmm
+	install -D -m 755 $(BUILD)/minivmm $(DESTDIR)$(PREFIX)/bin/minivmm
+	install -D -m 644 doc/minivmm.1 $(DESTDIR)$(PREFIX)/share/man/man1/minivmm.1
+
+# The documents against the code: --help vs man page vs README, make install, README's commands.
+check-docs: $(BUILD)/minivmm
+	@./tests/docs/check.sh
+
 # Installs what is missing (Debian packages listed in deps.txt).
 deps:
 	@./tools/deps.sh
@@ -45,8 +61,10 @@ deps:
 unit: $(UNIT_BINS)
 	@./tests/unit/run.sh $(UNIT_BINS)
 
+# make guest KERNEL=/boot/vmlinuz-X MODULES=/lib/modules/X: the test initramfs around your kernel
+# (build/own-guest/); without them, the test guest (build/guest/).
 guest:
-	@./guest/build.sh
+	@./guest/build.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES))
 
 testhost:
 	@./tests/e2e/testhost.sh build
@@ -58,15 +76,15 @@ e2e: all $(BUILD)/minivmm-san
 e2e-selftest:
 	@./tests/e2e/run.sh --selftest
 
-test: deps
-	@$(MAKE) --no-print-directory all unit
+test: need-root deps
+	@$(MAKE) --no-print-directory all unit check-docs
 	@$(MAKE) --no-print-directory fuzz-ci
 	@$(MAKE) --no-print-directory e2e
 
-run: deps
+# make run ARGS="--cpus 2 --net tap,ifname=tap0": any minivmm option, --kernel/--initrd included.
+run: need-root deps
 	@$(MAKE) --no-print-directory all
-	@./guest/build.sh
-	@./tools/run.sh
+	@./tools/run.sh $(ARGS)
 
 bench: deps all
 	@./tests/bench/run.sh

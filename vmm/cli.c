@@ -43,7 +43,11 @@ void cli_usage(FILE *f)
 	fprintf(f,
 		"usage: minivmm --kernel FILE [options]\n"
 		"\n"
-		"  --kernel FILE     bzImage to boot (required)\n"
+		"Runs a Linux guest on /dev/kvm with virtio-net NICs; the guest's serial console is\n"
+		"on stdin/stdout (Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A).\n"
+		"\n"
+		"  --kernel FILE     the kernel (required): a bzImage (64-bit boot protocol) or an ELF\n"
+		"                    vmlinux (booted through its PVH entry)\n"
 		"  --initrd FILE     initial ramdisk\n"
 		"  --append CMDLINE  kernel command line (default \"" CLI_DEFAULT_CMDLINE "\")\n"
 		"  --mem SIZE        guest RAM: bytes or N[K|M|G], a multiple of 1M, 64M..64G"
@@ -55,13 +59,22 @@ void cli_usage(FILE *f)
 		"user[,net=A.B.C.D/NN][,host=ADDR][,dns=ADDR][,dhcpstart=ADDR][,mac=..][,mtu=..][,id=ID]\n"
 		"          [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
 		"      none              no NIC at all\n"
-		"  --stats           print device counters when the VM stops\n"
+		"  --stats           when the VM stops, print counters to stderr: KVM exits per vCPU by\n"
+		"                    reason, per NIC queue kicks, interrupts, packets, bytes and drops,\n"
+		"                    and counted guest events\n"
 		"  --qmp unix:PATH   a QMP control socket (QEMU's protocol: query-status, stop, cont,\n"
 		"                    system_powerdown, quit, set_link, x-query-net-stats)\n"
 		"  --dump-dtb FILE   build the machine, write its device tree to FILE (read it with\n"
 		"                    dtc -I dtb -O dts FILE) and exit without running the guest\n"
 		"  --help            show this and exit\n"
-		"  --version         show the version and exit\n",
+		"  --version         show the version and exit\n"
+		"\n"
+		"Signals: SIGUSR1 prints the --stats counters at once (with or without --stats);\n"
+		"SIGTERM, SIGINT and SIGHUP stop the guest and minivmm (exit status 0).\n"
+		"Exit status: 0 the guest powered off or reset, or a signal stopped it; 1 the guest or\n"
+		"minivmm failed while running; 2 bad input or any setup failure (one line on stderr).\n"
+		"Environment: MINIVMM_DEBUG=1 also prints why minivmm stopped when it exits 0.\n"
+		"See minivmm(1).\n",
 		CONFIG_MAX_CPUS, CLI_DEFAULT_CPUS, CONFIG_MAX_NICS);
 }
 

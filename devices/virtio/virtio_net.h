@@ -3,8 +3,9 @@
  * The device part (virtio_net.c) offers features, checks the driver's choice, serves the config
  * space and the control queue, and owns one I/O thread with an epoll loop. Moving frames between
  * the rx/tx queues and the backend is a datapath's job, chosen per device at start: the userspace
- * loop (devices/net/net_loop.c) today, vhost-net later (it hands the rx/tx kick and call fds and
- * the tap fd to the kernel; the control queue stays here on the I/O thread either way). */
+ * loop (devices/net/net_loop.c) or vhost-net (devices/net/vhost_net.c: it hands the rx/tx kick and
+ * call fds and the tap fd to the kernel); the control queue stays here on the I/O thread either
+ * way. */
 #ifndef MINIVMM_VIRTIO_NET_H
 #define MINIVMM_VIRTIO_NET_H
 #include <linux/virtio_net.h>
