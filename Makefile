@@ -2,7 +2,7 @@
 # Sources are picked up by directory, so a new file needs no edit here.
 CC      ?= cc
 BUILD   ?= build
-PKGS    := slirp
+PKGS    := slirp libseccomp
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfdt -lpthread
@@ -11,7 +11,8 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfdt -lpthread
 HARDEN  := -fstack-protector-strong -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 -fcf-protection -fPIE
 CFLAGS  += $(HARDEN)
 LDFLAGS += -pie -Wl,-z,relro,-z,now
-SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+	   -DMINIVMM_TEST_HOOKS
 
 LIB_SRCS  := $(filter-out vmm/main.c,$(wildcard vmm/*.c firmware/*.c devices/*.c devices/virtio/*.c devices/net/*.c))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

@@ -19,6 +19,8 @@ enum {
 	OPT_NET,
 	OPT_STATS,
 	OPT_DUMP_DTB,
+	OPT_RUNAS,
+	OPT_SECCOMP,
 	OPT_VERSION
 };
 
@@ -31,6 +33,8 @@ static const struct option cli_options[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
+	{ "runas", required_argument, NULL, OPT_RUNAS },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -54,11 +58,14 @@ void cli_usage(FILE *f)
 		"          [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
 		"      none              no NIC at all\n"
 		"  --stats           print device counters when the VM stops\n"
+		"  --runas USER      after opening its devices, drop root to USER (uid, gid, groups,\n"
+		"                    all capabilities) before the guest runs\n"
+		"  --seccomp on|off  per-thread system call filters (default %s)\n"
 		"  --dump-dtb FILE   build the machine, write its device tree to FILE (read it with\n"
 		"                    dtc -I dtb -O dts FILE) and exit without running the guest\n"
 		"  --help            show this and exit\n"
 		"  --version         show the version and exit\n",
-		CONFIG_MAX_CPUS, CLI_DEFAULT_CPUS, CONFIG_MAX_NICS);
+		CONFIG_MAX_CPUS, CLI_DEFAULT_CPUS, CONFIG_MAX_NICS, CLI_DEFAULT_SECCOMP ? "on" : "off");
 }
 
 static const char *option_name(int val)
@@ -209,6 +216,7 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg)
 	cfg->cmdline = CLI_DEFAULT_CMDLINE;
 	cfg->mem = CLI_DEFAULT_MEM;
 	cfg->cpus = CLI_DEFAULT_CPUS;
+	cfg->seccomp = CLI_DEFAULT_SECCOMP;
 
 	/*
 	 * optind = 0 makes glibc reinitialise its scanner, so repeated calls start afresh.
@@ -254,6 +262,20 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg)
 				return -EINVAL;
 			break;
 		case OPT_STATS: cfg->stats = true; break;
+		case OPT_RUNAS:
+			if (!*optarg) {
+				log_err("--runas: the user name is empty");
+				return -EINVAL;
+			}
+			cfg->runas = optarg;
+			break;
+		case OPT_SECCOMP:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				log_err("--seccomp: \"%s\" is not on or off", optarg);
+				return -EINVAL;
+			}
+			cfg->seccomp = !strcmp(optarg, "on");
+			break;
 		}
 	}
 	if (optind < argc) {

@@ -48,5 +48,7 @@ struct vm_config {
 	bool no_net;              /* --net none */
 	bool stats;
 	const char *dump_dtb;     /* --dump-dtb FILE: write the device tree, do not run; NULL = run */
+	const char *runas;        /* --runas USER: drop root to USER after setup; NULL = stay */
+	bool seccomp;             /* --seccomp on|off */
 };
 #endif

@@ -25,6 +25,8 @@
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/loop.h"
+#include "vmm/privs.h"
+#include "vmm/seccomp.h"
 #include "vmm/stats.h"
 #include "vmm/term.h"
 #include "vmm/vcpu.h"
@@ -46,6 +48,7 @@ static struct machine {
 	int nnics;
 	struct loop *loop;
 	int sigfd;
+	struct privs_user runas;
 } M = { .sigfd = -1, .kvm = { .fd = -1, .vm_fd = -1 } };
 
 static int machine_load(struct machine *m)
@@ -77,13 +80,23 @@ static int machine_nic(struct machine *m, int i)
 		return ret;
 	}
 	m->nic[m->nnics++] = n;
-	if ((ret = virtio_pci_create(&n->vdev, PCI_CLASS_NET_ETHERNET, NULL))) {
+	if ((ret = virtio_pci_create(&n->vdev, PCI_CLASS_NET_ETHERNET, NULL)))
 		log_err("net%d: cannot create its PCI function: %s", i, strerror(-ret));
-		return ret;
-	}
-	if ((ret = virtio_pci_poller_start(&n->vdev)))
-		log_err("net%d: cannot start the interrupt poller: %s", i, strerror(-ret));
 	return ret;
+}
+
+/* The interrupt pollers are the first threads: started after the privilege drop (glibc's set*id
+ * would have to reach threads already filtered), each installs its own filter. */
+static int machine_pollers(struct machine *m)
+{
+	for (int i = 0; i < m->nnics; i++) {
+		int ret = virtio_pci_poller_start(&m->nic[i]->vdev);
+		if (ret) {
+			log_err("net%d: cannot start the interrupt poller: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
 }
 
 static int machine_devices(struct machine *m)
@@ -192,6 +205,9 @@ static int machine_run(struct machine *m)
 			break;
 		}
 	}
+	/* Last: the threads started above must not inherit main's list (seccomp.h). */
+	if (seccomp_enter(SECCOMP_MAIN))
+		vm_request_exit(EXIT_RUNTIME, "cannot install the main thread's system call filter");
 	loop_run(m->loop);
 	return 0;
 }
@@ -230,6 +246,9 @@ int main(int argc, char **argv)
 		return 0;
 	if (ret < 0)
 		return EXIT_BADINPUT;
+	if (m->cfg.runas && privs_lookup(m->cfg.runas, &m->runas))
+		return EXIT_BADINPUT;
+	privs_raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	/* Blocked before any thread (NIC I/O, interrupt poller, vCPU) exists, so all of them inherit
 	 * the mask and these signals only ever reach the main loop's signalfd. */
@@ -246,6 +265,11 @@ int main(int argc, char **argv)
 		ret = dtb_write_file(m->cfg.dump_dtb, &md, &m->mem, &m->boot, m->cfg.cmdline);
 		machine_teardown(m);
 		return ret ? EXIT_BADINPUT : 0;
+	}
+	/* Everything privileged is open: drop root, then confine each thread as it starts. */
+	if ((m->cfg.runas && privs_drop(&m->runas)) || seccomp_setup(m->cfg.seccomp) || machine_pollers(m)) {
+		machine_teardown(m);
+		return EXIT_BADINPUT;
 	}
 	machine_run(m);
 	machine_teardown(m);
