@@ -102,7 +102,7 @@ static int machine_pollers(struct machine *m)
 static int machine_devices(struct machine *m)
 {
 	int ret;
-	if ((ret = serial_init(&m->serial, 0x3f8, LAYOUT_IRQ_SERIAL, STDOUT_FILENO)) || (ret = i8042_init()) ||
+	if ((ret = serial_init(&m->serial, 0x3f8, LAYOUT_IRQ_SERIAL, console_out_fd(STDOUT_FILENO))) || (ret = i8042_init()) ||
 	    (ret = acpi_pm_init()) || (ret = boot_marker_init(m->t0)) || (ret = pci_host_init())) {
 		log_err("cannot register platform devices: %s", strerror(-ret));
 		return ret;
@@ -149,6 +149,7 @@ static int machine_build(struct machine *m)
 static void print_stats(struct machine *m)
 {
 	stats_print(stderr, m->vcpu, m->nvcpus, m->nic, m->nnics);
+	serial_stats_print(&m->serial, stderr);
 }
 
 static void on_signal(void *opaque, uint32_t events)
@@ -216,6 +217,8 @@ static void machine_teardown(struct machine *m)
 {
 	for (int i = 0; i < m->nvcpus; i++)
 		vcpu_stop(&m->vcpu[i]);
+	if (m->ran)
+		console_out_flush(&m->serial, 500);
 	term_restore();
 	/* The counters are final once the vCPUs stopped; report them while the NICs still exist. */
 	if (m->cfg.stats && m->ran)
@@ -230,6 +233,7 @@ static void machine_teardown(struct machine *m)
 	for (int i = 0; i < m->nvcpus; i++)
 		vcpu_destroy(&m->vcpu[i]);
 	kvm_close(&m->kvm);
+	serial_free(&m->serial);
 	guest_mem_free(&m->mem);
 	loop_free(m->loop);
 	if (m->sigfd >= 0)

@@ -57,7 +57,7 @@ static const struct seccomp_rule seccomp_rules[] = {
 	 * poller's epoll set and irqfds when the guest reprograms MSI-X. */
 	ANY(epoll_wait, M | N | P), ANY(epoll_pwait, M | N | P), ANY(epoll_ctl, M | N | V),
 	ANY(readv, M | N), ANY(writev, M | N), ANY(close, M | N), ANY(eventfd2, M),
-	ANY(fcntl, M | N), ANY(fstat, M | N), ANY(newfstatat, M | N), ANY(getrandom, M | N),
+	ANY(poll, M), ANY(fcntl, M | N), ANY(fstat, M | N), ANY(newfstatat, M | N), ANY(getrandom, M | N),
 
 	/* main creates threads (net-io at activation; glibc falls back from clone3, see below),
 	 * names them and the new thread registers itself before its own filter is on. */
