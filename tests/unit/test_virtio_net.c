@@ -961,6 +961,9 @@ START_TEST(start_and_stop_return_on_a_garbage_rx_ring_with_frames_waiting)
 	fake_ring_send(&T->fr[NET_Q_RX], bad, 1);
 	wire_flood();
 	ck_assert_int_eq(v->ops->start(v), 0);
+	/* The first pass runs on the I/O thread (start only kicks it): let it see the ring. */
+	for (int i = 0; i < 10000 && !__atomic_load_n(&T->needs_reset, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
 	v->ops->stop(v);
 	ck_assert(!T->n.running);
 	ck_assert_int_eq(T->needs_reset, 1);
