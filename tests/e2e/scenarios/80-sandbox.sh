@@ -9,7 +9,7 @@
 #      minivmm with one line naming the kind and the call (test hook of the -san build).
 #  (e) a guest printing without pause to a stdout nobody reads: its other vCPU keeps going, output
 #      is dropped and counted, SIGTERM still ends minivmm.
-# E2E_SANDBOX_ONLY="a b ..." runs only those parts (for debugging).
+# Run in the order b, d, a, e, c (the thread-kind checks first). E2E_SANDBOX_ONLY="a b ..." runs only those parts (for debugging).
 # e2e-timeout: 2400
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -93,15 +93,6 @@ if part a || part b; then
 	on_exit pkill -f "iperf3 -s -D -B $HOST"
 fi
 
-if part a; then
-	runner=$RESULTS/as-nobody.sh
-	printf '#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --groups=%s %q "$@"\n' "$SHARE_GID" "$MINIVMM" >"$runner"
-	chmod 755 "$runner"
-	for v in on off; do
-		tap_run "nobody_vhost_$v:" "$runner" "$v" 0
-	done
-fi
-
 if part b; then
 	tap_run "runas_tap:" "$MINIVMM" on 1 --runas nobody
 
@@ -127,21 +118,6 @@ if part b; then
 	if expect_in_log '^minivmm: seccomp:'; then fail runas_user:no_seccomp_report; else pass runas_user:no_seccomp_report; fi
 fi
 
-if part c; then
-	boot_guest --log seccomp-off -- --cpus 2 --net none --seccomp off
-	expect seccomp_off_boots '^MINIVMM-GUEST-UP nproc=2 '
-	check seccomp_off_exit_0 test "$GUEST_RC" -eq 0
-	for bad in "--seccomp maybe" "--runas nosuchuser"; do
-		name=bad_${bad#--}
-		name=${name// /_}
-		# shellcheck disable=SC2086 # the option and its value are two words
-		out=$("$MINIVMM" --kernel "$GUEST_KERNEL" --net none $bad 2>&1 </dev/null)
-		rc=$?
-		if [ $rc -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && [[ $out == minivmm:* ]]; then pass "$name"
-		else fail "$name" "rc $rc, output: $out"; fi
-	done
-fi
-
 if part d; then
 	for kind in main vcpu irq-poller net-io; do
 		export MINIVMM_TEST_SECCOMP_VIOLATE=$kind
@@ -156,6 +132,15 @@ if part d; then
 			fail "violation_${kind}_one_line_report" "$n lines: $line"
 		fi
 		if expect_in_log 'Sanitizer|runtime error:'; then fail "violation_${kind}_no_sanitizer_noise"; else pass "violation_${kind}_no_sanitizer_noise"; fi
+	done
+fi
+
+if part a; then
+	runner=$RESULTS/as-nobody.sh
+	printf '#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --groups=%s %q "$@"\n' "$SHARE_GID" "$MINIVMM" >"$runner"
+	chmod 755 "$runner"
+	for v in on off; do
+		tap_run "nobody_vhost_$v:" "$runner" "$v" 0
 	done
 fi
 
@@ -195,5 +180,20 @@ if part e; then
 	check flood_sigterm_ends_minivmm_with_0 test "$rc" -eq 0
 	exec 3<&-
 	tr -d '\r' <"$err" | grep -E '^stats: (console|vcpu)' | tail -n 3 | sed 's/^/  /'
+fi
+
+if part c; then
+	boot_guest --log seccomp-off -- --cpus 2 --net none --seccomp off
+	expect seccomp_off_boots '^MINIVMM-GUEST-UP nproc=2 '
+	check seccomp_off_exit_0 test "$GUEST_RC" -eq 0
+	for bad in "--seccomp maybe" "--runas nosuchuser"; do
+		name=bad_${bad#--}
+		name=${name// /_}
+		# shellcheck disable=SC2086 # the option and its value are two words
+		out=$("$MINIVMM" --kernel "$GUEST_KERNEL" --net none $bad 2>&1 </dev/null)
+		rc=$?
+		if [ $rc -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && [[ $out == minivmm:* ]]; then pass "$name"
+		else fail "$name" "rc $rc, output: $out"; fi
+	done
 fi
 e2e_finish
