@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,7 +145,12 @@ static void seccomp_sigsys(int sig, siginfo_t *si, void *uc_)
 	char buf[200];
 	size_t n = 0, cap = sizeof(buf) - 1;
 	int nr = si->si_syscall;
+	static atomic_int reported;
 	(void)sig;
+	/* One line per process: a second thread caught at the same time waits for the exit. */
+	if (atomic_exchange(&reported, 1))
+		for (;;)
+			sched_yield();
 	n = seccomp_put(buf, n, cap, "minivmm: seccomp: ");
 	/* A thread without a kind of its own yet runs under its creator's filter: main's. */
 	n = seccomp_put(buf, n, cap, seccomp_thread_kind ? seccomp_thread_kind : "main");

@@ -246,6 +246,37 @@ START_TEST(only_main_creates_threads)
 }
 END_TEST
 
+static pthread_barrier_t both;
+
+static void *vcpu_violates(void *arg)
+{
+	(void)arg;
+	if (seccomp_enter(SECCOMP_VCPU))
+		_exit(5);
+	pthread_barrier_wait(&both);
+	syscall(SYS_personality, 0xffffffffUL);
+	return NULL;
+}
+
+static void two_vcpus_violate_at_once(enum seccomp_kind k)
+{
+	(void)k;
+	pthread_t t[2];
+	pthread_barrier_init(&both, NULL, 2);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, vcpu_violates, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+}
+
+START_TEST(two_threads_violating_at_once_leave_one_line)
+{
+	char err[512];
+	ck_assert_int_eq(exited_with(in_child(SECCOMP_MAIN, two_vcpus_violate_at_once, err, sizeof(err))), 1);
+	assert_report(err, "vcpu", "personality");
+}
+END_TEST
+
 START_TEST(off_installs_nothing)
 {
 	pid_t pid = fork();
@@ -266,4 +297,4 @@ UNIT_MAIN("seccomp", every_kind_reports_a_call_outside_its_list_in_one_line,
 	  test_hook_makes_the_named_kind_violate_on_entry, only_vcpus_may_run_the_guest,
 	  no_kind_may_attach_a_new_tap_after_setup, net_io_opens_inet_sockets_for_slirp_and_nothing_else,
 	  no_kind_maps_executable_memory, main_creates_net_io_threads_which_then_follow_their_own_list,
-	  only_main_creates_threads, off_installs_nothing)
+	  only_main_creates_threads, two_threads_violating_at_once_leave_one_line, off_installs_nothing)
