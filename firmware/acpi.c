@@ -197,7 +197,9 @@ static size_t fadt_write(struct acpi_builder *b, size_t dsdt, size_t facs)
 	f->p_lvl2_lat = 101;
 	f->p_lvl3_lat = 1001;
 	f->iapc_boot_arch = ACPI_BOOT_ARCH_NO_VGA | ACPI_BOOT_ARCH_NO_CMOS_RTC;
-	f->flags = ACPI_FADT_WBINVD | ACPI_FADT_PROC_C1 | ACPI_FADT_PWR_BUTTON | ACPI_FADT_SLP_BUTTON;
+	/* PWR_BUTTON clear: the power button is the fixed-feature one in PM1 (QMP's
+	 * system_powerdown presses it); there is no sleep button. */
+	f->flags = ACPI_FADT_WBINVD | ACPI_FADT_PROC_C1 | ACPI_FADT_SLP_BUTTON;
 	f->header.checksum = firmware_checksum(f, sizeof(*f));
 	return off;
 }

@@ -11,11 +11,11 @@ debs=${BUILD:-$src/build}/debs
 . "$src/tools/initramfs.sh"
 
 META=linux-image-cloud-amd64
-MODULES=(virtio_pci virtio_net virtio_pci_modern_dev virtio_pci_legacy_dev)
+MODULES=(virtio_pci virtio_net virtio_pci_modern_dev virtio_pci_legacy_dev button evdev)
 TOOLS=(/usr/bin/iperf3 /usr/sbin/ethtool /usr/bin/lspci /usr/sbin/ip /usr/bin/socat)
 
 stamp=$(build_stamp "$META" "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" \
-	"$src/guest/bootmark.c" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" "${TOOLS[@]}" /bin/busybox)
+	"$src/guest/bootmark.c" "$src/guest/powerbtn.c" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" "${TOOLS[@]}" /bin/busybox)
 if build_is_current "$out" "$stamp"; then
 	exit 0
 fi
@@ -42,6 +42,7 @@ cp "$src"/guest/scenarios/*.sh "$root/scenarios/"
 install -m 755 "$src/guest/init" "$root/init"
 install -m 755 "$src/guest/udhcpc.script" "$root/etc/udhcpc.script"
 cc -static -Os -Wall -Werror -I"$src" -o "$root/bin/bootmark" "$src/guest/bootmark.c"
+cc -static -Os -Wall -Werror -o "$root/bin/powerbtn" "$src/guest/powerbtn.c"
 echo "$KPKG" >"$root/etc/minivmm-kernel"
 initramfs_pack "$root" "$out/initrd.img"
 rm -rf "$kroot" "$root"

@@ -21,6 +21,7 @@ enum {
 	OPT_DUMP_DTB,
 	OPT_RUNAS,
 	OPT_SECCOMP,
+	OPT_QMP,
 	OPT_VERSION
 };
 
@@ -35,6 +36,7 @@ static const struct option cli_options[] = {
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	{ "runas", required_argument, NULL, OPT_RUNAS },
 	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -52,15 +54,17 @@ void cli_usage(FILE *f)
 		" (default 512M)\n"
 		"  --cpus N          vCPUs, 1..%d (default %d)\n"
 		"  --net SPEC        a virtio-net NIC, up to %d times (default: one user NIC):\n"
-		"      tap[,ifname=NAME][,mac=XX:XX:XX:XX:XX:XX][,mtu=N][,vhost=on|off|auto]\n"
+		"      tap[,ifname=NAME][,mac=XX:XX:XX:XX:XX:XX][,mtu=N][,vhost=on|off|auto][,id=ID]\n"
 		"      "
-		"user[,net=A.B.C.D/NN][,host=ADDR][,dns=ADDR][,dhcpstart=ADDR][,mac=..][,mtu=..]\n"
+		"user[,net=A.B.C.D/NN][,host=ADDR][,dns=ADDR][,dhcpstart=ADDR][,mac=..][,mtu=..][,id=ID]\n"
 		"          [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
 		"      none              no NIC at all\n"
 		"  --stats           print device counters when the VM stops\n"
 		"  --runas USER      after opening its devices, drop root to USER (uid, gid, groups,\n"
 		"                    all capabilities) before the guest runs\n"
 		"  --seccomp on|off  per-thread system call filters (default %s)\n"
+		"  --qmp unix:PATH   a QMP control socket (QEMU's protocol: query-status, stop, cont,\n"
+		"                    system_powerdown, quit, set_link, x-query-net-stats)\n"
 		"  --dump-dtb FILE   build the machine, write its device tree to FILE (read it with\n"
 		"                    dtc -I dtb -O dts FILE) and exit without running the guest\n"
 		"  --help            show this and exit\n"
@@ -143,6 +147,10 @@ static int nic_conflict(const struct vm_config *cfg, const struct net_opts *n, c
 
 		if (n->mac_set && o->mac_set && !memcmp(n->mac, o->mac, sizeof(n->mac))) {
 			log_err("--net: \"%s\": its mac is already used by NIC %d", spec, i);
+			return -EINVAL;
+		}
+		if (n->id[0] && !strcmp(n->id, o->id)) {
+			log_err("--net: \"%s\": id %s is already used by NIC %d", spec, n->id, i);
 			return -EINVAL;
 		}
 		if (n->kind == NET_TAP && o->kind == NET_TAP && n->ifname[0] &&
@@ -275,6 +283,13 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg)
 				return -EINVAL;
 			}
 			cfg->seccomp = !strcmp(optarg, "on");
+			break;
+		case OPT_QMP:
+			if (strncmp(optarg, "unix:", 5) || !optarg[5]) {
+				log_err("--qmp %s: expected unix:PATH", optarg);
+				return -EINVAL;
+			}
+			cfg->qmp = optarg + 5;
 			break;
 		}
 	}

@@ -23,6 +23,7 @@
 #include "vmm/cli.h"
 #include "vmm/config.h"
 #include "vmm/console.h"
+#include "vmm/control.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/loop.h"
@@ -50,6 +51,7 @@ static struct machine {
 	struct loop *loop;
 	int sigfd;
 	struct privs_user runas;
+	struct control ctl; /* --qmp */
 } M = { .sigfd = -1, .kvm = { .fd = -1, .vm_fd = -1 } };
 
 static int machine_load(struct machine *m)
@@ -214,6 +216,15 @@ static int machine_run(struct machine *m)
 			return -EIO;
 		}
 	}
+	m->ctl = (struct control){.vcpu = m->vcpu, .nvcpus = m->nvcpus, .nic = m->nic, .nnics = m->nnics,
+				  .cfg = &m->cfg, .vm_fd = m->kvm.vm_fd};
+	if ((ret = control_open(&m->ctl, m->loop)))
+		return ret;
+	/* Everything privileged is open (the QMP socket too): drop root, then confine each thread
+	 * as it starts. */
+	if ((m->cfg.runas && (ret = privs_drop(&m->runas))) || (ret = seccomp_setup(m->cfg.seccomp)) ||
+	    (ret = machine_pollers(m)))
+		return ret;
 	term_raw(STDIN_FILENO);
 	m->ran = true;
 	for (int i = 0; i < m->nvcpus; i++) {
@@ -226,6 +237,7 @@ static int machine_run(struct machine *m)
 	if (seccomp_enter(SECCOMP_MAIN))
 		vm_request_exit(EXIT_RUNTIME, "cannot install the main thread's system call filter");
 	loop_run(m->loop);
+	control_close(&m->ctl);
 	return 0;
 }
 
@@ -286,12 +298,11 @@ int main(int argc, char **argv)
 		machine_teardown(m);
 		return ret ? EXIT_BADINPUT : 0;
 	}
-	/* Everything privileged is open: drop root, then confine each thread as it starts. */
-	if ((m->cfg.runas && privs_drop(&m->runas)) || seccomp_setup(m->cfg.seccomp) || machine_pollers(m)) {
+	if (machine_run(m)) {
+		/* A setup failure (one line printed), not something the guest did. */
 		machine_teardown(m);
 		return EXIT_BADINPUT;
 	}
-	machine_run(m);
 	machine_teardown(m);
 	int status = vm_exit_status();
 	/* A signal ends the VM with status 0 but still says so, as QEMU does. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/bus.h"
@@ -43,6 +44,76 @@
 static void vcpu_kick_handler(int sig)
 {
 	(void)sig; /* only here to make KVM_RUN return with EINTR */
+}
+
+/* Pausing (QMP stop/cont): a parked vCPU waits here, outside KVM_RUN, until resumed or the VM
+ * exits. Only the main thread pauses and resumes. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t changed; /* parked count or the request moved */
+	bool want;		/* pause requested */
+	int parked;
+} pause_state = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0};
+
+static void vcpu_park(void)
+{
+	pthread_mutex_lock(&pause_state.lock);
+	pause_state.parked++;
+	pthread_cond_broadcast(&pause_state.changed);
+	while (pause_state.want && !vm_exiting())
+		pthread_cond_wait(&pause_state.changed, &pause_state.lock);
+	pause_state.parked--;
+	pthread_cond_broadcast(&pause_state.changed);
+	pthread_mutex_unlock(&pause_state.lock);
+}
+
+/* Makes a vCPU leave KVM_RUN now, or not enter it: immediate_exit covers the race where the
+ * signal lands just before KVM_RUN is entered. */
+static void vcpu_kick(struct vcpu *v)
+{
+	v->run->immediate_exit = 1;
+	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+int vcpu_pause_all(struct vcpu *v, int n, int timeout_ms)
+{
+	int started = 0, ret = 0;
+	pthread_mutex_lock(&pause_state.lock);
+	pause_state.want = true;
+	for (int i = 0; i < n; i++) {
+		if (v[i].started) {
+			started++;
+			vcpu_kick(&v[i]);
+		}
+	}
+	struct timespec end;
+	clock_gettime(CLOCK_REALTIME, &end);
+	end.tv_sec += timeout_ms / 1000;
+	end.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	/* Bounded: a vCPU stuck in a device access must not hang the main loop. */
+	while (pause_state.parked < started && ret == 0)
+		ret = pthread_cond_timedwait(&pause_state.changed, &pause_state.lock, &end);
+	if (pause_state.parked < started) {
+		pause_state.want = false;
+		pthread_cond_broadcast(&pause_state.changed);
+		ret = -ETIMEDOUT;
+	} else {
+		ret = 0;
+	}
+	pthread_mutex_unlock(&pause_state.lock);
+	return ret;
+}
+
+void vcpu_resume_all(void)
+{
+	pthread_mutex_lock(&pause_state.lock);
+	pause_state.want = false;
+	pthread_cond_broadcast(&pause_state.changed);
+	pthread_mutex_unlock(&pause_state.lock);
 }
 
 static int vcpu_set_cpuid(struct kvm *k, struct vcpu *v, int ncpus)
@@ -289,6 +360,8 @@ static void *vcpu_thread(void *arg)
 		return NULL;
 	}
 	while (!vm_exiting()) {
+		if (__atomic_load_n(&pause_state.want, __ATOMIC_ACQUIRE))
+			vcpu_park();
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
@@ -330,9 +403,11 @@ void vcpu_stop(struct vcpu *v)
 {
 	if (!v->started)
 		return;
-	/* immediate_exit covers the race where the signal lands just before KVM_RUN is entered. */
-	v->run->immediate_exit = 1;
-	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	vcpu_kick(v);
+	/* A parked vCPU sleeps on the condition variable, not in KVM_RUN: wake it to see the exit. */
+	pthread_mutex_lock(&pause_state.lock);
+	pthread_cond_broadcast(&pause_state.changed);
+	pthread_mutex_unlock(&pause_state.lock);
 	pthread_join(v->thread, NULL);
 	v->started = 0;
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+#include <endian.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -13,6 +14,7 @@
 
 #include "devices/net/net_loop.h"
 #include "devices/net/vhost_net.h"
+#include "vmm/json.h"
 #include "vmm/log.h"
 #include "vmm/loop.h"
 #include "vmm/seccomp.h"
@@ -456,6 +458,44 @@ void virtio_net_stats_print(const struct virtio_net *n, FILE *f)
 			(unsigned long long)st->drops, (unsigned long long)st->broken,
 			kernel ? " (packets moved in the kernel)" : "");
 	}
+}
+
+void virtio_net_set_link(struct virtio_net *n, bool up)
+{
+	pthread_mutex_lock(&n->cfg_lock);
+	uint16_t old = le16toh(n->cfg.status);
+	uint16_t neu = up ? old | VIRTIO_NET_S_LINK_UP : old & ~VIRTIO_NET_S_LINK_UP;
+	n->cfg.status = htole16(neu);
+	pthread_mutex_unlock(&n->cfg_lock);
+	/* 5.1.4.2: the driver learns of it through a configuration change notification. Only
+	 * a driver that negotiated STATUS reads the bit. */
+	if (neu != old && n->vdev.tops)
+		n->vdev.tops->config_changed(&n->vdev);
+}
+
+bool virtio_net_link_up(struct virtio_net *n)
+{
+	pthread_mutex_lock(&n->cfg_lock);
+	bool up = le16toh(n->cfg.status) & VIRTIO_NET_S_LINK_UP;
+	pthread_mutex_unlock(&n->cfg_lock);
+	return up;
+}
+
+void virtio_net_stats_json(const struct virtio_net *n, struct jbuf *b)
+{
+	static const char *const names[NET_NUM_QUEUES] = {"rx", "tx", "ctrl"};
+	jbuf_printf(b, "{\"name\": \"net%d\", \"datapath\": \"%s\", \"queues\": [", n->index,
+		    n->datapath ? n->datapath->name : "none");
+	for (int q = 0; q < NET_NUM_QUEUES; q++) {
+		const struct net_queue_stats *st = &n->stats[q];
+		jbuf_printf(b,
+			    "%s{\"queue\": \"%s\", \"kicks\": %llu, \"interrupts\": %llu, \"packets\": %llu, "
+			    "\"bytes\": %llu, \"drops\": %llu}",
+			    q ? ", " : "", names[q], (unsigned long long)st->kicks,
+			    (unsigned long long)st->interrupts, (unsigned long long)st->packets,
+			    (unsigned long long)st->bytes, (unsigned long long)st->drops);
+	}
+	jbuf_raw(b, "]}");
 }
 
 void virtio_net_free(struct virtio_net *n)

@@ -106,6 +106,14 @@ void virtio_net_free(struct virtio_net *n);
  * that runs in the kernel say "in kernel (<datapath>)" instead. */
 void virtio_net_stats_print(const struct virtio_net *n, FILE *f);
 
+/* The link bit of the config space's status (VIRTIO_NET_F_STATUS), with a config change
+ * notification when it changes (QMP set_link). Any thread. */
+void virtio_net_set_link(struct virtio_net *n, bool up);
+bool virtio_net_link_up(struct virtio_net *n);
+/* The counters of virtio_net_stats_print() as one JSON object (QMP x-query-net-stats). */
+struct jbuf;
+void virtio_net_stats_json(const struct virtio_net *n, struct jbuf *b);
+
 /* The MAC used when none is given: 02:xx:xx:xx:xx:xx (locally administered, unicast), stable for
  * a given NIC index and tap name. */
 void virtio_net_default_mac(int index, const char *ifname, uint8_t mac[6]);

@@ -60,6 +60,7 @@ struct virtio_pci {
 	bool vqs_built;	    /* vdev->vq[] built from the queue registers since the last reset */
 	bool busy;	    /* the main thread is in ops->start/stop, outside the lock */
 	bool bus_master;    /* PCI_COMMAND_MASTER: without it the device does no DMA (stopped) */
+	bool vm_paused;	    /* the VM is stopped (QMP stop): the device quiesces with it */
 	bool started;	    /* ops->start succeeded and ops->stop not yet called */
 	struct vpci_queue q[VIRTIO_MAX_QUEUES];
 	uint8_t cfg_cap; /* offset of the VIRTIO_PCI_CAP_PCI_CFG capability */
@@ -307,7 +308,8 @@ static void status_write(struct virtio_pci *vp, uint8_t v)
  * (vqs_built): setting the bit again resumes where the device left off, as QEMU does. */
 static bool want_running(struct virtio_pci *vp)
 {
-	return (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->reset_pending && !vp->failed && vp->bus_master;
+	return (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->reset_pending && !vp->failed && vp->bus_master &&
+	       !vp->vm_paused;
 }
 
 /* vdev->vq[] from the queue registers, once per DRIVER_OK: every enabled queue must be valid in
@@ -632,6 +634,16 @@ static void window_access(struct virtio_pci *vp, bool is_write)
 	    off + len > d->bar[bar].size)
 		return;
 	d->bar[bar].fn(d->bar[bar].opaque, off, data, len, is_write);
+}
+
+void virtio_pci_pause(struct virtio_dev *vdev, bool paused)
+{
+	struct virtio_pci *vp = vpci_of(vdev);
+	pthread_mutex_lock(&vp->lock);
+	vp->vm_paused = paused;
+	pthread_mutex_unlock(&vp->lock);
+	/* At once, on this (the lifecycle owner's) thread: when stop returns, nothing moves. */
+	virtio_pci_lifecycle_run(vdev);
 }
 
 /* Bus Master Enable (PCI command bit 2) changed: a device that may not master the bus must not

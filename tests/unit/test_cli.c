@@ -377,6 +377,9 @@ static const struct {
 	{ "tap,ifname=abcdefghijklmnop",
 	  "ifname=abcdefghijklmnop" }, /* 16 chars: no room for NUL */
 	{ "tap,ifname=tap 0", "ifname=tap 0" },
+	{ "tap,id=0net", "id=0net" },
+	{ "user,id=a b", "id=a b" },
+	{ "tap,id=", "id" },
 	{ "tap,ifname=tap/0", "ifname=tap/0" },
 	{ "tap,ifname=..", "ifname=.." },
 	{ "tap,mac=01:00:5e:00:00:01", "multicast" },
@@ -611,6 +614,18 @@ START_TEST(nics_must_not_share_mac_tap_or_host_port)
 }
 END_TEST
 
+START_TEST(qmp_takes_a_unix_path_and_nic_ids_are_unique)
+{
+	assert_ok(PARSE_K("--qmp", "unix:/run/q.sock", "--net", "tap,id=uplink", "--net", "user,id=back"));
+	ck_assert_str_eq(cfg.qmp, "/run/q.sock");
+	ck_assert_str_eq(cfg.nic[0].id, "uplink");
+	ck_assert_str_eq(cfg.nic[1].id, "back");
+	ASSERT_ERR("--qmp", "tcp:1234", "--kernel", "bzImage", "--qmp", "tcp:1234");
+	ASSERT_ERR("--qmp", "unix:", "--kernel", "bzImage", "--qmp", "unix:");
+	assert_one_error(PARSE_K("--net", "tap,id=a", "--net", "user,id=a"), "--net", "id a");
+}
+END_TEST
+
 START_TEST(net_opts_parse_fills_struct_directly)
 {
 	struct net_opts o;
@@ -682,6 +697,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, net_none_means_no_nic);
 	tcase_add_test(t, net_none_cannot_be_combined);
 	tcase_add_test(t, nics_must_not_share_mac_tap_or_host_port);
+	tcase_add_test(t, qmp_takes_a_unix_path_and_nic_ids_are_unique);
 	tcase_add_test(t, net_opts_parse_fills_struct_directly);
 	tcase_add_test(t, hostfwd_overlap_rules);
 	suite_add_tcase(s, t);

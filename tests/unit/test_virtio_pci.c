@@ -782,6 +782,28 @@ START_TEST(bus_master_cleared_stops_the_device_and_set_resumes_it)
 }
 END_TEST
 
+START_TEST(vm_pause_stops_the_device_at_once_and_resume_continues_it)
+{
+	status_reach(ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 1);
+	vdev.vq[0].last_avail = 5;
+	virtio_pci_pause(&vdev, true); /* QMP stop, on the main thread: done when it returns */
+	ck_assert_int_eq(fd.stop_calls, 1);
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK);
+	virtio_pci_pause(&vdev, false);
+	ck_assert_int_eq(fd.start_calls, 2);
+	ck_assert_uint_eq(vdev.vq[0].last_avail, 5);
+	/* Paused before DRIVER_OK: the driver's DRIVER_OK waits for the resume. */
+	set_status(0);
+	virtio_pci_pause(&vdev, true);
+	status_reach(ST_ALL_OK);
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_eq(fd.start_calls, 2);
+	virtio_pci_pause(&vdev, false);
+	ck_assert_int_eq(fd.start_calls, 3);
+}
+END_TEST
+
 START_TEST(driver_ok_without_bus_master_waits_for_it)
 {
 	bus_master(false);
@@ -1055,6 +1077,7 @@ int main(void)
 	tcase_add_test(tc, poller_thread_stops_on_destroy);
 	tcase_add_test(tc, bus_master_cleared_stops_the_device_and_set_resumes_it);
 	tcase_add_test(tc, driver_ok_without_bus_master_waits_for_it);
+	tcase_add_test(tc, vm_pause_stops_the_device_at_once_and_resume_continues_it);
 	suite_add_tcase(s, tc);
 	TCase *net = tcase_create("net");
 	tcase_add_checked_fixture(net, net_setup, net_teardown);
