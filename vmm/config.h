@@ -50,6 +50,8 @@ struct vm_config {
 	bool no_net;              /* --net none */
 	bool stats;
 	const char *dump_dtb;     /* --dump-dtb FILE: write the device tree, do not run; NULL = run */
+	const char *runas;        /* --runas USER: drop root to USER after setup; NULL = stay */
+	bool seccomp;             /* --seccomp on|off */
 	const char *qmp;          /* --qmp unix:PATH: the socket's path; NULL = no QMP */
 };
 #endif

@@ -17,6 +17,8 @@
 #include "vmm/json.h"
 #include "vmm/log.h"
 #include "vmm/loop.h"
+#include "vmm/seccomp.h"
+#include "vmm/vm.h"
 
 #define BIT(f) (1ULL << (f))
 
@@ -286,6 +288,10 @@ static void *net_io_thread(void *opaque)
 	/* Named so top and the bench tell the datapath's CPU time from the other threads'. */
 	snprintf(name, sizeof(name), "net%d-io", n->index);
 	pthread_setname_np(pthread_self(), name);
+	if (seccomp_enter(SECCOMP_NET_IO)) {
+		vm_request_exit(EXIT_RUNTIME, "cannot install a net I/O thread's system call filter");
+		return NULL;
+	}
 	while (!__atomic_load_n(&n->stopping, __ATOMIC_ACQUIRE))
 		loop_run_once(n->loop, -1);
 	return NULL;

@@ -16,6 +16,8 @@
 #include "vmm/ioeventfd.h"
 #include "vmm/irq.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
+#include "vmm/vm.h"
 
 #define POLL_STOP	     UINT32_MAX
 #define VIRTIO_PCI_ISR_QUEUE 0x1 /* 4.1.4.5: ISR bit 0, queue interrupt */
@@ -767,6 +769,10 @@ int virtio_pci_poll(struct virtio_dev *vdev, int timeout_ms)
 static void *poller_main(void *opaque)
 {
 	struct virtio_dev *vdev = opaque;
+	if (seccomp_enter(SECCOMP_IRQ_POLLER)) {
+		vm_request_exit(EXIT_RUNTIME, "cannot install an interrupt poller's system call filter");
+		return NULL;
+	}
 	while (virtio_pci_poll(vdev, -1) >= 0)
 		;
 	return NULL;

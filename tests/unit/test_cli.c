@@ -154,6 +154,23 @@ START_TEST(dump_dtb_needs_one_non_empty_file_name)
 }
 END_TEST
 
+START_TEST(runas_and_seccomp_are_stored_and_checked)
+{
+	assert_ok(PARSE("--kernel", "k"));
+	ck_assert_ptr_null(cfg.runas);
+	ck_assert(cfg.seccomp == CLI_DEFAULT_SECCOMP);
+	assert_ok(PARSE("--kernel", "k", "--runas", "nobody", "--seccomp", "off"));
+	ck_assert_str_eq(cfg.runas, "nobody");
+	ck_assert(!cfg.seccomp);
+	assert_ok(PARSE("--kernel", "k", "--seccomp=on"));
+	ck_assert(cfg.seccomp);
+	ASSERT_ERR("--seccomp", "\"maybe\" is not on or off", "--kernel", "k", "--seccomp", "maybe");
+	ASSERT_ERR("--seccomp", "twice", "--kernel", "k", "--seccomp", "on", "--seccomp", "off");
+	ASSERT_ERR("--runas", "empty", "--kernel", "k", "--runas", "");
+	ASSERT_ERR("--runas", "needs a value", "--kernel", "k", "--runas");
+}
+END_TEST
+
 START_TEST(option_equals_form_and_empty_append_are_accepted)
 {
 	assert_ok(PARSE("--kernel=k", "--append=", "--mem=1G"));
@@ -652,6 +669,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, kernel_alone_gives_all_defaults);
 	tcase_add_test(t, every_option_is_stored);
 	tcase_add_test(t, dump_dtb_needs_one_non_empty_file_name);
+	tcase_add_test(t, runas_and_seccomp_are_stored_and_checked);
 	tcase_add_test(t, option_equals_form_and_empty_append_are_accepted);
 	tcase_add_test(t, missing_kernel_is_an_error);
 	tcase_add_test(t, help_prints_usage_to_stdout_and_returns_1);
