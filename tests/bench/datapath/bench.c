@@ -34,6 +34,7 @@
 #include "tests/bench/datapath/dp_frame.h"
 #include "tests/bench/datapath/guest_driver.h"
 #include "tests/bench/datapath/tap_peer.h"
+#include "tests/bench/datapath/tcp_ack.h"
 
 #define TAP_NAME "mvdp0"
 #define MAX_RUNS 50
@@ -46,6 +47,7 @@ struct sample {
 	double pps, gbps;
 	double ns_dp, ns_drv, ns_src; /* CPU ns per frame; < 0: not measured */
 	double on_link;		      /* TX: frames the sink saw / frames sent */
+	double avg_frame;	      /* bytes per frame (a TCP stream's GSO frames vary) */
 };
 
 struct row {
@@ -147,7 +149,8 @@ struct ceiling {
 	int fd;
 	uint32_t len;
 	bool stop;
-	uint64_t frames;
+	uint64_t frames, bytes;
+	struct tcp_ack *tcp; /* RX of GSO frames: answer the TCP stream */
 	struct credit *credit;
 	int err;
 };
@@ -209,7 +212,7 @@ static void *ceiling_rx_main(void *opaque)
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
 		ssize_t r = readv(c->fd, &iov, 1);
 		if (r < 0 && errno == EAGAIN) {
-			if (batch)
+			if (batch && c->credit)
 				credit_return(c->credit, batch);
 			batch = 0;
 			struct pollfd p = {.fd = c->fd, .events = POLLIN};
@@ -221,6 +224,16 @@ static void *ceiling_rx_main(void *opaque)
 			break;
 		}
 		__atomic_store_n(&c->frames, c->frames + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->bytes, c->bytes + (uint64_t)r - DP_HDR_LEN, __ATOMIC_RELAXED);
+		if (c->tcp) {
+			uint8_t reply[TCP_ACK_MAX], zero[DP_HDR_LEN] = {0};
+			struct iovec in = {buf, (size_t)r};
+			size_t n = tcp_ack_rx(c->tcp, (const void *)buf, &in, 1, DP_HDR_LEN, reply);
+			struct iovec out[2] = {{zero, sizeof(zero)}, {reply, n}};
+			if (n && writev(c->fd, out, 2) < 0)
+				c->err = errno;
+			continue;
+		}
 		/* Credit back in batches, as the driver does per NAPI poll. */
 		if (++batch == 32) {
 			credit_return(c->credit, batch);
@@ -235,6 +248,7 @@ static void *ceiling_rx_main(void *opaque)
 
 struct probe {
 	const uint64_t *count; /* frames done */
+	const uint64_t *bytes; /* frame bytes done, NULL: count * frame size */
 	pthread_t dp, drv, src;
 	bool has_dp, has_drv, has_src;
 	char dp_stat[300]; /* vhost worker's schedstat, "" if none */
@@ -242,7 +256,7 @@ struct probe {
 
 struct snap {
 	double t;
-	uint64_t count, sink;
+	uint64_t count, bytes, sink;
 	int64_t dp, drv, src;
 };
 
@@ -250,6 +264,7 @@ static void snap_take(const struct probe *p, struct snap *s)
 {
 	s->t = now();
 	s->count = gd_read(p->count);
+	s->bytes = p->bytes ? gd_read(p->bytes) : 0;
 	s->sink = tap_peer_sink_count(&peer);
 	s->dp = p->dp_stat[0] ? schedstat_ns(p->dp_stat) : p->has_dp ? thread_cpu_ns(p->dp) : -1;
 	s->drv = p->has_drv ? thread_cpu_ns(p->drv) : -1;
@@ -272,7 +287,8 @@ static void measure(struct row *r, const struct probe *p)
 	double dt = b.t - a.t;
 	struct sample *s = &r->s[r->n];
 	s->pps = frames / dt;
-	s->gbps = s->pps * r->frame * 8 / 1e9;
+	s->gbps = p->bytes ? (b.bytes - a.bytes) * 8 / dt / 1e9 : s->pps * r->frame * 8 / 1e9;
+	s->avg_frame = p->bytes && frames ? (double)(b.bytes - a.bytes) / frames : r->frame;
 	s->ns_dp = per_frame(a.dp, b.dp, frames);
 	s->ns_drv = per_frame(a.drv, b.drv, frames);
 	s->ns_src = per_frame(a.src, b.src, frames);
@@ -295,8 +311,17 @@ static void run_ceiling(struct row *r)
 	struct ceiling c = {.len = r->frame, .credit = &cr};
 	struct tap_source src = {.peer = &peer, .len = r->frame, .credit = &cr};
 	struct probe p = {.count = &c.frames};
+	struct tcp_ack ta = {0};
+	struct tcp_source ts;
+	bool tcp = !r->tx && r->frame >= DP_GSO_MIN;
 	pthread_t loop;
 	credit_init(&cr, opt.rx_window);
+	tap_peer_tcp_init(&ts);
+	if (tcp) {
+		c.tcp = &ta;
+		c.credit = NULL;
+		p.bytes = &c.bytes;
+	}
 	c.fd = tap_peer_open(&peer, tun_offloads());
 	if (c.fd < 0) {
 		snprintf(r->note, sizeof(r->note), "cannot open the tap: %s", strerror(-c.fd));
@@ -306,17 +331,21 @@ static void run_ceiling(struct row *r)
 	p.dp = loop;
 	p.has_dp = true;
 	if (!r->tx) {
-		pthread_create(&p.src, NULL, tap_peer_source_main, &src);
+		pthread_create(&p.src, NULL, tcp ? tap_peer_tcp_main : tap_peer_source_main,
+			       tcp ? (void *)&ts : (void *)&src);
 		p.has_src = true;
 	}
 	measure(r, &p);
-	__atomic_store_n(&c.stop, true, __ATOMIC_RELEASE);
+	tap_peer_tcp_stop(&ts);
 	credit_stop(&cr);
-	pthread_join(loop, NULL);
 	if (p.has_src)
 		pthread_join(p.src, NULL);
-	if (c.err || src.err)
-		snprintf(r->note, sizeof(r->note), "ceiling loop: %s", strerror(c.err ? c.err : src.err));
+	__atomic_store_n(&c.stop, true, __ATOMIC_RELEASE);
+	pthread_join(loop, NULL);
+	tap_peer_tcp_done(&ts);
+	int e = c.err ? c.err : src.err ? src.err : ts.err;
+	if (e)
+		snprintf(r->note, sizeof(r->note), "ceiling loop: %s", strerror(e));
 	close(c.fd);
 }
 
@@ -325,19 +354,25 @@ static void run_device(struct row *r)
 	struct credit cr;
 	struct tap_source src = {.peer = &peer, .len = r->frame, .credit = &cr};
 	struct probe p = {0};
+	struct tcp_ack ta = {0};
+	struct tcp_source ts;
+	bool tcp = !r->tx && r->frame >= DP_GSO_MIN;
 	pthread_t io;
 	credit_init(&cr, opt.rx_window);
+	tap_peer_tcp_init(&ts);
+	gd.tcp = tcp ? &ta : NULL;
 	gd.max_qsize = (uint16_t)opt.qsize;
 	gd.verify = false;
 	gd.limit = 0;
 	gd.tx_burst = opt.tx_burst;
-	gd.credit = r->tx ? NULL : &cr;
+	gd.credit = r->tx || tcp ? NULL : &cr;
 	int err = gd_open(&gd, TAP_NAME, r->cfg == CFG_VHOST, r->frame);
 	if (err < 0) {
 		snprintf(r->note, sizeof(r->note), "cannot start the device: %s", strerror(-err));
 		return;
 	}
 	p.count = r->tx ? &gd.tx_done : &gd.rx_frames;
+	p.bytes = tcp ? &gd.rx_bytes : NULL;
 	if (r->cfg == CFG_VHOST) {
 		if (!vhost_worker_stat(p.dp_stat, sizeof(p.dp_stat)))
 			snprintf(r->note, sizeof(r->note), "vhost worker thread not found: no datapath CPU");
@@ -348,20 +383,23 @@ static void run_device(struct row *r)
 	pthread_create(&p.drv, NULL, r->tx ? gd_tx_main : gd_rx_main, &gd);
 	p.has_drv = true;
 	if (!r->tx) {
-		pthread_create(&p.src, NULL, tap_peer_source_main, &src);
+		pthread_create(&p.src, NULL, tcp ? tap_peer_tcp_main : tap_peer_source_main,
+			       tcp ? (void *)&ts : (void *)&src);
 		p.has_src = true;
 	}
 	measure(r, &p);
-	gd_stop(&gd);
+	tap_peer_tcp_stop(&ts);
 	credit_stop(&cr);
-	pthread_join(p.drv, NULL);
 	if (p.has_src)
 		pthread_join(p.src, NULL);
+	gd_stop(&gd);
+	pthread_join(p.drv, NULL);
+	tap_peer_tcp_done(&ts);
 	if (gd.bad || gd.needs_reset)
 		snprintf(r->note, sizeof(r->note), "driver saw %llu bad frames (%s), %d resets",
 			 (unsigned long long)gd.bad, gd.why, gd.needs_reset);
-	else if (src.err)
-		snprintf(r->note, sizeof(r->note), "source: %s", strerror(src.err));
+	else if (src.err || ts.err)
+		snprintf(r->note, sizeof(r->note), "source: %s", strerror(src.err ? src.err : ts.err));
 	gd_close(&gd);
 }
 
@@ -471,7 +509,7 @@ static void write_json(FILE *f, const struct row *rows, int nrows, const char *h
 			json_num(f, "on_link", link, 1, true);
 		const struct row *c = ceiling_of(rows, nrows, r);
 		if (c && c != r && c->n)
-			fprintf(f, "\"of_ceiling\": %.3f, ", pps.med / STAT(c, pps).med);
+			fprintf(f, "\"of_ceiling\": %.3f, ", gb.med / STAT(c, gbps).med);
 		fprintf(f, "\"runs\": %d, \"spread\": {\"mpps\": [%.4g, %.4g], \"gbps\": [%.4g, %.4g]", r->n,
 			pps.min * 1e-6, pps.max * 1e-6, gb.min, gb.max);
 		if (dp.ok)
@@ -516,7 +554,7 @@ static void write_md(FILE *f, const struct row *rows, int nrows, const char *hos
 		const struct row *c = ceiling_of(rows, nrows, r);
 		char of[16] = "-", dps[16], drvs[16];
 		if (c && c != r && c->n)
-			snprintf(of, sizeof(of), "%.0f%%", 100 * pps.med / STAT(c, pps).med);
+			snprintf(of, sizeof(of), "%.0f%%", 100 * gb.med / STAT(c, gbps).med);
 		fmt_ns(dps, sizeof(dps), dp);
 		fmt_ns(drvs, sizeof(drvs), drv);
 		fprintf(f, "| %s | %s | %u | %.3f | %.2f | %s | %s | %s | %.3f-%.3f%s%s |\n",

@@ -33,6 +33,7 @@
 
 #include "devices/virtio/virtio_net.h"
 #include "tests/bench/datapath/credit.h"
+#include "tests/bench/datapath/tcp_ack.h"
 
 /* The driver's side of one split ring (Linux's struct vring_virtqueue, split part). */
 struct gd_ring {
@@ -70,14 +71,16 @@ struct guest_driver {
 	uint64_t limit;	       /* TX: frames to send (0: until stopped); RX: frames to take */
 	struct credit *credit; /* TX: taken per frame sent; RX: returned per frame received */
 	uint32_t tx_burst;     /* frames added per kick_prepare (xmit_more); 1 as a TCP stack */
+	struct tcp_ack *tcp;   /* RX is a TCP stream: answer it on TX (tcp_ack.h), else frames */
 
 	bool stop;
 	/* Counters (the driver thread writes; relaxed loads elsewhere). */
 	uint64_t tx_sent, tx_done;	       /* frames added / completed by the device */
 	uint64_t rx_frames, rx_bytes, rx_bufs; /* frames / frame bytes / buffers taken */
 	uint64_t kicks, irqs;
-	uint64_t bad;  /* frames that failed a check, device misbehaviour */
-	char why[256]; /* the first of those */
+	uint64_t tx_acks_lost; /* TCP replies with no TX slot free */
+	uint64_t bad;	       /* frames that failed a check, device misbehaviour */
+	char why[256];	       /* the first of those */
 };
 
 /* Allocates the fake guest memory (for rings up to VIRTQ_MAX_SIZE). 0 or -errno. */

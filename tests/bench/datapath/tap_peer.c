@@ -8,6 +8,8 @@
 #include <linux/if_tun.h>
 #include <arpa/inet.h>
 #include <net/ethernet.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include "tests/bench/datapath/dp_frame.h"
+#include "tests/bench/datapath/tcp_ack.h"
 
 static void write_proc(const char *path, const char *val)
 {
@@ -128,6 +131,37 @@ int tap_peer_create(struct tap_peer *p, const char *ifname, int sink_bytes)
 			close(s);
 		goto fail;
 	}
+	/* The TCP source's route and neighbour: 10.99.0.1/24 here, the guest at 10.99.0.2. */
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(0x0a630001);
+	step = "address";
+	if (ioctl(s, SIOCSIFADDR, &ifr) < 0) {
+		err = -errno;
+		close(s);
+		goto fail;
+	}
+	sin->sin_addr.s_addr = htonl(0xffffff00);
+	if (ioctl(s, SIOCSIFNETMASK, &ifr) < 0) {
+		err = -errno;
+		close(s);
+		goto fail;
+	}
+	struct arpreq arp = {0};
+	struct sockaddr_in *pa = (struct sockaddr_in *)&arp.arp_pa;
+	static const uint8_t guest_mac[6] = {0x02, 0xdd, 0, 0, 0, 0x02};
+	pa->sin_family = AF_INET;
+	pa->sin_addr.s_addr = htonl(0x0a630002);
+	arp.arp_ha.sa_family = ARPHRD_ETHER;
+	memcpy(arp.arp_ha.sa_data, guest_mac, 6);
+	arp.arp_flags = ATF_PERM | ATF_COM;
+	strncpy(arp.arp_dev, ifname, sizeof(arp.arp_dev) - 1);
+	step = "neighbour";
+	if (ioctl(s, SIOCSARP, &arp) < 0) {
+		err = -errno;
+		close(s);
+		goto fail;
+	}
 	close(s);
 	step = "AF_PACKET sink";
 	if ((p->sink = packet_socket(p, false, sink_bytes)) < 0) {
@@ -234,4 +268,71 @@ void *tap_peer_source_main(void *opaque)
 	}
 	free(frames);
 	return NULL;
+}
+
+void tap_peer_tcp_init(struct tcp_source *src)
+{
+	*src = (struct tcp_source){.fd = -1};
+}
+
+void *tap_peer_tcp_main(void *opaque)
+{
+	struct tcp_source *src = opaque;
+	uint8_t *buf = malloc(TCP_ACK_PERIOD);
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!buf || s < 0) {
+		src->err = buf ? errno : ENOMEM;
+		free(buf);
+		if (s >= 0)
+			close(s);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < TCP_ACK_PERIOD; i++)
+		buf[i] = tcp_ack_byte(i);
+	__atomic_store_n(&src->fd, s, __ATOMIC_SEQ_CST);
+	struct sockaddr_in to = {
+	    .sin_family = AF_INET, .sin_port = htons(TCP_ACK_PORT), .sin_addr.s_addr = htonl(0x0a630002)};
+	if (__atomic_load_n(&src->stop, __ATOMIC_SEQ_CST) ||
+	    connect(s, (struct sockaddr *)&to, sizeof(to)) < 0) {
+		if (!__atomic_load_n(&src->stop, __ATOMIC_SEQ_CST))
+			src->err = errno;
+		goto out;
+	}
+	uint64_t off = 0;
+	while (!__atomic_load_n(&src->stop, __ATOMIC_ACQUIRE)) {
+		uint32_t at = (uint32_t)(off % TCP_ACK_PERIOD);
+		ssize_t r = send(s, buf + at, TCP_ACK_PERIOD - at, MSG_NOSIGNAL);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (!__atomic_load_n(&src->stop, __ATOMIC_SEQ_CST))
+				src->err = errno;
+			break;
+		}
+		off += (uint64_t)r;
+		__atomic_store_n(&src->sent, off, __ATOMIC_RELAXED);
+	}
+out:
+	free(buf);
+	return NULL;
+}
+
+void tap_peer_tcp_stop(struct tcp_source *src)
+{
+	__atomic_store_n(&src->stop, true, __ATOMIC_SEQ_CST);
+	int fd = __atomic_load_n(&src->fd, __ATOMIC_SEQ_CST);
+	/* Ends a blocked connect() or send(); the socket stays open until tap_peer_tcp_done(). */
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+void tap_peer_tcp_done(struct tcp_source *src)
+{
+	/* A reset, not a FIN the kernel would retransmit into later runs. */
+	struct linger l = {.l_onoff = 1, .l_linger = 0};
+	if (src->fd >= 0) {
+		setsockopt(src->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+		close(src->fd);
+	}
+	src->fd = -1;
 }

@@ -58,4 +58,19 @@ struct tap_source {
 	int err; /* first sendmmsg() errno */
 };
 void *tap_peer_source_main(void *src);
+
+/* The TCP source (RX of GSO frames, tcp_ack.h): the tap has 10.99.0.1/24 and a permanent
+ * neighbour 10.99.0.2 (the guest, DP_GUEST_MAC); this connects there (port TCP_ACK_PORT) and
+ * sends tcp_ack_byte() of the stream offset until tap_peer_tcp_stop(); after joining the thread,
+ * tap_peer_tcp_done() closes the socket. */
+struct tcp_source {
+	uint64_t sent; /* bytes the socket took */
+	int fd;	       /* -1 until created */
+	bool stop;
+	int err;
+};
+void tap_peer_tcp_init(struct tcp_source *src);
+void *tap_peer_tcp_main(void *src);
+void tap_peer_tcp_stop(struct tcp_source *src);
+void tap_peer_tcp_done(struct tcp_source *src);
 #endif
