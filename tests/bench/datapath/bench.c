@@ -539,27 +539,32 @@ static void write_md(FILE *f, const struct row *rows, int nrows, const char *hos
 		"Datapath benchmark: %s; %d runs of %g s per row, medians (Mpps range over the "
 		"runs).%s\n\n",
 		host, opt.runs, opt.secs, vhost_skipped ? " vhost: skipped (no /dev/vhost-net)." : "");
-	fprintf(f, "| config | dir | frame B | Mpps | Gbit/s | of ceiling | datapath ns/pkt | driver ns/pkt "
-		   "| Mpps min-max |\n");
-	fprintf(f, "|---|---|---:|---:|---:|---:|---:|---:|---|\n");
+	fprintf(f, "| config | dir | frame B | Mpps | Gbit/s | of ceiling | datapath ns/pkt | over ceiling "
+		   "| driver ns/pkt | Mpps min-max |\n");
+	fprintf(f, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
 	for (int i = 0; i < nrows; i++) {
 		const struct row *r = &rows[i];
 		if (!r->n) {
-			fprintf(f, "| %s | %s | %u | - | - | - | - | - | %s |\n", config_names[r->cfg],
+			fprintf(f, "| %s | %s | %u | - | - | - | - | - | - | %s |\n", config_names[r->cfg],
 				r->tx ? "tx" : "rx", r->frame, r->note);
 			continue;
 		}
 		struct stat3 pps = STAT(r, pps), gb = STAT(r, gbps), dp = STAT(r, ns_dp),
 			     drv = STAT(r, ns_drv);
 		const struct row *c = ceiling_of(rows, nrows, r);
-		char of[16] = "-", dps[16], drvs[16];
-		if (c && c != r && c->n)
+		char of[16] = "-", over[16] = "-", dps[16], drvs[16];
+		if (c && c != r && c->n) {
+			struct stat3 cdp = STAT(c, ns_dp);
 			snprintf(of, sizeof(of), "%.0f%%", 100 * gb.med / STAT(c, gbps).med);
+			/* What the device model adds to the tap's own cost per frame. */
+			if (dp.ok && cdp.ok)
+				snprintf(over, sizeof(over), "%+.0f", dp.med - cdp.med);
+		}
 		fmt_ns(dps, sizeof(dps), dp);
 		fmt_ns(drvs, sizeof(drvs), drv);
-		fprintf(f, "| %s | %s | %u | %.3f | %.2f | %s | %s | %s | %.3f-%.3f%s%s |\n",
+		fprintf(f, "| %s | %s | %u | %.3f | %.2f | %s | %s | %s | %s | %.3f-%.3f%s%s |\n",
 			config_names[r->cfg], r->tx ? "tx" : "rx", r->frame, pps.med * 1e-6, gb.med, of, dps,
-			drvs, pps.min * 1e-6, pps.max * 1e-6, r->note[0] ? "; " : "", r->note);
+			over, drvs, pps.min * 1e-6, pps.max * 1e-6, r->note[0] ? "; " : "", r->note);
 	}
 }
 
