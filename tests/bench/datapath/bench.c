@@ -155,6 +155,23 @@ struct ceiling {
 	int err;
 };
 
+/* After a readv/writev: 1 = a frame moved; 0 = the tap was not ready (waited for it, at most
+ * 100 ms so that stop is seen); -1 = failed (c->err). */
+static int ceiling_done(struct ceiling *c, ssize_t r, short ready)
+{
+	if (r < 0 && errno == EAGAIN) {
+		struct pollfd p = {.fd = c->fd, .events = ready};
+		poll(&p, 1, 100);
+		return 0;
+	}
+	if (r < 0) {
+		c->err = errno;
+		return -1;
+	}
+	__atomic_store_n(&c->frames, c->frames + 1, __ATOMIC_RELAXED);
+	return 1;
+}
+
 static void *ceiling_tx_main(void *opaque)
 {
 	struct ceiling *c = opaque;
@@ -180,17 +197,8 @@ static void *ceiling_tx_main(void *opaque)
 	}
 	for (uint32_t seq = 0; !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE); seq++) {
 		dp_frame_set_seq(head + DP_HDR_LEN, seq);
-		ssize_t r = writev(c->fd, iov, n);
-		if (r < 0 && errno == EAGAIN) {
-			struct pollfd p = {.fd = c->fd, .events = POLLOUT};
-			poll(&p, 1, 100);
-			continue;
-		}
-		if (r < 0) {
-			c->err = errno;
+		if (ceiling_done(c, writev(c->fd, iov, n), POLLOUT) < 0)
 			break;
-		}
-		__atomic_store_n(&c->frames, c->frames + 1, __ATOMIC_RELAXED);
 	}
 out:
 	free(head);
@@ -211,19 +219,16 @@ static void *ceiling_rx_main(void *opaque)
 	struct iovec iov = {buf, cap};
 	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
 		ssize_t r = readv(c->fd, &iov, 1);
-		if (r < 0 && errno == EAGAIN) {
-			if (batch && c->credit)
-				credit_return(c->credit, batch);
+		if (r < 0 && errno == EAGAIN && batch && c->credit) {
+			/* Idle: what was read so far goes back before the wait. */
+			credit_return(c->credit, batch);
 			batch = 0;
-			struct pollfd p = {.fd = c->fd, .events = POLLIN};
-			poll(&p, 1, 100);
-			continue;
 		}
-		if (r < 0) {
-			c->err = errno;
+		int k = ceiling_done(c, r, POLLIN);
+		if (k < 0)
 			break;
-		}
-		__atomic_store_n(&c->frames, c->frames + 1, __ATOMIC_RELAXED);
+		if (k == 0)
+			continue;
 		__atomic_store_n(&c->bytes, c->bytes + (uint64_t)r - DP_HDR_LEN, __ATOMIC_RELAXED);
 		if (c->tcp) {
 			uint8_t reply[TCP_ACK_MAX], zero[DP_HDR_LEN] = {0};
@@ -305,21 +310,65 @@ static unsigned tun_offloads(void)
 	return TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
 }
 
+/* What sends to the guest in an RX run: numbered frames paced by credits, or for GSO frames the
+ * TCP stream (tcp_ack.h). Nothing for TX runs. */
+struct feed {
+	bool on, tcp;
+	struct credit cr;
+	struct tap_source src;
+	struct tcp_source ts;
+};
+
+static void feed_init(struct feed *f, const struct row *r)
+{
+	memset(f, 0, sizeof(*f));
+	f->on = !r->tx;
+	f->tcp = !r->tx && r->frame >= DP_GSO_MIN;
+	credit_init(&f->cr, opt.rx_window);
+	f->src = (struct tap_source){.peer = &peer, .len = r->frame, .credit = &f->cr};
+	tap_peer_tcp_init(&f->ts);
+}
+
+/* The credit window the receiver returns frames to; NULL for TCP (its ACKs pace it). */
+static struct credit *feed_credit(struct feed *f)
+{
+	return f->tcp ? NULL : &f->cr;
+}
+
+static void feed_start(struct feed *f, struct probe *p)
+{
+	if (!f->on)
+		return;
+	pthread_create(&p->src, NULL, f->tcp ? tap_peer_tcp_main : tap_peer_source_main,
+		       f->tcp ? (void *)&f->ts : (void *)&f->src);
+	p->has_src = true;
+}
+
+/* Stops and joins the sender (first: the receiver still answers its TCP FIN). */
+static void feed_stop(struct feed *f, struct probe *p)
+{
+	tap_peer_tcp_stop(&f->ts);
+	credit_stop(&f->cr);
+	if (p->has_src)
+		pthread_join(p->src, NULL);
+}
+
+static int feed_err(const struct feed *f)
+{
+	return f->src.err ? f->src.err : f->ts.err;
+}
+
 static void run_ceiling(struct row *r)
 {
-	struct credit cr;
-	struct ceiling c = {.len = r->frame, .credit = &cr};
-	struct tap_source src = {.peer = &peer, .len = r->frame, .credit = &cr};
+	struct feed fd;
+	struct ceiling c = {.len = r->frame};
 	struct probe p = {.count = &c.frames};
 	struct tcp_ack ta = {0};
-	struct tcp_source ts;
-	bool tcp = !r->tx && r->frame >= DP_GSO_MIN;
 	pthread_t loop;
-	credit_init(&cr, opt.rx_window);
-	tap_peer_tcp_init(&ts);
-	if (tcp) {
+	feed_init(&fd, r);
+	c.credit = feed_credit(&fd);
+	if (fd.tcp) {
 		c.tcp = &ta;
-		c.credit = NULL;
 		p.bytes = &c.bytes;
 	}
 	c.fd = tap_peer_open(&peer, tun_offloads());
@@ -330,20 +379,13 @@ static void run_ceiling(struct row *r)
 	pthread_create(&loop, NULL, r->tx ? ceiling_tx_main : ceiling_rx_main, &c);
 	p.dp = loop;
 	p.has_dp = true;
-	if (!r->tx) {
-		pthread_create(&p.src, NULL, tcp ? tap_peer_tcp_main : tap_peer_source_main,
-			       tcp ? (void *)&ts : (void *)&src);
-		p.has_src = true;
-	}
+	feed_start(&fd, &p);
 	measure(r, &p);
-	tap_peer_tcp_stop(&ts);
-	credit_stop(&cr);
-	if (p.has_src)
-		pthread_join(p.src, NULL);
+	feed_stop(&fd, &p);
 	__atomic_store_n(&c.stop, true, __ATOMIC_RELEASE);
 	pthread_join(loop, NULL);
-	tap_peer_tcp_done(&ts);
-	int e = c.err ? c.err : src.err ? src.err : ts.err;
+	tap_peer_tcp_done(&fd.ts);
+	int e = c.err ? c.err : feed_err(&fd);
 	if (e)
 		snprintf(r->note, sizeof(r->note), "ceiling loop: %s", strerror(e));
 	close(c.fd);
@@ -351,28 +393,24 @@ static void run_ceiling(struct row *r)
 
 static void run_device(struct row *r)
 {
-	struct credit cr;
-	struct tap_source src = {.peer = &peer, .len = r->frame, .credit = &cr};
+	struct feed fd;
 	struct probe p = {0};
 	struct tcp_ack ta = {0};
-	struct tcp_source ts;
-	bool tcp = !r->tx && r->frame >= DP_GSO_MIN;
 	pthread_t io;
-	credit_init(&cr, opt.rx_window);
-	tap_peer_tcp_init(&ts);
-	gd.tcp = tcp ? &ta : NULL;
+	feed_init(&fd, r);
+	gd.tcp = fd.tcp ? &ta : NULL;
 	gd.max_qsize = (uint16_t)opt.qsize;
 	gd.verify = false;
 	gd.limit = 0;
 	gd.tx_burst = opt.tx_burst;
-	gd.credit = r->tx || tcp ? NULL : &cr;
+	gd.credit = r->tx ? NULL : feed_credit(&fd);
 	int err = gd_open(&gd, TAP_NAME, r->cfg == CFG_VHOST, r->frame);
 	if (err < 0) {
 		snprintf(r->note, sizeof(r->note), "cannot start the device: %s", strerror(-err));
 		return;
 	}
 	p.count = r->tx ? &gd.tx_done : &gd.rx_frames;
-	p.bytes = tcp ? &gd.rx_bytes : NULL;
+	p.bytes = fd.tcp ? &gd.rx_bytes : NULL;
 	if (r->cfg == CFG_VHOST) {
 		if (!vhost_worker_stat(p.dp_stat, sizeof(p.dp_stat)))
 			snprintf(r->note, sizeof(r->note), "vhost worker thread not found: no datapath CPU");
@@ -382,24 +420,17 @@ static void run_device(struct row *r)
 	}
 	pthread_create(&p.drv, NULL, r->tx ? gd_tx_main : gd_rx_main, &gd);
 	p.has_drv = true;
-	if (!r->tx) {
-		pthread_create(&p.src, NULL, tcp ? tap_peer_tcp_main : tap_peer_source_main,
-			       tcp ? (void *)&ts : (void *)&src);
-		p.has_src = true;
-	}
+	feed_start(&fd, &p);
 	measure(r, &p);
-	tap_peer_tcp_stop(&ts);
-	credit_stop(&cr);
-	if (p.has_src)
-		pthread_join(p.src, NULL);
+	feed_stop(&fd, &p);
 	gd_stop(&gd);
 	pthread_join(p.drv, NULL);
-	tap_peer_tcp_done(&ts);
+	tap_peer_tcp_done(&fd.ts);
 	if (gd.bad || gd.needs_reset)
 		snprintf(r->note, sizeof(r->note), "driver saw %llu bad frames (%s), %d resets",
 			 (unsigned long long)gd.bad, gd.why, gd.needs_reset);
-	else if (src.err || ts.err)
-		snprintf(r->note, sizeof(r->note), "source: %s", strerror(src.err ? src.err : ts.err));
+	else if (feed_err(&fd))
+		snprintf(r->note, sizeof(r->note), "source: %s", strerror(feed_err(&fd)));
 	gd_close(&gd);
 }
 

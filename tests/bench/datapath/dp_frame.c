@@ -47,14 +47,14 @@ static uint8_t body_byte(uint32_t off, uint32_t seq)
 	return off < DP_LINEAR ? head_byte(off, seq) : dp_frame_tail_byte(off);
 }
 
-static uint16_t csum_fold(uint32_t sum)
+uint16_t dp_csum_fold(uint32_t sum)
 {
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)sum;
 }
 
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
+uint32_t dp_csum_add(uint32_t sum, const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i + 1 < n; i += 2)
 		sum += (uint32_t)p[i] << 8 | p[i + 1];
@@ -83,14 +83,14 @@ static void frame_headers(uint8_t *f, uint32_t len, uint32_t seq)
 	ip[9] = (uint8_t)proto;
 	const uint8_t addr[8] = {10, 99, 0, 2, 10, 99, 0, 1};
 	memcpy(ip + 12, addr, 8);
-	uint16_t c = (uint16_t)~csum_fold(csum_add(0, ip, IP_LEN));
+	uint16_t c = (uint16_t)~dp_csum_fold(dp_csum_add(0, ip, IP_LEN));
 	ip[10] = (uint8_t)(c >> 8);
 	ip[11] = (uint8_t)c;
 	/* CHECKSUM_PARTIAL: the transport checksum field holds the pseudo-header sum, the rest is
 	 * the device's (or the tap's) to finish. */
 	uint32_t l4_len = len - ETH_LEN - IP_LEN;
 	uint8_t pseudo[4] = {0, (uint8_t)proto, (uint8_t)(l4_len >> 8), (uint8_t)l4_len};
-	uint16_t ps = csum_fold(csum_add(csum_add(0, addr, 8), pseudo, 4));
+	uint16_t ps = dp_csum_fold(dp_csum_add(dp_csum_add(0, addr, 8), pseudo, 4));
 	l4[0] = 0x30;
 	l4[1] = 0x39;
 	l4[2] = 0x00;

@@ -29,6 +29,10 @@
 #define DP_SEQ_OFF  54u /* after Ethernet + IPv4 + TCP (UDP frames keep the same offset) */
 #define DP_MAGIC    0x6d76646bu
 
+/* The Internet checksum (RFC 1071): add bytes to a running sum, then fold it (not inverted). */
+uint32_t dp_csum_add(uint32_t sum, const uint8_t *p, size_t n);
+uint16_t dp_csum_fold(uint32_t sum);
+
 /* The vnet header sent with a frame of len bytes (num_buffers 0). */
 void dp_frame_hdr(uint32_t len, struct virtio_net_hdr_v1 *h);
 /* Writes the first n bytes (n <= len) of frame `seq` of len bytes into f. */

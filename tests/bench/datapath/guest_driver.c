@@ -339,12 +339,10 @@ static uint64_t rx_buf(uint16_t i)
 	return RX_BASE + i * RX_STRIDE;
 }
 
-/* try_fill_recv(): every free buffer back on the ring, one kick. */
-static void rx_refill(struct guest_driver *g)
+/* try_fill_recv() without its kick: every free buffer back on the ring. */
+static void rx_fill(struct guest_driver *g)
 {
 	struct gd_ring *r = &g->ring[NET_Q_RX];
-	if (!r->nfree)
-		return;
 	while (r->nfree) {
 		uint16_t i = r->free[--r->nfree];
 		r->desc[i] = (struct vring_desc){.addr = htole64(rx_buf(i)),
@@ -353,6 +351,11 @@ static void rx_refill(struct guest_driver *g)
 		r->busy[i] = true;
 		ring_add(r, i);
 	}
+}
+
+static void rx_refill(struct guest_driver *g)
+{
+	rx_fill(g);
 	ring_kick(g, NET_Q_RX);
 }
 
@@ -576,15 +579,7 @@ int gd_open(struct guest_driver *g, const char *ifname, bool vhost, uint32_t fra
 	}
 	tx_slots_build(g);
 	/* virtnet_open(): RX filled before the device runs; the kick follows DRIVER_OK. */
-	struct gd_ring *rx = &g->ring[NET_Q_RX];
-	while (rx->nfree) {
-		uint16_t i = rx->free[--rx->nfree];
-		rx->desc[i] = (struct vring_desc){.addr = htole64(rx_buf(i)),
-						  .len = htole32(g->rx_buf_len),
-						  .flags = htole16(VRING_DESC_F_WRITE)};
-		rx->busy[i] = true;
-		ring_add(rx, i);
-	}
+	rx_fill(g);
 	/* DRIVER_OK: what virtio_pci_lifecycle_run() does on the main thread. */
 	if (vdev->ops->start(vdev) < 0) {
 		err = -EIO;

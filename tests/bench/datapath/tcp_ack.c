@@ -1,6 +1,8 @@
 /* tcp_ack.c: the guest's side of the bench's TCP stream (tcp_ack.h). */
 #include "tests/bench/datapath/tcp_ack.h"
 
+#include "tests/bench/datapath/dp_frame.h"
+
 #include <endian.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,20 +30,10 @@ static void put32(uint8_t *p, uint32_t v)
 	put16(p + 2, (uint16_t)v);
 }
 
-static uint32_t sum(uint32_t s, const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		s += (uint32_t)p[n - 1] << 8;
-	return s;
-}
-
+/* The checksum field's value: the folded sum, inverted. */
 static uint16_t fold(uint32_t s)
 {
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
+	return (uint16_t)~dp_csum_fold(s);
 }
 
 static void bad(struct tcp_ack *t, const char *why)
@@ -148,7 +140,7 @@ size_t tcp_ack_rx(struct tcp_ack *t, const struct virtio_net_hdr *h, const struc
 	oip[9] = 6;
 	memcpy(oip + 12, ip + 16, 4);
 	memcpy(oip + 16, ip + 12, 4);
-	put16(oip + 10, fold(sum(0, oip, 20)));
+	put16(oip + 10, fold(dp_csum_add(0, oip, 20)));
 	memcpy(otcp, tcp + 2, 2);
 	memcpy(otcp + 2, tcp, 2);
 	put32(otcp + 4, syn ? t->isn : t->isn + 1);
@@ -165,6 +157,6 @@ size_t tcp_ack_rx(struct tcp_ack *t, const struct virtio_net_hdr *h, const struc
 	pseudo[8] = 0;
 	pseudo[9] = 6;
 	put16(pseudo + 10, (uint16_t)tl);
-	put16(otcp + 16, fold(sum(sum(0, pseudo, 12), otcp, tl)));
+	put16(otcp + 16, fold(dp_csum_add(dp_csum_add(0, pseudo, 12), otcp, tl)));
 	return len;
 }
