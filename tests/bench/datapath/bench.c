@@ -47,6 +47,7 @@ struct sample {
 	double pps, gbps;
 	double ns_dp, ns_drv, ns_src; /* CPU ns per frame; < 0: not measured */
 	double on_link;		      /* TX: frames the sink saw / frames sent */
+	double kicks, irqs;	      /* per frame: driver notifications, device interrupts */
 	double avg_frame;	      /* bytes per frame (a TCP stream's GSO frames vary) */
 };
 
@@ -252,8 +253,9 @@ static void *ceiling_rx_main(void *opaque)
 /* ---- one run of one row ---- */
 
 struct probe {
-	const uint64_t *count; /* frames done */
-	const uint64_t *bytes; /* frame bytes done, NULL: count * frame size */
+	const uint64_t *count;	      /* frames done */
+	const uint64_t *bytes;	      /* frame bytes done, NULL: count * frame size */
+	const uint64_t *kicks, *irqs; /* the driver's, NULL for the ceiling */
 	pthread_t dp, drv, src;
 	bool has_dp, has_drv, has_src;
 	char dp_stat[300]; /* vhost worker's schedstat, "" if none */
@@ -261,7 +263,7 @@ struct probe {
 
 struct snap {
 	double t;
-	uint64_t count, bytes, sink;
+	uint64_t count, bytes, sink, kicks, irqs;
 	int64_t dp, drv, src;
 };
 
@@ -270,6 +272,8 @@ static void snap_take(const struct probe *p, struct snap *s)
 	s->t = now();
 	s->count = gd_read(p->count);
 	s->bytes = p->bytes ? gd_read(p->bytes) : 0;
+	s->kicks = p->kicks ? gd_read(p->kicks) : 0;
+	s->irqs = p->irqs ? gd_read(p->irqs) : 0;
 	s->sink = tap_peer_sink_count(&peer);
 	s->dp = p->dp_stat[0] ? schedstat_ns(p->dp_stat) : p->has_dp ? thread_cpu_ns(p->dp) : -1;
 	s->drv = p->has_drv ? thread_cpu_ns(p->drv) : -1;
@@ -298,6 +302,8 @@ static void measure(struct row *r, const struct probe *p)
 	s->ns_drv = per_frame(a.drv, b.drv, frames);
 	s->ns_src = per_frame(a.src, b.src, frames);
 	s->on_link = r->tx && frames ? (double)b.sink / (double)frames : -1;
+	s->kicks = p->kicks && frames ? (double)(b.kicks - a.kicks) / frames : -1;
+	s->irqs = p->irqs && frames ? (double)(b.irqs - a.irqs) / frames : -1;
 	if (frames)
 		r->n++;
 	else
@@ -411,6 +417,8 @@ static void run_device(struct row *r)
 	}
 	p.count = r->tx ? &gd.tx_done : &gd.rx_frames;
 	p.bytes = fd.tcp ? &gd.rx_bytes : NULL;
+	p.kicks = &gd.kicks;
+	p.irqs = &gd.irqs;
 	if (r->cfg == CFG_VHOST) {
 		if (!vhost_worker_stat(p.dp_stat, sizeof(p.dp_stat)))
 			snprintf(r->note, sizeof(r->note), "vhost worker thread not found: no datapath CPU");
@@ -538,6 +546,11 @@ static void write_json(FILE *f, const struct row *rows, int nrows, const char *h
 		json_num(f, "source_ns_per_packet", src, 1, true);
 		if (link.ok)
 			json_num(f, "on_link", link, 1, true);
+		struct stat3 kk = STAT(r, kicks), ii = STAT(r, irqs);
+		if (kk.ok) {
+			json_num(f, "kicks_per_packet", kk, 1, true);
+			json_num(f, "irqs_per_packet", ii, 1, true);
+		}
 		const struct row *c = ceiling_of(rows, nrows, r);
 		if (c && c != r && c->n)
 			fprintf(f, "\"of_ceiling\": %.3f, ", gb.med / STAT(c, gbps).med);
