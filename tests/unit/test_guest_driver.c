@@ -48,8 +48,9 @@ static void teardown(void)
 
 START_TEST(tx_frames_reach_the_tap_in_order_intact_with_their_vnet_header)
 {
-	uint32_t len = sizes[_i];
-	uint64_t n = counts[_i];
+	uint32_t len = sizes[_i % 3];
+	uint64_t n = counts[_i % 3];
+	bool vhost = _i >= 3;
 	struct credit cr;
 	pthread_t drv;
 	char why[256];
@@ -61,7 +62,7 @@ START_TEST(tx_frames_reach_the_tap_in_order_intact_with_their_vnet_header)
 	g.limit = n;
 	g.credit = &cr;
 	g.tx_burst = 1;
-	ck_assert_int_eq(gd_open(&g, TAP_NAME, false, len), 0);
+	ck_assert_int_eq(gd_open(&g, TAP_NAME, vhost, len), 0);
 	ck_assert_int_eq(pthread_create(&drv, NULL, gd_tx_main, &g), 0);
 	for (uint64_t i = 0; i < n; i++) {
 		/* Blocking: a frame that never comes ends the test by Check's timeout. */
@@ -83,7 +84,8 @@ START_TEST(tx_frames_reach_the_tap_in_order_intact_with_their_vnet_header)
 	/* Nothing more than was sent. */
 	ck_assert_int_lt(recv(peer.sink, buf, cap, MSG_DONTWAIT), 0);
 	ck_assert_int_eq(errno, EAGAIN);
-	ck_assert_uint_eq(g.n.stats[NET_Q_TX].packets, n);
+	/* vhost moves (and counts) frames in the kernel: the device's counters stay 0 then. */
+	ck_assert_uint_eq(g.n.stats[NET_Q_TX].packets, vhost ? 0 : n);
 	ck_assert_uint_eq(g.n.stats[NET_Q_TX].drops, 0);
 	gd_close(&g);
 	free(buf);
@@ -92,7 +94,8 @@ END_TEST
 
 START_TEST(rx_frames_reach_the_guest_in_order_intact_with_their_vnet_header)
 {
-	uint32_t len = rx_sizes[_i];
+	uint32_t len = rx_sizes[_i % 3];
+	bool vhost = _i >= 3;
 	uint64_t n = counts[0];
 	struct credit cr;
 	struct tap_source src = {.peer = &peer, .len = len, .verify = true, .limit = n, .credit = &cr};
@@ -101,7 +104,7 @@ START_TEST(rx_frames_reach_the_guest_in_order_intact_with_their_vnet_header)
 	g.verify = true;
 	g.limit = n;
 	g.credit = &cr;
-	ck_assert_int_eq(gd_open(&g, TAP_NAME, false, len), 0);
+	ck_assert_int_eq(gd_open(&g, TAP_NAME, vhost, len), 0);
 	ck_assert_int_eq(pthread_create(&drv, NULL, gd_rx_main, &g), 0);
 	ck_assert_int_eq(pthread_create(&s, NULL, tap_peer_source_main, &src), 0);
 	pthread_join(s, NULL);
@@ -166,13 +169,18 @@ int main(void)
 		return 1;
 	Suite *s = suite_create("guest_driver");
 	TCase *tc = tcase_create("guest_driver");
+	bool vhost = access("/dev/vhost-net", R_OK | W_OK) == 0;
+	if (can && !vhost)
+		printf("SKIP: test_guest_driver's vhost-net cases (no /dev/vhost-net)\n");
 	if (can) {
 		tcase_add_checked_fixture(tc, setup, teardown);
 		/* No timing is judged: the timeout only ends a test that hangs on a lost frame. */
 		tcase_set_timeout(tc, 120);
-		tcase_add_loop_test(tc, tx_frames_reach_the_tap_in_order_intact_with_their_vnet_header, 0, 3);
+		/* Loop indices 3..5: the same through vhost-net, where it exists. */
+		tcase_add_loop_test(tc, tx_frames_reach_the_tap_in_order_intact_with_their_vnet_header, 0,
+				    vhost ? 6 : 3);
 		tcase_add_loop_test(tc, rx_frames_reach_the_guest_in_order_intact_with_their_vnet_header, 0,
-				    3);
+				    vhost ? 6 : 3);
 		tcase_add_test(tc,
 			       rx_gso_frames_of_a_tcp_stream_reach_the_guest_intact_with_their_vnet_header);
 	}
