@@ -32,9 +32,10 @@
 #define RX_REFILL    (NAPI_BUDGET / 2) /* refill once more than this many buffers are free */
 
 /* Fake guest memory layout (guest-physical = offset), sized for VIRTQ_MAX_SIZE. */
-#define RING_AREA  0x10000ULL			/* per queue: desc, avail, used (4 KiB aligned) */
-#define RX_BASE	   (NET_NUM_QUEUES * RING_AREA) /* RX buffer i at RX_BASE + i * RX_STRIDE */
-#define RX_STRIDE  4096ULL
+#define RING_AREA  0x10000ULL				  /* per queue: desc, avail, used (4 KiB aligned) */
+#define RX_BASE	   (NET_NUM_QUEUES * RING_AREA)		  /* RX buffers, in RX_FRAG pieces (rx_buf()) */
+#define RX_STRIDE  4096ULL				  /* the largest RX buffer */
+#define RX_FRAG	   32768ULL				  /* Linux's page_frag refill: a 32 KiB page */
 #define TX_BASE	   (RX_BASE + VIRTQ_MAX_SIZE * RX_STRIDE) /* TX slot i: header + frame/head */
 #define TX_STRIDE  2048ULL
 #define TX_TABLE   1536ULL /* the slot's indirect table, at this offset in the slot */
@@ -121,8 +122,19 @@ static void ring_setup(struct guest_driver *g, int q, uint16_t size)
 	r->avail = host(g, r->avail_gpa);
 	r->used = host(g, r->used_gpa);
 	for (uint16_t i = 0; i < size; i++)
-		r->free[i] = size - 1 - i;
+		r->free[i] = i;
 	r->nfree = size;
+}
+
+/* Free slots leave in the order they came back: with RX, the order the device used them, which
+ * is the order they were posted in, so buffers are posted in address order as Linux's page frag
+ * hands them out. */
+static uint16_t free_pop(struct gd_ring *r)
+{
+	uint16_t i = r->free[r->free_head];
+	r->free_head = (r->free_head + 1) & (r->size - 1);
+	r->nfree--;
+	return i;
 }
 
 static void ring_add(struct gd_ring *r, uint16_t head)
@@ -222,7 +234,7 @@ static bool used_take(struct guest_driver *g, struct gd_ring *r, uint16_t pos, u
 		return false;
 	}
 	r->busy[i] = false;
-	r->free[r->nfree++] = (uint16_t)i;
+	r->free[(uint16_t)(r->free_head + r->nfree++) & (r->size - 1)] = (uint16_t)i;
 	*id = (uint16_t)i;
 	return true;
 }
@@ -253,7 +265,7 @@ static void tx_reclaim(struct guest_driver *g)
 static void tx_add(struct guest_driver *g, uint32_t seq)
 {
 	struct gd_ring *r = &g->ring[NET_Q_TX];
-	uint16_t i = r->free[--r->nfree];
+	uint16_t i = free_pop(r);
 	uint64_t slot = tx_slot(i);
 	uint8_t *f = host(g, slot + DP_HDR_LEN);
 	bool gso = g->frame_len > DP_LINEAR && g->frame_len >= DP_GSO_MIN;
@@ -322,7 +334,7 @@ static void tx_send_raw(struct guest_driver *g, const uint8_t *frame, size_t len
 		bump(&g->tx_acks_lost, 1);
 		return;
 	}
-	uint16_t i = r->free[--r->nfree];
+	uint16_t i = free_pop(r);
 	uint64_t slot = tx_slot(i);
 	memset(host(g, slot), 0, DP_HDR_LEN);
 	memcpy(host(g, slot + DP_HDR_LEN), frame, len);
@@ -334,9 +346,13 @@ static void tx_send_raw(struct guest_driver *g, const uint8_t *frame, size_t len
 
 /* ---- RX ---- */
 
-static uint64_t rx_buf(uint16_t i)
+/* Where RX buffer i is. Linux carves mergeable buffers out of a 32 KiB page frag one after the
+ * other (add_recvbuf_mergeable / virtnet_rq_alloc), so the buffers it posts in a row are adjacent
+ * in guest memory, a frag at a time; the frag's tail that fits no buffer stays unused here. */
+static uint64_t rx_buf(const struct guest_driver *g, uint16_t i)
 {
-	return RX_BASE + i * RX_STRIDE;
+	uint64_t per = RX_FRAG / g->rx_buf_len;
+	return RX_BASE + (i / per) * RX_FRAG + (i % per) * g->rx_buf_len;
 }
 
 /* try_fill_recv() without its kick: every free buffer back on the ring. */
@@ -344,8 +360,8 @@ static void rx_fill(struct guest_driver *g)
 {
 	struct gd_ring *r = &g->ring[NET_Q_RX];
 	while (r->nfree) {
-		uint16_t i = r->free[--r->nfree];
-		r->desc[i] = (struct vring_desc){.addr = htole64(rx_buf(i)),
+		uint16_t i = free_pop(r);
+		r->desc[i] = (struct vring_desc){.addr = htole64(rx_buf(g, i)),
 						 .len = htole32(g->rx_buf_len),
 						 .flags = htole16(VRING_DESC_F_WRITE)};
 		r->busy[i] = true;
@@ -368,7 +384,7 @@ static int rx_one(struct guest_driver *g, uint16_t end)
 	uint32_t id0 = le32toh(u0.id);
 	uint16_t nbuf = 1;
 	if (id0 < r->size && (g->features & BIT(VIRTIO_NET_F_MRG_RXBUF))) {
-		const struct virtio_net_hdr_v1 *h = host(g, rx_buf((uint16_t)id0));
+		const struct virtio_net_hdr_v1 *h = host(g, rx_buf(g, (uint16_t)id0));
 		nbuf = le16toh(h->num_buffers);
 	}
 	if (nbuf == 0 || nbuf > r->size) {
@@ -387,7 +403,7 @@ static int rx_one(struct guest_driver *g, uint16_t end)
 			ok = false;
 			continue;
 		}
-		iov[k] = (struct iovec){host(g, rx_buf(id)), len};
+		iov[k] = (struct iovec){host(g, rx_buf(g, id)), len};
 		total += len;
 	}
 	r->last_used += nbuf;

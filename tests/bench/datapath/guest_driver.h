@@ -46,8 +46,8 @@ struct gd_ring {
 	uint16_t kicked_idx; /* avail idx at the last kick_prepare (its "old") */
 	uint16_t last_used;
 	bool cb_disabled; /* avail_flags_shadow has VRING_AVAIL_F_NO_INTERRUPT */
-	uint16_t nfree;
-	uint16_t free[VIRTQ_MAX_SIZE]; /* stack of free slots (descriptor i <-> buffer slot i) */
+	uint16_t nfree, free_head;
+	uint16_t free[VIRTQ_MAX_SIZE]; /* FIFO of free slots (descriptor i <-> buffer slot i) */
 	bool busy[VIRTQ_MAX_SIZE];
 };
 
