@@ -25,7 +25,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all install check-docs deps need-root run test unit e2e e2e-selftest bench clean guest testhost
+.PHONY: all install check-docs deps need-root run test unit e2e e2e-selftest bench bench-datapath clean guest testhost
 all: $(BUILD)/minivmm
 
 $(BUILD)/minivmm: $(BUILD)/vmm/main.o $(OBJS)
@@ -44,8 +44,20 @@ $(BUILD)/san/%.o: %.c Makefile
 
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_HELP) $(SAN_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) $(shell pkg-config --cflags check) -o $@ $< $(UNIT_HELP) $(SAN_OBJS) \
-	    $(shell pkg-config --libs check) $(LDLIBS)
+	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) $(shell pkg-config --cflags check) -o $@ $< $(UNIT_HELP) $(UNIT_EXTRA) \
+	    $(SAN_OBJS) $(shell pkg-config --libs check) $(LDLIBS)
+
+# The native datapath benchmark: the real device objects driven by an in-process virtio driver
+# over a tap (tests/bench/datapath/, no KVM). Its driver, frames and tap peer are unit-tested too.
+DP_SRCS := $(wildcard tests/bench/datapath/*.c)
+DP_LIB  := $(filter-out tests/bench/datapath/bench.c,$(DP_SRCS))
+DP_HDRS := $(wildcard tests/bench/datapath/*.h)
+
+$(BUILD)/bench-datapath: $(DP_SRCS) $(DP_HDRS) $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(DP_SRCS) $(OBJS) $(LDLIBS)
+
+$(BUILD)/unit/test_guest_driver: UNIT_EXTRA := $(DP_LIB)
+$(BUILD)/unit/test_guest_driver: $(DP_LIB) $(DP_HDRS)
 
 # make run and make test create taps, namespaces and device nodes (mknod in the initramfs).
 need-root:
@@ -94,6 +106,10 @@ run: need-root deps
 
 bench: deps all
 	@./tests/bench/run.sh
+
+# Needs root; knobs (DP_SECS, DP_RUNS, ...) in tests/bench/datapath/bench.c and HACKING.md.
+bench-datapath: $(BUILD)/bench-datapath
+	@DP_OUT=$${DP_OUT:-$(BUILD)/bench} $(BUILD)/bench-datapath
 
 clean:
 	rm -rf $(BUILD)

@@ -59,6 +59,7 @@ void cli_usage(FILE *f)
 		"  --cpus N          vCPUs, 1..%d (default %d)\n"
 		"  --net SPEC        a virtio-net NIC, up to %d times (default: one user NIC):\n"
 		"      tap[,ifname=NAME][,mac=XX:XX:XX:XX:XX:XX][,mtu=N][,vhost=on|off|auto][,id=ID]\n"
+		"          [,queue_size=64..1024] (ring size offered, default 1024; also for user)\n"
 		"      "
 		"user[,net=A.B.C.D/NN][,host=ADDR][,dns=ADDR][,dhcpstart=ADDR][,mac=..][,mtu=..][,id=ID]\n"
 		"          [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"

@@ -429,7 +429,7 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 	vdev->mem = mem;
 	vdev->device_id = 1; /* VIRTIO_ID_NET */
 	vdev->num_queues = NET_NUM_QUEUES;
-	vdev->queue_max = NET_QUEUE_SIZE;
+	vdev->queue_max = opts->queue_size ? opts->queue_size : NET_QUEUE_SIZE;
 	/* rx, tx and config: Linux gives the control queue no callback, so no vector (as QEMU). */
 	vdev->msix_vectors = NET_NUM_QUEUES;
 	vdev->config_len = n->cfg_len;

@@ -171,6 +171,13 @@ static void on_msix_changed(void *opaque, int vector)
 
 /* --- doorbells --- */
 
+/* Each doorbell's ioeventfd has length 0: it matches a write of any width at its address, with
+ * no datamatch (each queue has an address of its own), and KVM then also puts it on its fast MMIO
+ * bus (virt/kvm/eventfd.c, kvm_assign_ioeventfd), where a VMX EPT-misconfig exit signals the
+ * eventfd without decoding the instruction. With any other length every kick is decoded and
+ * emulated first. */
+#define KICK_IOEVENTFD_LEN 0
+
 /* Keeps each queue's ioeventfd on its doorbell inside BAR 4 wherever the guest put the BAR. */
 static void kick_sync(struct virtio_pci *vp)
 {
@@ -181,10 +188,11 @@ static void kick_sync(struct virtio_pci *vp)
 		if (want == vq->ioev_addr)
 			continue;
 		if (vq->ioev_addr)
-			vp->kops.ioeventfd(vq->kick_fd, vq->ioev_addr, 2, false);
+			vp->kops.ioeventfd(vq->kick_fd, vq->ioev_addr, KICK_IOEVENTFD_LEN, false);
 		vq->ioev_addr = 0;
-		/* Linux writes the 16-bit queue index; other writes trap and are signalled below. */
-		if (want && vp->kops.ioeventfd(vq->kick_fd, want, 2, true) == 0)
+		/* Linux writes the 16-bit queue index there; writes KVM does not catch trap and are
+		 * signalled in vpci_bar_io(). */
+		if (want && vp->kops.ioeventfd(vq->kick_fd, want, KICK_IOEVENTFD_LEN, true) == 0)
 			vq->ioev_addr = want;
 	}
 }
@@ -941,7 +949,7 @@ void virtio_pci_destroy(struct virtio_dev *vdev)
 	for (int q = 0; q < vdev->num_queues; q++) {
 		struct vpci_queue *vq = &vp->q[q];
 		if (vq->ioev_addr)
-			vp->kops.ioeventfd(vq->kick_fd, vq->ioev_addr, 2, false);
+			vp->kops.ioeventfd(vq->kick_fd, vq->ioev_addr, KICK_IOEVENTFD_LEN, false);
 		vq->ioev_addr = 0;
 		if (vq->irqfd_gsi >= 0)
 			vp->kops.irqfd(vq->call_fd, vq->irqfd_gsi, 0);
