@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the test guest: build/guest/vmlinuz (Debian's cloud kernel; vmlinux: the same, an
 # uncompressed ELF) and build/guest/initrd.img
-# (busybox, virtio-net modules, iperf3/ethtool/lspci/ip, guest/init, guest/scenarios/*.sh).
+# (busybox, virtio-net modules, iperf3/ethtool/lspci/ip, guest/init, guest/scenarios/*.sh, and
+# guest/hostile: a malicious virtio-net driver for tests/e2e/scenarios/60-hostile.sh).
 # Rebuilt only when an input changes (this script, init, scenarios, the kernel package, tools).
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,7 @@ MODULES=(virtio_pci virtio_net virtio_pci_modern_dev virtio_pci_legacy_dev)
 TOOLS=(/usr/bin/iperf3 /usr/sbin/ethtool /usr/bin/lspci /usr/sbin/ip /usr/bin/socat)
 
 stamp=$(build_stamp "$META" "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" \
-	"$src/guest/bootmark.c" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" "${TOOLS[@]}" /bin/busybox)
+	"$src/guest/bootmark.c" "$src/guest/hostile" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" "${TOOLS[@]}" /bin/busybox)
 if build_is_current "$out" "$stamp"; then
 	exit 0
 fi
@@ -42,6 +43,7 @@ cp "$src"/guest/scenarios/*.sh "$root/scenarios/"
 install -m 755 "$src/guest/init" "$root/init"
 install -m 755 "$src/guest/udhcpc.script" "$root/etc/udhcpc.script"
 cc -static -Os -Wall -Werror -I"$src" -o "$root/bin/bootmark" "$src/guest/bootmark.c"
+cc -static -O2 -Wall -Wextra -Werror -o "$root/bin/hostile" "$src/guest/hostile/hostile.c"
 echo "$KPKG" >"$root/etc/minivmm-kernel"
 initramfs_pack "$root" "$out/initrd.img"
 rm -rf "$kroot" "$root"
