@@ -665,16 +665,62 @@ static uint64_t evil_indirect(int depth)
 	return arena.pa + off;
 }
 
+/* A one- or two-descriptor chain of a plain kind, for rings that look almost right: the device
+ * gets far into its RX/TX paths before it meets the bad entry. */
+static void desc_plain(struct vring_desc *x, unsigned idx, unsigned count, unsigned q)
+{
+	int rx = q % 2 == 0;
+	uint16_t w = rx ? VRING_DESC_F_WRITE : 0;
+	uint32_t len;
+	switch (below(20)) {
+	case 0:
+	case 1:
+	case 2:
+	case 3: len = 1 + below(64); break; /* tiny: a frame does not fit */
+	case 4:
+	case 5:
+	case 6:
+	case 7: w ^= VRING_DESC_F_WRITE; len = 1 + below(2048); break; /* the wrong direction */
+	case 8: len = 0; break;
+	default: len = rx ? 1526 + below(2600) : 12 + 14 + below(1500); break;
+	}
+	uint64_t a = addr_for(R_WRITE, len, 1, 5);
+	x->addr = a;
+	x->len = len;
+	x->flags = w;
+	x->next = idx + 1 < count ? idx + 1 : 0;
+	if (idx + 1 < count && chance(25))
+		x->flags |= VRING_DESC_F_NEXT;
+	if (chance(3)) { /* a loop */
+		x->flags |= VRING_DESC_F_NEXT;
+		x->next = idx;
+	}
+	if (!rx && in_zone(a, len, DESC_ZONE, WRITE_END)) {
+		/* TX: a virtio_net_hdr with garbage offload fields, then a frame of random bytes */
+		uint8_t *b = va_of(a);
+		for (uint32_t i = 0; i < len; i++)
+			b[i] = chance(50) ? 0 : rnd();
+	}
+	if (in_zone(a, 1, DESC_ZONE, WRITE_END))
+		hot_add(a);
+}
+
 static void ring_fill(struct ring *r)
 {
-	for (unsigned i = 0; i < r->size; i++)
-		evil_desc(&r->dv[i], i, r->size, r->q, 0);
+	int plain = chance(50);
+	for (unsigned i = 0; i < r->size; i++) {
+		if (plain && chance(90))
+			desc_plain(&r->dv[i], i, r->size, r->q);
+		else
+			evil_desc(&r->dv[i], i, r->size, r->q, 0);
+	}
 	unsigned n = below(r->size + 1);
 	for (unsigned i = 0; i < r->size; i++)
-		r->av->ring[i] = chance(90) ? below(r->size) : rnd();
+		r->av->ring[i] = plain ? i : chance(90) ? below(r->size) : rnd();
 	r->av->flags = chance(80) ? 0 : rnd();
 	r->av->ring[r->size] = rnd(); /* used_event */
-	switch (below(5)) {
+	switch (plain && chance(60) ? 5 : below(5)) {
+	case 5: r->next_avail = r->size; break; /* every buffer on offer */
 	case 0: r->next_avail = n + r->size; break; /* more than the queue holds */
 	case 1: r->next_avail = 0xffff; break;
 	case 2: r->next_avail = rnd(); break;
@@ -975,10 +1021,16 @@ int main(int argc, char **argv)
 	uint64_t end = now_ns() + (uint64_t)(secs * 1e9);
 	unsigned long r;
 	for (r = 0; r < rounds && now_ns() < end; r++) {
-		switch (below(4)) {
-		case 0: round_garbage(); break;
-		case 1: round_rings(); break;
-		case 2: round_registers(); break;
+		switch (below(10)) {
+		case 0:
+		case 1:
+		case 2: round_garbage(); break;
+		case 3:
+		case 4:
+		case 5:
+		case 6: round_rings(); break;
+		case 7:
+		case 8: round_registers(); break;
 		default: round_config(); break;
 		}
 		decode_on();

@@ -58,12 +58,14 @@ if [ $rc -eq 0 ]; then r=ok; else r=fail; fi
 echo "MINIVMM-CHECK hostile_ran_and_rebound $r"
 echo MINIVMM-HOSTILE-DONE
 
-# The rebound driver's new interface (udev-less: it appears as the probe finishes).
+# The rebound driver's new interface, found by its PCI function: the attack may have changed
+# the MAC address (CTRL_MAC_ADDR_SET). It appears as the probe finishes (no udev to wait on).
 a='' n=0
 while [ -z "$a" ] && [ $n -lt 50 ]; do
-	a=$(ifname_of "$mac_a") || sleep 0.2
+	a=$(ls "/sys/bus/pci/devices/$bdf"/virtio*/net 2>/dev/null) || sleep 0.2
 	n=$((n + 1))
 done
+echo "MINIVMM-HOSTILE-NIC-AFTER ${a:-none} $(cat "/sys/class/net/$a/address" 2>/dev/null)"
 check virtio_net_back_on_attacked_nic test -n "$a"
 echo "virtio-driver=$(basename "$(readlink "/sys/bus/pci/devices/$bdf/driver")")"
 check attacked_nic_up_after up_a
