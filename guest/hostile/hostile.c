@@ -745,6 +745,27 @@ static void desc_mutate(struct ring *r)
 	}
 }
 
+/* 5.1.3.1: a feature set a device accepts: what needs a feature the set lacks is dropped. */
+static uint64_t features_consistent(uint64_t f)
+{
+#define B(x) (1ull << VIRTIO_NET_F_##x)
+	static const uint64_t dep[][2] = {
+	    {B(GUEST_TSO4), B(GUEST_CSUM)}, {B(GUEST_TSO6), B(GUEST_CSUM)},
+	    {B(GUEST_UFO), B(GUEST_CSUM)},  {B(GUEST_ECN), B(GUEST_TSO4) | B(GUEST_TSO6)},
+	    {B(HOST_TSO4), B(CSUM)},	    {B(HOST_TSO6), B(CSUM)},
+	    {B(HOST_UFO), B(CSUM)},	    {B(HOST_ECN), B(HOST_TSO4) | B(HOST_TSO6)},
+	    {B(CTRL_RX), B(CTRL_VQ)},	    {B(CTRL_VLAN), B(CTRL_VQ)},
+	    {B(GUEST_ANNOUNCE), B(CTRL_VQ)}, {B(MQ), B(CTRL_VQ)},
+	    {B(CTRL_MAC_ADDR), B(CTRL_VQ)}, {B(CTRL_GUEST_OFFLOADS), B(CTRL_VQ)},
+	};
+#undef B
+	for (int pass = 0; pass < 3; pass++)
+		for (size_t i = 0; i < sizeof(dep) / sizeof(dep[0]); i++)
+			if ((f & dep[i][0]) && !(f & dep[i][1]))
+				f &= ~dep[i][0];
+	return f;
+}
+
 static void round_rings(void)
 {
 	st.rounds[1]++;
@@ -753,6 +774,8 @@ static void round_rings(void)
 	common_wr(CC(device_status), 1, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	uint64_t want = (d.offered & (rnd() | (1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VIRTIO_RING_F_INDIRECT_DESC))) |
 			(1ull << VIRTIO_F_VERSION_1);
+	if (chance(90))
+		want = features_consistent(want);
 	for (unsigned s = 0; s < 2; s++) {
 		common_wr(CC(guest_feature_select), 4, s);
 		common_wr(CC(guest_feature), 4, want >> (32 * s));
