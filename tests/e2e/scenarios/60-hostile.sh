@@ -50,20 +50,25 @@ thread_ticks() {
 	done
 }
 
-# CPU ticks each thread of minivmm $1 used in IDLE_SECS, one "name (tid): ticks" line each;
-# sets IDLE_TOTAL and IDLE_MAX (the busiest thread's).
+# The CPU each thread of minivmm $1 used over IDLE_SECS, one "name (tid): N% of a core" line
+# each; sets IDLE_PCT (all threads) and IDLE_MAX_PCT (the busiest one), in percent of one core
+# over the real time that passed (a loaded test host may sleep longer than asked).
 idle_sample() {
-	local a b tid comm t0 t1 d
+	local a b t0 t1 tid comm u0 u1 d wall
+	t0=$EPOCHREALTIME
 	a=$(thread_ticks "$1")
 	sleep "$IDLE_SECS"
 	b=$(thread_ticks "$1")
-	IDLE_TOTAL=0 IDLE_MAX=0
-	while read -r tid comm t1; do
-		t0=$(awk -v t="$tid" '$1 == t { print $3 }' <<<"$a")
-		d=$((t1 - ${t0:-0}))
-		echo "    $comm ($tid): $d"
-		IDLE_TOTAL=$((IDLE_TOTAL + d))
-		[ "$d" -le "$IDLE_MAX" ] || IDLE_MAX=$d
+	t1=$EPOCHREALTIME
+	# elapsed time in clock ticks (t0, t1: seconds with 6 decimals)
+	wall=$(((${t1/./} - ${t0/./}) * $(getconf CLK_TCK) / 1000000))
+	IDLE_PCT=0 IDLE_MAX_PCT=0
+	while read -r tid comm u1; do
+		u0=$(awk -v t="$tid" '$1 == t { print $3 }' <<<"$a")
+		d=$(((u1 - ${u0:-0}) * 100 / wall))
+		echo "    $comm ($tid): $d%"
+		IDLE_PCT=$((IDLE_PCT + d))
+		[ "$d" -le "$IDLE_MAX_PCT" ] || IDLE_MAX_PCT=$d
 	done <<<"$b"
 }
 
@@ -135,9 +140,9 @@ hostile_case() {
 		return
 	fi
 	p=$(net_vmm_pid)
-	echo "  $name: CPU ticks per thread in ${IDLE_SECS}s of guest idle before the attack:"
+	echo "  $name: CPU use of minivmm's threads while the guest idles before the attack:"
 	idle_sample "$p"
-	local idle_before=$IDLE_TOTAL
+	local idle_before=$IDLE_PCT
 	flood_start "$name"
 	rm -f "$pings.stop"
 	(
@@ -183,16 +188,13 @@ hostile_case() {
 
 	if kill -0 "$p" 2>/dev/null; then
 		# Idle: the guest waits in nc, no traffic flows.
-		local tck more thread
-		tck=$(getconf CLK_TCK)
-		more=$((tck * IDLE_SECS * IDLE_MORE_PCT / 100)) thread=$((tck * IDLE_SECS * IDLE_THREAD_PCT / 100))
-		echo "  $name: CPU ticks per thread in ${IDLE_SECS}s of guest idle after the attack:"
+		echo "  $name: CPU use of minivmm's threads while the guest idles after the attack:"
 		idle_sample "$p"
-		if [ "$IDLE_TOTAL" -le $((idle_before + more)) ] && [ "$IDLE_MAX" -le "$thread" ]; then
+		if [ "$IDLE_PCT" -le $((idle_before + IDLE_MORE_PCT)) ] && [ "$IDLE_MAX_PCT" -le "$IDLE_THREAD_PCT" ]; then
 			pass "${pre}threads_idle_after_attack"
 		else
-			local why="$IDLE_TOTAL ticks in ${IDLE_SECS}s (before: $idle_before, limit +$more)"
-			fail "${pre}threads_idle_after_attack" "$why, busiest thread $IDLE_MAX (limit $thread)"
+			local why="$IDLE_PCT% of a core (before the attack: $idle_before%, limit +$IDLE_MORE_PCT%)"
+			fail "${pre}threads_idle_after_attack" "$why, busiest thread $IDLE_MAX_PCT% (limit $IDLE_THREAD_PCT%)"
 		fi
 
 		kill -TERM "$p"
