@@ -1,5 +1,6 @@
 /* main.c: minivmm's entry: parse the command line, build the machine, run it, tear it down.
- * Setup failures print one line and exit 2; a guest that dies at run time exits 1. */
+ * Setup failures print one line and exit 2; a guest that dies at run time exits 1; a guest that
+ * powers off, or SIGTERM/SIGINT/SIGHUP, exits 0. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -149,7 +150,15 @@ static void on_signal(void *opaque, uint32_t events)
 		print_stats(m);
 		return;
 	}
-	vm_request_exit(EXIT_RUNTIME, "terminated by a signal");
+	vm_request_signal_exit(si.ssi_signo);
+}
+
+/* A NIC's driver set DRIVER_OK or reset it: its datapath is started and stopped here, on the main
+ * thread, never on the vCPU that wrote the register (virtio_pci.h). */
+static void on_nic_lifecycle(void *opaque, uint32_t events)
+{
+	(void)events;
+	virtio_pci_lifecycle_run(&((struct virtio_net *)opaque)->vdev);
 }
 
 static void on_exit_request(void *opaque, uint32_t events)
@@ -168,8 +177,8 @@ static void main_signals(sigset_t *set)
 	sigaddset(set, SIGUSR1);
 }
 
-/* The main thread owns the console, signals and the exit request; vCPUs and NIC I/O threads run
- * on their own. */
+/* The main thread owns the console, signals, the exit request and the NICs' lifecycle (start and
+ * stop of their datapaths); vCPUs and NIC I/O threads run on their own. */
 static int machine_run(struct machine *m)
 {
 	sigset_t set;
@@ -183,6 +192,13 @@ static int machine_run(struct machine *m)
 	    console_attach(m->loop, STDIN_FILENO, &m->serial)) {
 		log_err("cannot set up the main loop");
 		return -EIO;
+	}
+	for (int i = 0; i < m->nnics; i++) {
+		if (loop_add(m->loop, virtio_pci_lifecycle_fd(&m->nic[i]->vdev), EPOLLIN, on_nic_lifecycle,
+			     m->nic[i])) {
+			log_err("cannot set up the main loop");
+			return -EIO;
+		}
 	}
 	term_raw(STDIN_FILENO);
 	m->ran = true;
@@ -250,7 +266,8 @@ int main(int argc, char **argv)
 	machine_run(m);
 	machine_teardown(m);
 	int status = vm_exit_status();
-	if (status)
+	/* A signal ends the VM with status 0 but still says so, as QEMU does. */
+	if (status || vm_exit_signal())
 		log_err("%s", vm_exit_reason());
 	else if (log_debug_on)
 		log_dbg("%s", vm_exit_reason());

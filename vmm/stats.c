@@ -1,6 +1,8 @@
 /* stats.c: the --stats report. */
 #include "vmm/stats.h"
 
+#include "vmm/log.h"
+
 static void stats_vcpu(FILE *f, const struct vcpu *v)
 {
 	uint64_t total = 0;
@@ -19,5 +21,6 @@ void stats_print(FILE *f, const struct vcpu *v, int nvcpus, struct virtio_net *c
 		stats_vcpu(f, &v[i]);
 	for (int i = 0; i < nnics; i++)
 		virtio_net_stats_print(nics[i], f);
+	log_guest_stats_print(f);
 	fflush(f);
 }

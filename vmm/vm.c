@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@ static atomic_int exiting;
 static int exit_status;
 static const char *exit_why = "";
 static int exit_efd = -1;
+static int exit_signo;
+static char signal_why[32];
 
 int vm_lifecycle_init(void)
 {
@@ -29,6 +32,21 @@ void vm_request_exit(int status, const char *why)
 	if (exit_efd >= 0 && write(exit_efd, &one, sizeof(one)) < 0) {
 		/* An eventfd only fails to take one increment when it is closed: nothing to wake. */
 	}
+}
+
+void vm_request_signal_exit(int signo)
+{
+	if (vm_exiting())
+		return;
+	/* Only the main thread takes signals (signalfd), so nothing races this buffer. */
+	snprintf(signal_why, sizeof(signal_why), "terminated by signal %d", signo);
+	exit_signo = signo;
+	vm_request_exit(0, signal_why);
+}
+
+int vm_exit_signal(void)
+{
+	return vm_exiting() && exit_why == signal_why ? exit_signo : 0;
 }
 
 bool vm_exiting(void)

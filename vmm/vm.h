@@ -6,6 +6,11 @@
 
 /* Records the exit status (the first request wins) and wakes the main thread. */
 void vm_request_exit(int status, const char *why);
+/* SIGTERM, SIGINT or SIGHUP: the user ends the VM. That is not a failure: status 0 (as QEMU), with
+ * "terminated by signal N" as the reason. */
+void vm_request_signal_exit(int signo);
+/* The signal that ended the VM, or 0. */
+int vm_exit_signal(void);
 bool vm_exiting(void);
 int vm_exit_status(void);
 const char *vm_exit_reason(void);

@@ -21,7 +21,9 @@ struct net_backend_ops {
 	 * backend is full (wait for EPOLLOUT on the fd), or another -errno (the frame is dropped). */
 	ssize_t (*send)(struct net_backend *be, const struct iovec *iov, int iovcnt);
 	/* Receives one frame into iov (vnet header first). Returns bytes, -EAGAIN when none. The caller
-	 * offers at least 12 + 65550 bytes, so a frame is never truncated. */
+	 * offers room for the largest frame the guest's offloads allow (NET_RX_MAX with GSO, an MTU's
+	 * worth without); a longer frame is cut and returns its whole length (as a tap's read does) or
+	 * an error, and the caller drops it. */
 	ssize_t (*recv)(struct net_backend *be, const struct iovec *iov, int iovcnt);
 	/* Offloads the guest accepted (VIRTIO_NET_F_GUEST_* bits): the tap programs TUNSETOFFLOAD. */
 	int (*set_offloads)(struct net_backend *be, uint64_t guest_features);

@@ -13,37 +13,43 @@
 #include "vmm/log.h"
 #include "vmm/loop.h"
 
-#define NET_TX_BUDGET 256  /* chains per round before the RX side gets a turn */
-#define NET_RX_BUDGET 256  /* frames per round (fd backends; the loop comes back while readable) */
-#define NET_MAX_IOV   1024 /* UIO_MAXIOV: the most a readv takes */
+#define NET_MAX_IOV 1024 /* UIO_MAXIOV: the most one readv takes */
 
 struct net_rx_chain {
 	uint16_t head;
-	uint32_t len; /* writable bytes */
+	uint16_t niov; /* its writable iovecs */
+	uint32_t len;  /* its writable bytes */
+};
+
+/* RX chains popped and not used yet, oldest first: chains[c0..nc), their writable iovecs
+ * iov[i0..ni). They are kept across frames: a frame takes the oldest, the others wait for the next
+ * frame; a chain is never given back to the ring. At most NET_MAX_IOV iovecs are held before a
+ * pop, and a chain brings at most VIRTQ_MAX_SIZE, hence the room for twice that. */
+struct net_rx_held {
+	unsigned c0, nc, i0, ni;
+	size_t cap; /* writable bytes held */
+	struct net_rx_chain chains[VIRTQ_MAX_SIZE];
+	struct iovec iov[2 * NET_MAX_IOV];
 };
 
 struct net_loop {
 	struct virtio_net *n;
 	struct loop *loop;  /* NULL when driven by tests */
 	bool mrg;	    /* VIRTIO_NET_F_MRG_RXBUF negotiated */
-	bool rx_starved;    /* no RX buffers: backend not read until the RX kick */
+	size_t rx_need;	    /* header + the largest frame the negotiated offloads allow */
+	bool rx_starved;    /* no RX buffers (or RX broken): backend not read until the RX kick */
 	bool tx_blocked;    /* backend said EAGAIN: waiting for EPOLLOUT */
+	bool tx_held;	    /* tx_elem holds a chain popped and not sent yet (the backend was full) */
 	bool be_dead;	    /* backend fd hung up */
 	uint32_t be_events; /* what the loop watches on the backend fd */
 
-	/* RX chains popped and not yet used: always the last nb chains popped, so that
-	 * virtq_unpop() gives back exactly them. iov holds their writable iovecs in order. */
-	int nb, niov;
-	size_t cap;
-	struct net_rx_chain chains[VIRTQ_MAX_SIZE];
-	struct iovec iov[NET_MAX_IOV];
+	struct net_rx_held rx;
 
-	/* A frame read before there were buffers to hold it all (only when the driver's buffers
-	 * cannot take any frame, i.e. less than NET_RX_MAX bytes were available). */
+	/* A frame read before there were buffers known to hold it (pend_len bytes, 0 if none). */
 	uint8_t *bounce;
 	size_t pend_len;
 
-	struct virtq_elem elem;
+	struct virtq_elem rx_elem, tx_elem;
 };
 
 static struct virtq *net_vq(struct net_loop *nl, int q)
@@ -70,203 +76,288 @@ static void net_kick(struct net_loop *nl, int q)
 	}
 }
 
-int net_loop_tx(struct net_loop *nl)
+/* ---- TX ---- */
+
+/* What one TX step ended in; net_loop_tx says what each does to the round. */
+enum net_tx {
+	TX_SENT,       /* a frame went to the backend; chain completed */
+	TX_DROPPED,    /* a frame was dropped (too big, backend error); chain completed */
+	TX_BLOCKED,    /* the backend is full: the chain is kept for EPOLLOUT */
+	TX_RING_EMPTY, /* no chain available */
+	TX_BROKEN,     /* a chain the device cannot use: the queue is broken (NEEDS_RESET) */
+};
+
+static enum net_tx net_tx_step(struct net_loop *nl)
 {
 	struct virtio_net *n = nl->n;
 	struct virtq *vq = net_vq(nl, NET_Q_TX);
 	struct net_queue_stats *st = &n->stats[NET_Q_TX];
-	struct virtq_elem *e = &nl->elem;
-	int pushed = 0, r = 0;
-	bool more = false;
+	struct virtq_elem *e = &nl->tx_elem;
+	if (!nl->tx_held) {
+		int r = virtq_pop(vq, e);
+		if (r <= 0)
+			return r < 0 ? TX_BROKEN : TX_RING_EMPTY;
+		/* 5.1.6.2: a TX chain is the header then the frame, all device-readable. */
+		if (e->nr_in || e->in_len) {
+			virtq_break(vq, "TX chain with a device-writable buffer");
+			return TX_BROKEN;
+		}
+		if (e->out_len < NET_HDR_LEN) {
+			virtq_break(vq, "TX chain shorter than the vnet header");
+			return TX_BROKEN;
+		}
+		nl->tx_held = true;
+	}
+	ssize_t s = -EMSGSIZE;
+	if (e->out_len - NET_HDR_LEN <= NET_FRAME_MAX)
+		s = n->be.ops->send(&n->be, e->iov, e->nr_out);
+	else
+		LOG_GUEST("net_tx_too_big", "net%d: TX frame of %u bytes dropped: larger than %u", n->index,
+			  e->out_len - NET_HDR_LEN, NET_FRAME_MAX);
+	if (s == -EAGAIN && n->be.fd >= 0)
+		return TX_BLOCKED;
+	nl->tx_held = false;
+	virtq_push(vq, e->head, 0);
+	if (s < 0) {
+		st->drops++;
+		return TX_DROPPED;
+	}
+	st->packets++;
+	st->bytes += e->out_len - NET_HDR_LEN;
+	return TX_SENT;
+}
+
+int net_loop_tx(struct net_loop *nl)
+{
+	struct virtio_net *n = nl->n;
+	struct virtq *vq = net_vq(nl, NET_Q_TX);
+	int pushed = 0, steps;
+	bool broken = false;
 	if (!vq->ready)
 		return 0;
-	for (;;) {
-		/* 2.7.10: no kicks while we drain; re-enable and re-check before sleeping. */
-		virtq_set_notify(vq, false);
-		while ((r = virtq_pop(vq, e)) == 1) {
-			/* 5.1.6.2: a TX chain is the header then the frame, all device-readable. */
-			if (e->nr_in || e->in_len || e->out_len < NET_HDR_LEN) {
-				st->drops++;
-			} else {
-				ssize_t s = n->be.ops->send(&n->be, e->iov, e->nr_out);
-				if (s == -EAGAIN && n->be.fd >= 0) {
-					virtq_unpop(vq, 1);
-					nl->tx_blocked = true;
-					net_be_update(nl);
-					goto out;
-				}
-				if (s < 0) {
-					st->drops++;
-				} else {
-					st->packets++;
-					st->bytes += e->out_len - NET_HDR_LEN;
-				}
-			}
-			virtq_push(vq, e->head, 0);
-			if (++pushed >= NET_TX_BUDGET) {
-				more = true;
-				goto out;
-			}
+	/* 2.7.10: no kicks while we drain. */
+	virtq_set_notify(vq, false);
+	for (steps = 0; steps < NET_TX_BUDGET; steps++) {
+		enum net_tx r = net_tx_step(nl);
+		if (r == TX_SENT || r == TX_DROPPED) {
+			pushed++;
+			continue;
 		}
-		if (r < 0 || !virtq_set_notify(vq, true))
-			break;
+		if (r == TX_RING_EMPTY) {
+			/* Re-enable kicks, then re-check for chains that raced it. */
+			if (!virtq_set_notify(vq, true))
+				break;
+			virtq_set_notify(vq, false);
+			continue;
+		}
+		if (r == TX_BLOCKED) {
+			nl->tx_blocked = true;
+			net_be_update(nl);
+		}
+		broken = r == TX_BROKEN;
+		break;
 	}
-out:
 	if (pushed) {
 		virtq_flush(vq, pushed);
 		virtio_net_notify(n, NET_Q_TX);
 	}
-	if (r < 0)
+	if (broken)
 		virtio_net_needs_reset(n, NET_Q_TX);
-	else if (more)
+	else if (steps == NET_TX_BUDGET)
 		net_kick(nl, NET_Q_TX); /* come back after the other fds had their turn */
 	return pushed;
 }
 
+/* ---- RX ---- */
+
+/* The most an RX frame can be (5.1.6.3.1): 64 KiB with a receive offload, else an MTU's worth
+ * (the MTU the device offered, 1500 without one) plus Ethernet and VLAN headers. A backend frame
+ * longer than that is cut by the read and dropped. */
+static size_t net_rx_need(const struct virtio_net *n)
+{
+	uint64_t f = n->vdev.features;
+	if (f & ((1ULL << VIRTIO_NET_F_GUEST_TSO4) | (1ULL << VIRTIO_NET_F_GUEST_TSO6) |
+		 (1ULL << VIRTIO_NET_F_GUEST_UFO)))
+		return NET_RX_MAX;
+	uint32_t mtu = 1500;
+	if ((f & (1ULL << VIRTIO_NET_F_MTU)) && le16toh(n->cfg.mtu) > mtu)
+		mtu = le16toh(n->cfg.mtu);
+	return NET_HDR_LEN + mtu + 14 + 4;
+}
+
+static void net_rx_hold(struct net_rx_held *h, const struct virtq_elem *e)
+{
+	if (h->nc == VIRTQ_MAX_SIZE || h->ni + VIRTQ_MAX_SIZE > 2 * NET_MAX_IOV) {
+		memmove(h->chains, &h->chains[h->c0], (h->nc - h->c0) * sizeof(h->chains[0]));
+		memmove(h->iov, &h->iov[h->i0], (h->ni - h->i0) * sizeof(h->iov[0]));
+		h->nc -= h->c0;
+		h->ni -= h->i0;
+		h->c0 = h->i0 = 0;
+	}
+	memcpy(&h->iov[h->ni], &e->iov[e->nr_out], e->nr_in * sizeof(struct iovec));
+	h->ni += e->nr_in;
+	h->chains[h->nc++] = (struct net_rx_chain){.head = e->head, .niov = e->nr_in, .len = e->in_len};
+	h->cap += e->in_len;
+}
+
+static void net_rx_forget(struct net_loop *nl)
+{
+	struct net_rx_held *h = &nl->rx;
+	h->c0 = h->nc = h->i0 = h->ni = 0;
+	h->cap = 0;
+	nl->pend_len = 0;
+}
+
 enum net_gather {
-	GATHER_ENOUGH,	 /* cap >= need */
-	GATHER_EMPTY,	 /* the ring ran out first */
-	GATHER_LIMIT,	 /* no more chains can be used for one frame */
-	GATHER_BAD_NEXT, /* the next chain is not an RX buffer (dropped once it is first) */
-	GATHER_BROKEN,	 /* malformed chain: NEEDS_RESET */
+	GATHER_ENOUGH,	   /* the held chains hold `need` bytes */
+	GATHER_RING_EMPTY, /* the ring ran out first */
+	GATHER_FULL,	   /* no more chains for one frame (one without MRG_RXBUF, or no room) */
+	GATHER_BROKEN,	   /* a malformed or unusable chain: the queue is broken */
 };
 
-/* Pops RX chains onto the held ones until they hold `need` bytes. */
+/* Pops RX chains onto the held ones until they hold `need` bytes. Each pop either holds a chain
+ * or breaks the queue, so this ends within VIRTQ_MAX_SIZE pops. */
 static enum net_gather net_rx_gather(struct net_loop *nl, size_t need)
 {
+	struct net_rx_held *h = &nl->rx;
 	struct virtq *vq = net_vq(nl, NET_Q_RX);
-	struct virtq_elem *e = &nl->elem;
+	struct virtq_elem *e = &nl->rx_elem;
 	/* 5.1.6.4: one chain per frame unless the driver merges buffers. */
-	int max_chains = nl->mrg ? vq->size : 1;
-	while (nl->cap < need) {
-		if (nl->nb >= max_chains)
-			return GATHER_LIMIT;
+	unsigned max_chains = nl->mrg ? VIRTQ_MAX_SIZE : 1;
+	while (h->cap < need) {
+		if (h->nc - h->c0 >= max_chains || h->ni - h->i0 >= NET_MAX_IOV)
+			return GATHER_FULL;
 		int r = virtq_pop(vq, e);
-		if (r < 0)
+		if (r <= 0)
+			return r < 0 ? GATHER_BROKEN : GATHER_RING_EMPTY;
+		/* 5.1.6.3: RX buffers are device-writable; 5.1.6.3.1: each at least a header long
+		 * (with MRG_RXBUF the header must fit in the first; without, nothing smaller fits). */
+		if (e->nr_out || e->out_len) {
+			virtq_break(vq, "RX buffer with a device-readable part");
 			return GATHER_BROKEN;
-		if (r == 0)
-			return GATHER_EMPTY;
-		if (e->nr_out || e->out_len || !e->in_len) {
-			/* 5.1.6.3: RX buffers are device-writable. A bad one is completed empty at
-			 * once, but only when nothing is held: a frame's buffers must be adjacent
-			 * in the used ring and the held chains the last ones popped. */
-			if (nl->nb) {
-				virtq_unpop(vq, 1);
-				return GATHER_BAD_NEXT;
-			}
-			nl->n->stats[NET_Q_RX].drops++;
-			virtq_push(vq, e->head, 0);
-			virtq_flush(vq, 1);
-			continue;
 		}
-		if (nl->niov + e->nr_in > NET_MAX_IOV) {
-			virtq_unpop(vq, 1);
-			return GATHER_LIMIT;
+		if (e->in_len < NET_HDR_LEN) {
+			virtq_break(vq, "RX buffer shorter than the vnet header");
+			return GATHER_BROKEN;
 		}
-		memcpy(&nl->iov[nl->niov], &e->iov[e->nr_out], e->nr_in * sizeof(struct iovec));
-		nl->niov += e->nr_in;
-		nl->chains[nl->nb++] = (struct net_rx_chain){.head = e->head, .len = e->in_len};
-		nl->cap += e->in_len;
+		net_rx_hold(h, e);
 	}
 	return GATHER_ENOUGH;
 }
 
-/* Forgets the held chains, giving back all but the first `used` to the ring. */
-static void net_rx_release(struct net_loop *nl, int used)
-{
-	virtq_unpop(net_vq(nl, NET_Q_RX), nl->nb - used);
-	nl->nb = 0;
-	nl->niov = 0;
-	nl->cap = 0;
-}
-
-/* The held chains got a frame of len bytes (header included): complete as many as it filled. */
+/* The oldest held chains got a frame of len bytes (NET_HDR_LEN <= len <= cap, header included):
+ * completes as many as it filled. */
 static void net_rx_complete(struct net_loop *nl, size_t len)
 {
+	struct net_rx_held *h = &nl->rx;
 	struct virtq *vq = net_vq(nl, NET_Q_RX);
 	struct net_queue_stats *st = &nl->n->stats[NET_Q_RX];
-	size_t left = len;
-	uint16_t used = 0;
-	while (left) {
-		uint32_t take = nl->chains[used].len < left ? nl->chains[used].len : left;
-		virtq_push(vq, nl->chains[used].head, take);
-		left -= take;
-		used++;
+	unsigned used = 0;
+	for (size_t left = len; left; used++) {
+		uint32_t l = h->chains[h->c0 + used].len;
+		left -= l < left ? l : left;
 	}
 	/* 5.1.6.4: num_buffers is always written with VERSION_1; the tap skips it on read. */
-	uint16_t nbuf = htole16(used);
-	iov_from_buf(nl->iov, nl->niov, offsetof(struct virtio_net_hdr_v1, num_buffers), &nbuf,
-		     sizeof(nbuf));
-	net_rx_release(nl, used);
-	virtq_flush(vq, used);
+	uint16_t nbuf = htole16((uint16_t)used);
+	iov_from_buf(&h->iov[h->i0], (int)(h->ni - h->i0), offsetof(struct virtio_net_hdr_v1, num_buffers),
+		     &nbuf, sizeof(nbuf));
+	size_t left = len;
+	for (unsigned i = 0; i < used; i++) {
+		const struct net_rx_chain *c = &h->chains[h->c0++];
+		uint32_t take = c->len < left ? c->len : (uint32_t)left;
+		virtq_push(vq, c->head, take);
+		left -= take;
+		h->i0 += c->niov;
+		h->cap -= c->len;
+	}
+	if (h->c0 == h->nc)
+		h->c0 = h->nc = h->i0 = h->ni = 0;
+	virtq_flush(vq, (uint16_t)used);
 	st->packets++;
 	st->bytes += len - NET_HDR_LEN;
 }
 
-enum net_rx { RX_DONE, RX_AGAIN, RX_EMPTY, RX_NO_BUFFERS, RX_BROKEN };
+/* What one RX step ended in; net_loop_rx says what each does to the round. */
+enum net_rx {
+	RX_DELIVERED,	  /* a frame went into the guest's buffers */
+	RX_DROPPED,	  /* a frame was read and dropped (runt, cut, too big for the buffers) */
+	RX_STASHED,	  /* (inside a step) a frame was read aside, to wait for buffers */
+	RX_NO_BUFFERS,	  /* too few buffers for the next frame */
+	RX_BACKEND_EMPTY, /* nothing to read (or a read error, counted) */
+	RX_BROKEN,	  /* a chain the device cannot use: the queue is broken (NEEDS_RESET) */
+};
 
-static enum net_rx net_rx_one(struct net_loop *nl)
+/* Reads a frame of at most max bytes into iov: delivered or dropped, or the backend is empty. */
+static enum net_rx net_rx_read(struct net_loop *nl, const struct iovec *iov, int iovcnt, size_t max,
+			       ssize_t *got)
 {
 	struct net_backend *be = &nl->n->be;
 	struct net_queue_stats *st = &nl->n->stats[NET_Q_RX];
-	enum net_gather g = net_rx_gather(nl, nl->pend_len ? nl->pend_len : NET_RX_MAX);
-	if (g == GATHER_BROKEN)
-		return RX_BROKEN;
-	if (nl->pend_len) {
-		if (g == GATHER_ENOUGH) {
-			iov_from_buf(nl->iov, nl->niov, 0, nl->bounce, nl->pend_len);
-			net_rx_complete(nl, nl->pend_len);
-			nl->pend_len = 0;
-			return RX_DONE;
-		}
-		/* Keep the held chains and wait for more buffers (popping them moved avail_event
-		 * past them, so the driver's next buffers kick us). */
-		if (g == GATHER_EMPTY)
-			return RX_NO_BUFFERS;
-		net_rx_release(nl, 0);
-		if (g == GATHER_BAD_NEXT)
-			return RX_AGAIN;
-		/* GATHER_LIMIT: the driver's buffers can never hold this frame (no MRG_RXBUF and a
-		 * small buffer, or the whole ring too small). */
-		st->drops++;
+	ssize_t len = be->ops->recv(be, iov, iovcnt);
+	*got = len;
+	if (len == -EAGAIN || len == 0)
+		return RX_BACKEND_EMPTY;
+	st->drops += len < (ssize_t)NET_HDR_LEN || (size_t)len > max;
+	if (len < 0)
+		return RX_BACKEND_EMPTY; /* a read error: try again when the loop says readable */
+	if (len < (ssize_t)NET_HDR_LEN || (size_t)len > max)
+		return RX_DROPPED; /* a runt without a whole header, or a frame the read cut */
+	return RX_DELIVERED;
+}
+
+/* Delivers the frame read aside into held chains, popping more as it needs. */
+static enum net_rx net_rx_deliver_pending(struct net_loop *nl)
+{
+	struct net_rx_held *h = &nl->rx;
+	switch (net_rx_gather(nl, nl->pend_len)) {
+	case GATHER_ENOUGH:
+		iov_from_buf(&h->iov[h->i0], (int)(h->ni - h->i0), 0, nl->bounce, nl->pend_len);
+		net_rx_complete(nl, nl->pend_len);
 		nl->pend_len = 0;
-		return RX_DONE;
-	}
-	if (nl->nb == 0)
+		return RX_DELIVERED;
+	case GATHER_RING_EMPTY:
+		/* Keep it and the held chains: popping moved avail_event past them, so the
+		 * driver's next buffers kick us. */
 		return RX_NO_BUFFERS;
-	if (g == GATHER_ENOUGH) {
-		/* The common case: straight into guest memory, one readv. */
-		ssize_t len = be->ops->recv(be, nl->iov, nl->niov);
-		if (len >= (ssize_t)NET_HDR_LEN) {
-			net_rx_complete(nl, len);
-			return RX_DONE;
+	case GATHER_FULL:
+		/* The driver's buffers can never hold it (no MRG_RXBUF and a small buffer); the
+		 * held chain waits for the next frame. */
+		nl->n->stats[NET_Q_RX].drops++;
+		nl->pend_len = 0;
+		return RX_DROPPED;
+	case GATHER_BROKEN:
+		break;
+	}
+	return RX_BROKEN;
+}
+
+/* One frame's worth of work. */
+static enum net_rx net_rx_step(struct net_loop *nl)
+{
+	struct net_rx_held *h = &nl->rx;
+	ssize_t len;
+	if (!nl->pend_len) {
+		enum net_gather g = net_rx_gather(nl, nl->rx_need);
+		if (g == GATHER_BROKEN)
+			return RX_BROKEN;
+		if (g == GATHER_ENOUGH && h->ni - h->i0 <= NET_MAX_IOV) {
+			/* The common case: straight into guest memory, one readv. */
+			enum net_rx r = net_rx_read(nl, &h->iov[h->i0], (int)(h->ni - h->i0), h->cap, &len);
+			if (r == RX_DELIVERED)
+				net_rx_complete(nl, (size_t)len);
+			return r;
 		}
-		net_rx_release(nl, 0);
-		/* EAGAIN: nothing to read; 0: end of file; other errors count as lost frames. */
-		if (len <= 0) {
-			if (len < 0 && len != -EAGAIN)
-				st->drops++;
-			return RX_EMPTY;
-		}
-		st->drops++; /* a runt without a whole vnet header */
-		return RX_DONE;
+		if (!h->cap)
+			return RX_NO_BUFFERS;
+		/* The held buffers might not hold the next frame (or are in too many pieces for
+		 * one read): read it aside and deliver it once they do. */
+		struct iovec b = {.iov_base = nl->bounce, .iov_len = NET_RX_MAX};
+		enum net_rx r = net_rx_read(nl, &b, 1, NET_RX_MAX, &len);
+		if (r != RX_DELIVERED)
+			return r;
+		nl->pend_len = (size_t)len;
 	}
-	/* The buffers on offer might not hold the next frame: read it aside and deliver it when
-	 * they do. */
-	net_rx_release(nl, 0);
-	struct iovec b = {.iov_base = nl->bounce, .iov_len = NET_RX_MAX};
-	ssize_t len = be->ops->recv(be, &b, 1);
-	if (len < 0 || len == 0) {
-		if (len < 0 && len != -EAGAIN)
-			st->drops++;
-		return RX_EMPTY;
-	}
-	if (len < (ssize_t)NET_HDR_LEN) {
-		st->drops++;
-		return RX_DONE;
-	}
-	nl->pend_len = len;
-	return RX_AGAIN;
+	return net_rx_deliver_pending(nl);
 }
 
 int net_loop_rx(struct net_loop *nl)
@@ -274,8 +365,8 @@ int net_loop_rx(struct net_loop *nl)
 	struct virtio_net *n = nl->n;
 	struct virtq *vq = net_vq(nl, NET_Q_RX);
 	uint16_t used0 = vq->used_idx;
-	int done = 0;
-	bool budget = n->be.fd >= 0;
+	int frames = 0, steps;
+	bool broken = false;
 	if (nl->rx_starved)
 		return 0;
 	if (!vq->ready) {
@@ -285,30 +376,36 @@ int net_loop_rx(struct net_loop *nl)
 		net_be_update(nl);
 		return 0;
 	}
-	while (!budget || done < NET_RX_BUDGET) {
-		enum net_rx r = net_rx_one(nl);
-		if (r == RX_DONE) {
-			done++;
+	/* Every step costs one, whatever it ended in. */
+	for (steps = 0; steps < NET_RX_BUDGET; steps++) {
+		enum net_rx r = net_rx_step(nl);
+		if (r == RX_DELIVERED || r == RX_DROPPED) {
+			frames++;
 			continue;
 		}
-		if (r == RX_AGAIN)
-			continue;
-		if (r == RX_EMPTY)
-			break;
+		if (r == RX_NO_BUFFERS) {
+			/* 2.7.10: ask for a kick, then re-check for buffers that raced it. */
+			if (virtq_set_notify(vq, true))
+				continue;
+			nl->rx_starved = true;
+			net_be_update(nl);
+		}
 		if (r == RX_BROKEN) {
-			virtio_net_needs_reset(n, NET_Q_RX);
-			break;
+			/* Nothing held is used again: the driver must reset the device. */
+			net_rx_forget(nl);
+			nl->rx_starved = true;
+			net_be_update(nl);
+			broken = true;
 		}
-		/* RX_NO_BUFFERS: 2.7.10 ask for a kick, then re-check for buffers that raced it. */
-		if (virtq_set_notify(vq, true))
-			continue;
-		nl->rx_starved = true;
-		net_be_update(nl);
-		break;
+		break; /* RX_NO_BUFFERS, RX_BACKEND_EMPTY, RX_BROKEN */
 	}
 	if (vq->used_idx != used0)
 		virtio_net_notify(n, NET_Q_RX);
-	return done;
+	if (broken)
+		virtio_net_needs_reset(n, NET_Q_RX);
+	else if (steps == NET_RX_BUDGET && n->be.fd < 0)
+		net_kick(nl, NET_Q_RX); /* a backend without an fd (slirp) does not signal again */
+	return frames;
 }
 
 int net_loop_rx_kick(struct net_loop *nl)
@@ -336,6 +433,7 @@ struct net_loop *net_loop_new(struct virtio_net *n)
 	}
 	nl->n = n;
 	nl->mrg = n->vdev.features & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	nl->rx_need = net_rx_need(n);
 	return nl;
 }
 
@@ -434,10 +532,8 @@ static int net_loop_dp_start(struct virtio_net *n, struct loop *l)
 		return err;
 	}
 	/* RX kicks only matter once we run out of buffers. Chains the driver queued before
-	 * DRIVER_OK are picked up now: the I/O thread does not run yet. */
+	 * DRIVER_OK are the I/O thread's first work: net_start() kicks both queues. */
 	virtq_set_notify(&vdev->vq[NET_Q_RX], false);
-	net_loop_tx(nl);
-	net_loop_rx(nl);
 	return 0;
 }
 

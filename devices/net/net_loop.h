@@ -3,8 +3,13 @@
  *
  * It watches the TX kick fd, the RX kick fd and the backend fd on the device's loop. TX chains are
  * written to the backend as they are (vnet header first); RX frames are read into one chain, or
- * with MRG_RXBUF into as many chains as the frame needs (5.1.6.4). One interrupt per drained
- * batch, and kicks are suppressed while a queue is being drained (2.7.10). */
+ * with MRG_RXBUF into as many chains as the frame needs (5.1.6.4). RX chains popped ahead of need
+ * are kept for the next frames, never given back. One interrupt per drained batch, and kicks are
+ * suppressed while a queue is being drained (2.7.10).
+ *
+ * A chain the device cannot use (malformed, a TX chain with a writable part or shorter than the
+ * vnet header, an RX buffer with a readable part or shorter than the header) breaks the queue:
+ * NEEDS_RESET, and the queue is left alone until the driver resets the device. */
 #ifndef MINIVMM_NET_LOOP_H
 #define MINIVMM_NET_LOOP_H
 #include <stdbool.h>
@@ -12,6 +17,12 @@
 #include "devices/virtio/virtio_net.h"
 
 extern const struct net_datapath_ops net_loop_datapath;
+
+/* Work per round. Every step of a round counts against its budget, whatever its outcome (a frame
+ * moved or dropped, a chain found unusable, buffers that raced a re-enabled kick), so no guest
+ * can keep the I/O thread in one round. */
+#define NET_TX_BUDGET 256 /* chains per TX round before the RX side gets a turn */
+#define NET_RX_BUDGET 256 /* steps per RX round (an fd backend's loop comes back while readable) */
 
 struct net_loop;
 

@@ -121,8 +121,12 @@ void virtio_net_notify(struct virtio_net *n, int q)
 
 void virtio_net_needs_reset(struct virtio_net *n, int q)
 {
-	log_warn("net%d: malformed chain on queue %d: device needs reset", n->index, q);
+	static struct log_site site = LOG_SITE_INIT("net_queue_broken");
+	const char *why = n->vdev.vq[q].broken_why;
+	log_guest(&site, "net%d: queue %d broken (%s): device needs reset", n->index, q,
+		  why ? why : "malformed chain");
 	n->stats[q].drops++;
+	n->stats[q].broken++;
 	n->vdev.tops->needs_reset(&n->vdev);
 }
 
@@ -164,6 +168,8 @@ static uint8_t net_ctrl_mac(struct virtio_net *n, uint8_t cmd, const struct virt
 		pthread_mutex_lock(&n->cfg_lock);
 		memcpy(n->cfg.mac, mac, 6);
 		pthread_mutex_unlock(&n->cfg_lock);
+		/* 2.5.1: every config change moves config_generation (and is notified). */
+		n->vdev.tops->config_changed(&n->vdev);
 		return VIRTIO_NET_OK;
 	}
 	if (cmd != VIRTIO_NET_CTRL_MAC_TABLE_SET || !(n->vdev.features & BIT(VIRTIO_NET_F_CTRL_RX)))
@@ -267,8 +273,7 @@ static void *net_io_thread(void *opaque)
 {
 	struct virtio_net *n = opaque;
 	char name[16];
-	/* Started from a vCPU thread (DRIVER_OK), whose name it would inherit: top and the bench
-	 * tell the datapath's CPU time from the vCPUs' by this name. */
+	/* Named so top and the bench tell the datapath's CPU time from the other threads'. */
 	snprintf(name, sizeof(name), "net%d-io", n->index);
 	pthread_setname_np(pthread_self(), name);
 	while (!__atomic_load_n(&n->stopping, __ATOMIC_ACQUIRE))
@@ -329,6 +334,13 @@ static int net_start(struct virtio_dev *vdev)
 	if (err < 0)
 		goto fail;
 	n->running = true;
+	/* Buffers and frames the driver queued before DRIVER_OK are the I/O thread's first work,
+	 * as if the driver had kicked: start() itself never walks a ring. */
+	uint64_t one = 1;
+	for (int q = NET_Q_RX; q <= NET_Q_TX; q++)
+		if (vdev->vq[q].ready && write(vdev->tops->kick_fd(vdev, q), &one, sizeof(one)) < 0) {
+			/* An eventfd at its limit is readable already. */
+		}
 	return 0;
 fail:
 	log_err("net%d: cannot start the %s datapath: %s", n->index, n->datapath->name, strerror(-err));
@@ -431,11 +443,12 @@ void virtio_net_stats_print(const struct virtio_net *n, FILE *f)
 		bool kernel = q != NET_Q_CTRL && n->datapath && n->datapath->in_kernel;
 		/* With vhost the kernel handles kicks and moves packets: the VMM's counts stay near
 		 * zero, which is exactly what --stats is there to show. */
-		fprintf(f, "stats: net%d %s (%s) kicks=%llu interrupts=%llu packets=%llu bytes=%llu drops=%llu%s\n",
+		fprintf(f, "stats: net%d %s (%s) kicks=%llu interrupts=%llu packets=%llu bytes=%llu drops=%llu broken=%llu%s\n",
 			n->index, names[q], q == NET_Q_CTRL || !n->datapath ? "vmm" : n->datapath->name,
 			(unsigned long long)st->kicks, (unsigned long long)st->interrupts,
 			(unsigned long long)st->packets, (unsigned long long)st->bytes,
-			(unsigned long long)st->drops, kernel ? " (packets moved in the kernel)" : "");
+			(unsigned long long)st->drops, (unsigned long long)st->broken,
+			kernel ? " (packets moved in the kernel)" : "");
 	}
 }
 

@@ -21,8 +21,11 @@ enum { NET_Q_RX = 0, NET_Q_TX = 1, NET_Q_CTRL = 2, NET_NUM_QUEUES = 3 };
 
 #define NET_QUEUE_SIZE 256					    /* queue_max offered to the driver */
 #define NET_HDR_LEN    ((uint32_t)sizeof(struct virtio_net_hdr_v1)) /* 12: VERSION_1 (5.1.6) */
-/* The largest frame a backend may hand us: header + 64 KiB GSO frame + Ethernet/VLAN header. */
-#define NET_RX_MAX (NET_HDR_LEN + 65550)
+/* The largest Ethernet frame moved either way: a 64 KiB GSO (or jumbo) packet plus the Ethernet
+ * header and a VLAN tag. */
+#define NET_FRAME_MAX (65535u + 14u + 4u)
+/* The most a backend may hand us for one frame: the vnet header and NET_FRAME_MAX. */
+#define NET_RX_MAX (NET_HDR_LEN + NET_FRAME_MAX)
 
 /* Per-queue counters. Written only by the I/O thread; other threads (--stats) may read them
  * without locking (64-bit loads do not tear on the hosts we run on). */
@@ -32,14 +35,17 @@ struct net_queue_stats {
 	uint64_t packets;    /* frames (TX/RX) or commands (ctrl) completed */
 	uint64_t bytes;	     /* frame bytes, vnet header excluded */
 	uint64_t drops;	     /* frames or chains dropped (malformed, too big, backend error) */
+	uint64_t broken;     /* times a chain the device cannot use broke the queue (NEEDS_RESET) */
 };
 
 struct virtio_net;
 struct loop;
 
-/* Who moves frames for the rx/tx queues. start() runs on the thread that set DRIVER_OK, before the
- * I/O thread exists, and may add fds to the I/O thread's loop l; stop() runs after that thread
- * was joined and removes them again (the loop lives on: the next start reuses it). */
+/* Who moves frames for the rx/tx queues. start() runs on the main thread (the transport's lifecycle,
+ * after DRIVER_OK), before the I/O thread exists, and may add fds to the I/O thread's loop l; it
+ * must not walk the rings (the device kicks both queues once the I/O thread runs). stop() runs
+ * after that thread was joined and removes them again (the loop lives on: the next start reuses
+ * it). */
 struct net_datapath_ops {
 	const char *name;
 	int (*start)(struct virtio_net *n, struct loop *l);

@@ -35,9 +35,11 @@ struct virtio_pci {
 	struct msix msix;
 	struct virtio_dev *vdev;
 	struct virtio_pci_kvm_ops kops;
-	/* Guards the register state below. Recursive: a device op called under it (start, stop)
-	 * may call back into the transport ops. Device threads only use lock-free paths (kick_fd,
-	 * call_fd) or the atomics (needs_reset, isr, config_generation). */
+	/* Guards the register and lifecycle state below. Held only for register work: device ops
+	 * that wait on other threads (start, stop) run outside it, on the main thread
+	 * (virtio_pci_lifecycle_run), so a vCPU taking it never waits on a datapath. Device threads
+	 * only use lock-free paths (kick_fd, call_fd) or the atomics (needs_reset, isr,
+	 * config_generation). Lock order: the PCI config lock, then this, then the MSI-X lock. */
 	pthread_mutex_t lock;
 	uint32_t dfselect, gfselect;
 	uint64_t driver_features;
@@ -47,7 +49,15 @@ struct virtio_pci {
 	uint8_t config_generation; /* atomic */
 	uint8_t isr;		   /* atomic */
 	uint16_t queue_select;
-	bool started; /* ops->start succeeded and ops->stop not yet called */
+	/* Lifecycle (virtio_pci.h): vCPUs record what the driver asked for, the main thread brings
+	 * the device there. */
+	int lc_fd;	    /* eventfd: a lifecycle request is pending */
+	bool reset_pending; /* status 0 written while the device may run; status reads the old value */
+	bool failed;	    /* DRIVER_OK could not be honoured (NEEDS_RESET) until the next reset */
+	bool vqs_built;	    /* vdev->vq[] built from the queue registers since the last reset */
+	bool busy;	    /* the main thread is in ops->start/stop, outside the lock */
+	bool bus_master;    /* PCI_COMMAND_MASTER: without it the device does no DMA (stopped) */
+	bool started;	    /* ops->start succeeded and ops->stop not yet called */
 	struct vpci_queue q[VIRTIO_MAX_QUEUES];
 	uint8_t cfg_cap; /* offset of the VIRTIO_PCI_CAP_PCI_CFG capability */
 	int epfd, stop_fd;
@@ -123,7 +133,16 @@ static void interrupt(struct virtio_pci *vp, uint16_t vector, uint8_t isr_bit)
 
 static void config_interrupt(struct virtio_pci *vp)
 {
-	interrupt(vp, __atomic_load_n(&vp->msix_config, __ATOMIC_ACQUIRE), VIRTIO_PCI_ISR_CONFIG);
+	uint16_t vector = __atomic_load_n(&vp->msix_config, __ATOMIC_ACQUIRE);
+	if (msix_enabled(&vp->msix)) {
+		/* 4.1.4.5.1: the config bit is set before every configuration change notification,
+		 * MSI-X or not (a driver may read ISR to learn what happened); INTx stays quiet. */
+		__atomic_fetch_or(&vp->isr, VIRTIO_PCI_ISR_CONFIG, __ATOMIC_ACQ_REL);
+		if (vector != VIRTIO_MSI_NO_VECTOR)
+			msix_notify(&vp->msix, vector);
+		return;
+	}
+	interrupt(vp, vector, VIRTIO_PCI_ISR_CONFIG);
 }
 
 static void on_msix_changed(void *opaque, int vector)
@@ -184,14 +203,15 @@ static void queue_init_state(struct virtio_pci *vp, int q)
 	vq->desc = vq->driver = vq->device = 0;
 }
 
-/* 4.1.4.3.1: writing 0 to device_status resets the device. */
+static void lifecycle_signal(struct virtio_pci *vp)
+{
+	eventfd_write(vp->lc_fd, 1);
+}
+
+/* 4.1.4.3.1: the register side of a reset (status 0); the device is not running. */
 static void vpci_reset(struct virtio_pci *vp)
 {
 	struct virtio_dev *vdev = vp->vdev;
-	if (vp->started) {
-		vdev->ops->stop(vdev);
-		vp->started = false;
-	}
 	for (int q = 0; q < vdev->num_queues; q++) {
 		virtq_reset(&vdev->vq[q]);
 		queue_init_state(vp, q);
@@ -205,6 +225,7 @@ static void vpci_reset(struct virtio_pci *vp)
 	__atomic_store_n(&vp->msix_config, VIRTIO_MSI_NO_VECTOR, __ATOMIC_RELEASE);
 	vp->queue_select = 0;
 	vp->status = 0;
+	vp->reset_pending = vp->failed = vp->vqs_built = false;
 	__atomic_store_n(&vp->needs_reset, false, __ATOMIC_RELEASE);
 	/* 4.1.4.3.1: config_generation must differ across a reset so a driver re-reads config. */
 	__atomic_fetch_add(&vp->config_generation, 1, __ATOMIC_ACQ_REL);
@@ -234,46 +255,123 @@ static bool features_acceptable(struct virtio_pci *vp)
 	return true;
 }
 
-/* DRIVER_OK: every enabled queue must be valid in guest memory before the device runs. */
+/* DRIVER_OK: the main thread starts the device (virtio_pci_lifecycle_run). */
 static void driver_ok(struct virtio_pci *vp)
 {
-	struct virtio_dev *vdev = vp->vdev;
 	if (!(vp->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		vp->failed = true;
 		vpci_needs_reset(vp);
 		return;
 	}
-	for (int q = 0; q < vdev->num_queues; q++) {
-		struct vpci_queue *vq = &vp->q[q];
-		virtq_reset(&vdev->vq[q]);
-		if (!vq->enabled)
-			continue;
-		if (virtq_init(&vdev->vq[q], vdev->mem, vq->size, vq->desc, vq->driver, vq->device,
-			       vdev->features) != 0) {
-			vpci_needs_reset(vp);
-			return;
-		}
-	}
-	if (vdev->ops->start(vdev) != 0) {
-		vpci_needs_reset(vp);
-		return;
-	}
-	vp->started = true;
+	lifecycle_signal(vp);
 }
 
 static void status_write(struct virtio_pci *vp, uint8_t v)
 {
 	if (v == 0) {
-		vpci_reset(vp);
+		/* A device that runs, or may be starting, is stopped by the main thread; until then
+		 * device_status reads the old value and the driver keeps polling (4.1.4.3.2). One
+		 * that cannot run is reset here: it is register work only. */
+		if (vp->started || vp->busy || (vp->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+			vp->reset_pending = true;
+			lifecycle_signal(vp);
+		} else {
+			vpci_reset(vp);
+		}
 		return;
 	}
 	uint8_t old = vp->status;
 	uint8_t neu = v & ~VIRTIO_CONFIG_S_NEEDS_RESET; /* the device's bit, not the driver's */
+	if (old & ~neu) {
+		/* 2.1.1, 3.1.1: only a reset clears status bits. Taking one back (DRIVER_OK,
+		 * FEATURES_OK) would re-open what the running device relies on: it is a driver
+		 * error, and nothing else changes. */
+		vpci_needs_reset(vp);
+		return;
+	}
 	if ((neu & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK) &&
 	    !features_acceptable(vp))
 		neu &= ~VIRTIO_CONFIG_S_FEATURES_OK;
 	vp->status = neu;
 	if ((neu & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK))
 		driver_ok(vp);
+}
+
+/* --- lifecycle: the main thread starts and stops the device --- */
+
+/* Whether the device should run: the driver set DRIVER_OK, no reset is waiting, the queues could
+ * be set up, and the function may master the bus. A bus-master stop keeps the queues as they are
+ * (vqs_built): setting the bit again resumes where the device left off, as QEMU does. */
+static bool want_running(struct virtio_pci *vp)
+{
+	return (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->reset_pending && !vp->failed && vp->bus_master;
+}
+
+/* vdev->vq[] from the queue registers, once per DRIVER_OK: every enabled queue must be valid in
+ * guest memory before the device runs. */
+static bool queues_build(struct virtio_pci *vp)
+{
+	struct virtio_dev *vdev = vp->vdev;
+	for (int q = 0; q < vdev->num_queues; q++) {
+		struct vpci_queue *vq = &vp->q[q];
+		virtq_reset(&vdev->vq[q]);
+		if (vq->enabled && virtq_init(&vdev->vq[q], vdev->mem, vq->size, vq->desc, vq->driver,
+					      vq->device, vdev->features) != 0)
+			return false;
+	}
+	vp->vqs_built = true;
+	return true;
+}
+
+/* Transitions per call: a guest flipping its requests cannot keep the main loop here. */
+#define LIFECYCLE_STEPS 4
+
+int virtio_pci_lifecycle_fd(struct virtio_dev *vdev)
+{
+	return vpci_of(vdev)->lc_fd;
+}
+
+void virtio_pci_lifecycle_run(struct virtio_dev *vdev)
+{
+	struct virtio_pci *vp = vpci_of(vdev);
+	fd_drain(vp->lc_fd);
+	for (int step = 0;; step++) {
+		pthread_mutex_lock(&vp->lock);
+		bool want = want_running(vp);
+		if (want == vp->started) {
+			if (vp->reset_pending)
+				vpci_reset(vp);
+			pthread_mutex_unlock(&vp->lock);
+			return;
+		}
+		if (step == LIFECYCLE_STEPS) {
+			lifecycle_signal(vp); /* come back after the main loop's other work */
+			pthread_mutex_unlock(&vp->lock);
+			return;
+		}
+		if (want && !vp->vqs_built && !queues_build(vp)) {
+			vp->failed = true;
+			vpci_needs_reset(vp);
+			pthread_mutex_unlock(&vp->lock);
+			continue;
+		}
+		vp->busy = true;
+		pthread_mutex_unlock(&vp->lock);
+		int r = 0;
+		if (want)
+			r = vdev->ops->start(vdev);
+		else
+			vdev->ops->stop(vdev);
+		pthread_mutex_lock(&vp->lock);
+		vp->busy = false;
+		if (r == 0) {
+			vp->started = want;
+		} else {
+			vp->failed = true;
+			vpci_needs_reset(vp);
+		}
+		pthread_mutex_unlock(&vp->lock);
+	}
 }
 
 /* --- common configuration (4.1.4.3) --- */
@@ -322,6 +420,20 @@ static void common_image(struct virtio_pci *vp, uint8_t *img)
 	put(img, F(queue_used_lo), 8, vq->device);
 }
 
+/* queue_enable = 1: the ring must fit the 2.7 rules (power-of-two size, alignment, inside guest
+ * RAM) now, or the device needs a reset and will not start (a driver error, 2.1.2). */
+static void queue_enable(struct virtio_pci *vp, int q)
+{
+	struct vpci_queue *vq = &vp->q[q];
+	struct virtq probe;
+	if (virtq_init(&probe, vp->vdev->mem, vq->size, vq->desc, vq->driver, vq->device, 0) != 0) {
+		vp->failed = true;
+		vpci_needs_reset(vp);
+		return;
+	}
+	vq->enabled = true;
+}
+
 static uint16_t vector_checked(struct virtio_pci *vp, uint32_t v)
 {
 	/* 4.1.5.1.2: a vector the device cannot map reads back NO_VECTOR. */
@@ -338,7 +450,9 @@ static int common_field_write(struct virtio_pci *vp, size_t f, uint64_t v)
 {
 	uint16_t qs = vp->queue_select;
 	struct vpci_queue *vq = qs < vp->vdev->num_queues ? &vp->q[qs] : NULL;
-	bool locked = vq && vq->enabled; /* 4.1.4.3.2: no reconfiguring an enabled queue */
+	/* 4.1.4.3.2: no reconfiguring an enabled queue, and none at all once DRIVER_OK is set
+	 * (3.1.1: queue setup comes before it). The vector may change at any time. */
+	bool locked = vq && (vq->enabled || (vp->status & VIRTIO_CONFIG_S_DRIVER_OK));
 	switch (f) {
 	case F(device_feature_select):
 		vp->dfselect = v;
@@ -372,8 +486,9 @@ static int common_field_write(struct virtio_pci *vp, size_t f, uint64_t v)
 		}
 		break;
 	case F(queue_enable):
-		if (vq && v == 1)
-			vq->enabled = true;
+		/* 4.1.4.3.2: writing 0 is not allowed, and is ignored. */
+		if (vq && !locked && v == 1)
+			queue_enable(vp, qs);
 		break;
 	case F(queue_desc_lo):
 	case F(queue_desc_hi):
@@ -428,6 +543,9 @@ static int common_access(struct virtio_pci *vp, uint64_t off, uint8_t *data, uin
 		memcpy(data, img + off, n);
 		return -1;
 	}
+	/* 4.1.4.3.2: after writing 0 the driver waits for status 0 before touching anything. */
+	if (vp->reset_pending)
+		return -1;
 	memcpy(img + off, data, n);
 	int vq_changed = -1;
 	for (size_t i = 0; i < sizeof(common_fields) / sizeof(common_fields[0]); i++) {
@@ -475,7 +593,7 @@ static void vpci_bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
 			 * again here or by its own pci_intx(). */
 			data[0] = __atomic_exchange_n(&vp->isr, 0, __ATOMIC_ACQ_REL);
 			pci_intx(&vp->pci, 0);
-			if (__atomic_load_n(&vp->isr, __ATOMIC_ACQUIRE))
+			if (__atomic_load_n(&vp->isr, __ATOMIC_ACQUIRE) && !msix_enabled(&vp->msix))
 				pci_intx(&vp->pci, 1);
 		}
 	} else {
@@ -513,10 +631,26 @@ static void window_access(struct virtio_pci *vp, bool is_write)
 	d->bar[bar].fn(d->bar[bar].opaque, off, data, len, is_write);
 }
 
+/* Bus Master Enable (PCI command bit 2) changed: a device that may not master the bus must not
+ * touch guest memory (the datapath stops; kexec and driver unbind clear it). */
+static void bus_master_update(struct virtio_pci *vp)
+{
+	bool on = pci_bus_master(&vp->pci);
+	pthread_mutex_lock(&vp->lock);
+	if (on != vp->bus_master) {
+		vp->bus_master = on;
+		if (vp->status & VIRTIO_CONFIG_S_DRIVER_OK)
+			lifecycle_signal(vp);
+	}
+	pthread_mutex_unlock(&vp->lock);
+}
+
 static void vpci_cfg_write(struct pci_dev *d, uint32_t off, uint32_t len, uint32_t val)
 {
 	(void)val;
 	struct virtio_pci *vp = d->opaque;
+	if (off < PCI_COMMAND + 2 && off + len > PCI_COMMAND)
+		bus_master_update(vp);
 	msix_cfg_write(&vp->msix, off, len);
 	if (window_hit(vp, off, len))
 		window_access(vp, true);
@@ -668,6 +802,8 @@ static void vpci_free(struct virtio_pci *vp)
 		close(vp->epfd);
 	if (vp->stop_fd >= 0)
 		close(vp->stop_fd);
+	if (vp->lc_fd >= 0)
+		close(vp->lc_fd);
 	msix_free(&vp->msix);
 	pthread_mutex_destroy(&vp->lock);
 	free(vp);
@@ -686,12 +822,8 @@ int virtio_pci_create(struct virtio_dev *vdev, uint32_t class_code, const struct
 	vp->kops.ioeventfd = kops && kops->ioeventfd ? kops->ioeventfd : ioeventfd_real;
 	vp->kops.irqfd = kops && kops->irqfd ? kops->irqfd : irq_irqfd;
 	vp->kops.msix = kops ? kops->msix : NULL;
-	pthread_mutexattr_t a;
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&vp->lock, &a);
-	pthread_mutexattr_destroy(&a);
-	vp->stop_fd = -1;
+	pthread_mutex_init(&vp->lock, NULL);
+	vp->stop_fd = vp->lc_fd = -1;
 	for (int q = 0; q < VIRTIO_MAX_QUEUES; q++) {
 		vp->q[q].kick_fd = vp->q[q].call_fd = -1;
 		vp->q[q].irqfd_gsi = -1;
@@ -699,7 +831,8 @@ int virtio_pci_create(struct virtio_dev *vdev, uint32_t class_code, const struct
 	int r;
 	vp->epfd = epoll_create1(EPOLL_CLOEXEC);
 	vp->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (vp->epfd < 0 || vp->stop_fd < 0)
+	vp->lc_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (vp->epfd < 0 || vp->stop_fd < 0 || vp->lc_fd < 0)
 		goto fail_errno;
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = POLL_STOP};
 	if (epoll_ctl(vp->epfd, EPOLL_CTL_ADD, vp->stop_fd, &ev))
@@ -773,11 +906,12 @@ void virtio_pci_destroy(struct virtio_dev *vdev)
 	eventfd_write(vp->stop_fd, 1);
 	if (vp->poller_running)
 		pthread_join(vp->poller, NULL);
-	pthread_mutex_lock(&vp->lock);
+	/* The vCPUs are gone: nothing else touches the lifecycle state now. */
 	if (vp->started) {
 		vdev->ops->stop(vdev);
 		vp->started = false;
 	}
+	pthread_mutex_lock(&vp->lock);
 	for (int q = 0; q < vdev->num_queues; q++) {
 		struct vpci_queue *vq = &vp->q[q];
 		if (vq->ioev_addr)

@@ -6,7 +6,16 @@
  * Each queue has a kick eventfd (KVM_IOEVENTFD on its doorbell, or written by the transport for
  * notifications that trap) and a call eventfd: bound by KVM irqfd to the queue's MSI-X route while
  * that vector is unmasked, otherwise watched by the transport's poller, which sets the MSI-X
- * pending bit or ISR bit 0 + INTx. The transport never knows what the device does. */
+ * pending bit or ISR bit 0 + INTx. The transport never knows what the device does.
+ *
+ * Lifecycle: a vCPU never starts or stops the device. A DRIVER_OK or reset (status 0) write only
+ * records the request and signals the lifecycle eventfd; the owner of the device's lifecycle (the
+ * main loop in vmm/main.c, or a test) calls virtio_pci_lifecycle_run() when it is readable, which
+ * builds the queues and calls ops->start / ops->stop (joining I/O threads, vhost ioctls) outside
+ * the transport's register lock. Until a reset is done device_status reads the old, non-zero value
+ * and every other common-config write is ignored: the driver polls until it reads 0 (4.1.4.3.2).
+ * Clearing Bus Master Enable in the PCI command register stops a running device the same way (no
+ * DMA without it); setting it again resumes it with its queues as they were. */
 #ifndef MINIVMM_VIRTIO_PCI_H
 #define MINIVMM_VIRTIO_PCI_H
 #include <stdbool.h>
@@ -46,6 +55,13 @@ int virtio_pci_create(struct virtio_dev *vdev, uint32_t class_code, const struct
 void virtio_pci_destroy(struct virtio_dev *vdev);
 
 struct pci_dev *virtio_pci_dev(struct virtio_dev *vdev);
+
+/* The lifecycle eventfd: readable when a start or stop is pending ... */
+int virtio_pci_lifecycle_fd(struct virtio_dev *vdev);
+/* ... which this performs (reads the eventfd first). Runs on the lifecycle owner's thread (the
+ * main thread), never on a vCPU; may block on the device's I/O thread. Does a bounded number of
+ * transitions per call and signals the eventfd again if work is left. */
+void virtio_pci_lifecycle_run(struct virtio_dev *vdev);
 
 /* The poller, for call fds KVM cannot deliver directly (masked vector, INTx mode):
  * an epoll fd that is readable when virtio_pci_poll() has work, for embedding in a loop ... */

@@ -47,6 +47,11 @@ static int vq_break(struct virtq *vq, const char *why)
 	return -1;
 }
 
+void virtq_break(struct virtq *vq, const char *why)
+{
+	vq_break(vq, why);
+}
+
 int virtq_init(struct virtq *vq, const struct guest_mem *mem, uint16_t size, uint64_t desc,
 	       uint64_t avail, uint64_t used, uint64_t features)
 {

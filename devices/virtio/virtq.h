@@ -70,6 +70,9 @@ uint16_t virtq_avail_count(const struct virtq *vq);
  * (at most size of them), optionally ending in one indirect descriptor whose table holds at most
  * VIRTQ_MAX_SIZE entries; it may hold at most VIRTQ_MAX_SIZE non-empty buffers in all. */
 int virtq_pop(struct virtq *vq, struct virtq_elem *e);
+/* Marks the queue broken (as a malformed chain does) because the device cannot use what the
+ * driver put in it, e.g. a chain in the wrong direction: pops fail from now on until reset. */
+void virtq_break(struct virtq *vq, const char *why);
 /* Gives back the last n popped chains (pop undone), e.g. when the backend had no room. */
 void virtq_unpop(struct virtq *vq, uint16_t n);
 /* Adds head with `len` bytes written to the used ring after the entries already pushed (not yet

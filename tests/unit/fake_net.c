@@ -20,7 +20,10 @@ static ssize_t fnb_send(struct net_backend *be, const struct iovec *iov, int iov
 
 static ssize_t fnb_recv(struct net_backend *be, const struct iovec *iov, int iovcnt)
 {
-	ssize_t n = readv(be->fd, iov, iovcnt);
+	((struct fake_net *)be->priv)->recvs++;
+	/* MSG_TRUNC: a frame longer than iov reports its whole length, as a tap's read() does. */
+	struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+	ssize_t n = recvmsg(be->fd, &m, MSG_TRUNC);
 	return n < 0 ? -errno : n;
 }
 
@@ -65,7 +68,7 @@ static int fnt_call_fd(struct virtio_dev *vdev, int q)
 
 static void fnt_config_changed(struct virtio_dev *vdev)
 {
-	(void)vdev;
+	((struct fake_net *)vdev->transport)->config_changes++;
 }
 
 static void fnt_needs_reset(struct virtio_dev *vdev)
@@ -105,7 +108,7 @@ int fake_net_create(struct fake_net *t, const struct net_opts *opts)
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	t->wire = sv[1];
 	struct net_backend be = {.ops = &fake_net_backend_ops, .fd = sv[0], .priv = t};
-	int r = virtio_net_init_backend(&t->n, opts, 0, &t->fr[0].mem, &be);
+	int r = virtio_net_init_backend(&t->n, opts, 0, &t->fr[t->mem_q].mem, &be);
 	if (r < 0)
 		return r;
 	t->n.vdev.tops = &fake_net_transport_ops;

@@ -5,7 +5,8 @@
  * The backend ("socketpair") sends and receives a SEQPACKET message per frame (vnet header +
  * frame), just as a tap does; `wire` is the far end, what the tap's network would see. It records
  * what the device asks of it (set_offloads() values, close() calls) and can pretend to be full
- * (eagain). The transport answers kick_fd/call_fd with the per-queue eventfds and counts
+ * (eagain). Like a tap, recv() of a frame longer than the buffers offered returns the frame's whole
+ * length (the rest is cut). The transport answers kick_fd/call_fd with the per-queue eventfds and counts
  * needs_reset() calls.
  *
  * Typical use:
@@ -31,15 +32,18 @@
 struct fake_net {
 	struct fake_ring fr[NET_NUM_QUEUES]; /* the driver's side of each queue */
 	struct virtio_net n;
-	int wire; /* the far end of the socketpair; -1 until fake_net_create() */
+	int wire;  /* the far end of the socketpair; -1 until fake_net_create() */
+	int mem_q; /* the queue whose ring memory is the device's guest memory (default 0) */
 	int kick[NET_NUM_QUEUES], call[NET_NUM_QUEUES];
-	int needs_reset; /* needs_reset() calls */
+	int needs_reset;    /* needs_reset() calls */
+	int config_changes; /* config_changed() calls */
 	/* The backend. */
 	bool eagain;		  /* send() pretends the tap is full */
 	uint64_t be_offloads;	  /* offload_features() answer */
 	uint64_t offloads_set[8]; /* set_offloads() values, in order (the first 8) */
 	int n_offloads_set;
 	int be_closes;
+	int recvs; /* recv() calls (bounded-work tests count them) */
 };
 
 /* Backend and transport ops over a struct fake_net (be->priv, vdev->transport), for tests that
@@ -50,7 +54,7 @@ extern const struct virtio_transport_ops fake_net_transport_ops;
 /* Allocates the rings (qsize entries, data_bytes of data area each) and the eventfds; no device
  * yet. */
 struct fake_net *fake_net_new(uint16_t qsize, uint64_t data_bytes);
-/* Creates the socketpair and the device over it (virtio_net_init_backend() with the first ring's
+/* Creates the socketpair and the device over it (virtio_net_init_backend() with ring mem_q's
  * memory as guest memory) and returns its result; on success the device uses the fake transport.
  * On failure the device has already closed its end of the socketpair. */
 int fake_net_create(struct fake_net *t, const struct net_opts *opts);

@@ -892,9 +892,9 @@ START_TEST(stats_say_rx_and_tx_are_counted_in_the_kernel_with_vhost)
 	tnet_open_vhost();
 	char *s = stats_text();
 	ck_assert_ptr_nonnull(strstr(s, "stats: net0 rx (vhost) kicks=0 interrupts=0 packets=0 bytes=0 "
-					"drops=0 (packets moved in the kernel)\n"));
+					"drops=0 broken=0 (packets moved in the kernel)\n"));
 	ck_assert_ptr_nonnull(strstr(s, "stats: net0 tx (vhost) kicks=0 interrupts=0 packets=0 bytes=0 "
-					"drops=0 (packets moved in the kernel)\n"));
+					"drops=0 broken=0 (packets moved in the kernel)\n"));
 	ck_assert_ptr_nonnull(strstr(s, "stats: net0 ctrl (vmm) kicks=0 interrupts=0 packets=0"));
 	ck_assert_int_eq(lines(s), 3);
 	free(s);
@@ -904,7 +904,7 @@ START_TEST(stats_say_rx_and_tx_are_counted_in_the_kernel_with_vhost)
 	s = stats_text();
 	ck_assert_ptr_null(strstr(s, "in the kernel"));
 	ck_assert_ptr_nonnull(
-	    strstr(s, "stats: net0 tx (userspace) kicks=0 interrupts=0 packets=5 bytes=0 drops=0\n"));
+	    strstr(s, "stats: net0 tx (userspace) kicks=0 interrupts=0 packets=5 bytes=0 drops=0 broken=0\n"));
 	free(s);
 	tnet_close(true);
 }

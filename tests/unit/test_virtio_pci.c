@@ -8,10 +8,13 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_pci.h>
 #include <linux/virtio_ring.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "devices/msix.h"
@@ -19,6 +22,7 @@
 #include "devices/virtio/virtio_pci.h"
 #include "firmware/layout.h"
 #include "tests/unit/fake_kvm.h"
+#include "tests/unit/fake_net.h"
 #include "tests/unit/unit.h"
 #include "vmm/bus.h"
 
@@ -35,6 +39,9 @@ static struct {
 	int refuse_features, start_ret;
 	uint8_t config[8];
 	bool vq0_ready_at_start;
+	/* With stop_gate set (a pipe's read end), stop() signals stop_entered (an eventfd) and
+	 * blocks until a byte arrives: an I/O thread that takes its time to join. */
+	int stop_gate, stop_entered;
 } fd;
 
 static uint64_t fd_features(struct virtio_dev *v)
@@ -69,6 +76,11 @@ static void fd_stop(struct virtio_dev *v)
 {
 	(void)v;
 	fd.stop_calls++;
+	if (fd.stop_gate > 0) {
+		char c;
+		eventfd_write(fd.stop_entered, 1);
+		ck_assert_int_eq(read(fd.stop_gate, &c, 1), 1);
+	}
 }
 static void fd_irq_changed(struct virtio_dev *v, int q)
 {
@@ -93,9 +105,16 @@ static const struct virtio_pci_kvm_ops fake_ops = {
 };
 
 static uint8_t *ram;
+static struct pci_dev *pd;
+
+static void bus_master(bool on)
+{
+	uint16_t cmd = pci_cfg_read(pd, PCI_COMMAND, 2);
+	pci_cfg_write(pd, PCI_COMMAND, 2, on ? cmd | PCI_COMMAND_MASTER : cmd & ~PCI_COMMAND_MASTER);
+}
+
 static struct guest_mem mem;
 static struct virtio_dev vdev;
-static struct pci_dev *pd;
 
 static void setup(void)
 {
@@ -116,6 +135,7 @@ static void setup(void)
 	vdev.config_len = 8;
 	ck_assert_int_eq(virtio_pci_create(&vdev, 0x020000, &fake_ops), 0);
 	pd = virtio_pci_dev(&vdev);
+	bus_master(true); /* as Linux's virtio_pci_probe does (pci_set_master) */
 }
 
 static void teardown(void)
@@ -172,6 +192,13 @@ static void negotiate(uint64_t f)
 	CW(device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	driver_features(f);
 	CW(device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER | VIRTIO_CONFIG_S_FEATURES_OK);
+}
+
+/* A status write, then what the main loop does when the lifecycle eventfd fires. */
+static void set_status(uint8_t v)
+{
+	CW(device_status, v);
+	virtio_pci_lifecycle_run(&vdev);
 }
 
 #define ST_ALL_OK                                                                                            \
@@ -342,7 +369,7 @@ START_TEST(driver_ok_inits_enabled_queues_and_starts_device)
 	CW(queue_desc_lo, 0x8000);
 	ck_assert_uint_eq(CR(queue_desc_lo), 0x1000);
 	ck_assert_int_eq(fd.start_calls, 0);
-	CW(device_status, ST_ALL_OK);
+	set_status(ST_ALL_OK);
 	ck_assert_int_eq(fd.start_calls, 1);
 	ck_assert(fd.vq0_ready_at_start);
 	ck_assert_uint_eq(vdev.vq[0].size, 8);
@@ -359,14 +386,14 @@ START_TEST(bad_queue_address_sets_needs_reset)
 {
 	negotiate(VERSION_1);
 	queue_setup(0, MEM_SIZE - 0x100); /* used ring past the end of RAM */
-	CW(device_status, ST_ALL_OK);
+	set_status(ST_ALL_OK);
 	ck_assert_int_eq(fd.start_calls, 0);
 	ck_assert(CR(device_status) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	/* Config change notification, INTx mode: ISR bit 1 and the line. */
 	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 1);
 	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
 	/* The driver's reset clears it. */
-	CW(device_status, 0);
+	set_status(0);
 	ck_assert_uint_eq(CR(device_status), 0);
 }
 END_TEST
@@ -376,10 +403,10 @@ START_TEST(failed_start_sets_needs_reset)
 	fd.start_ret = -1;
 	negotiate(VERSION_1);
 	queue_setup(0, 0x1000);
-	CW(device_status, ST_ALL_OK);
+	set_status(ST_ALL_OK);
 	ck_assert_int_eq(fd.start_calls, 1);
 	ck_assert(CR(device_status) & VIRTIO_CONFIG_S_NEEDS_RESET);
-	CW(device_status, 0);
+	set_status(0);
 	ck_assert_int_eq(fd.stop_calls, 0); /* never started */
 }
 END_TEST
@@ -394,7 +421,9 @@ START_TEST(device_needs_reset_raises_config_vector)
 	ck_assert(CR(device_status) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	ck_assert_int_eq(fake_kvm.nsignal, 1);
 	ck_assert_uint_eq(fake_kvm.signal[0].data, 0x77);
-	/* MSI-X mode: ISR is left alone. */
+	/* MSI-X mode: ISR bit 1 is set all the same (4.1.4.5.1), the INTx line stays low. */
+	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 0);
+	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
 	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), 0);
 	/* The driver cannot set or clear NEEDS_RESET itself. */
 	CW(device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE);
@@ -409,6 +438,22 @@ START_TEST(config_changed_bumps_generation_and_interrupts)
 	ck_assert_uint_eq(CR(config_generation), (uint8_t)(g + 1));
 	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 1);
 	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
+}
+END_TEST
+
+START_TEST(config_change_under_msix_sets_isr_config_bit)
+{
+	msix_enable();
+	msix_entry(2, 0x78, false);
+	CW(msix_config, 2);
+	uint8_t g = CR(config_generation);
+	vdev.tops->config_changed(&vdev);
+	ck_assert_uint_eq(CR(config_generation), (uint8_t)(g + 1));
+	ck_assert_int_eq(fake_kvm.nsignal, 1);
+	ck_assert_uint_eq(fake_kvm.signal[0].data, 0x78);
+	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 0);
+	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), VIRTIO_PCI_ISR_CONFIG);
+	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 0);
 }
 END_TEST
 
@@ -431,13 +476,13 @@ START_TEST(reset_returns_registers_to_initial_state)
 	queue_setup(0, 0x1000);
 	CW(queue_msix_vector, 1);
 	queue_setup(1, 0x2000);
-	CW(device_status, ST_ALL_OK);
+	set_status(ST_ALL_OK);
 	CW(device_feature_select, 1);
 	vdev.tops->config_changed(&vdev);
 	ck_assert_int_eq(fd.start_calls, 1);
 	ck_assert(vdev.vq[0].ready);
 
-	CW(device_status, 0);
+	set_status(0);
 	ck_assert_int_eq(fd.stop_calls, 1);
 	ck_assert(!vdev.vq[0].ready && !vdev.vq[1].ready);
 	ck_assert_uint_eq(vdev.features, 0);
@@ -465,8 +510,373 @@ START_TEST(reset_returns_registers_to_initial_state)
 	/* And the device can be brought up again. */
 	negotiate(VERSION_1);
 	queue_setup(0, 0x1000);
-	CW(device_status, ST_ALL_OK);
+	set_status(ST_ALL_OK);
 	ck_assert_int_eq(fd.start_calls, 2);
+}
+END_TEST
+
+START_TEST(driver_ok_write_only_requests_the_start)
+{
+	negotiate(VERSION_1);
+	queue_setup(0, 0x1000);
+	CW(device_status, ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 0);
+	ck_assert(!vdev.vq[0].ready);
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK);
+	ck_assert(fd_readable(virtio_pci_lifecycle_fd(&vdev)));
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_eq(fd.start_calls, 1);
+	ck_assert(vdev.vq[0].ready);
+}
+END_TEST
+
+START_TEST(reset_write_returns_at_once_and_status_reads_old_value_until_lifecycle_runs)
+{
+	negotiate(VERSION_1);
+	queue_setup(0, 0x1000);
+	set_status(ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 1);
+	/* The writing (vCPU) thread does not stop the device: that may wait on its I/O thread. */
+	CW(device_status, 0);
+	ck_assert_int_eq(fd.stop_calls, 0);
+	/* Linux polls until it reads 0; meanwhile the device is untouched and writes are ignored. */
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK);
+	ck_assert(vdev.vq[0].ready);
+	CW(queue_select, 1);
+	ck_assert_uint_eq(CR(queue_select), 0);
+	ck_assert(fd_readable(virtio_pci_lifecycle_fd(&vdev)));
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_eq(fd.stop_calls, 1);
+	ck_assert_uint_eq(CR(device_status), 0);
+	ck_assert(!vdev.vq[0].ready);
+	/* And a reset of a device that never ran is immediate (Linux's probe starts with one). */
+	CW(device_status, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	CW(device_status, 0);
+	ck_assert_uint_eq(CR(device_status), 0);
+	ck_assert(!fd_readable(virtio_pci_lifecycle_fd(&vdev)));
+}
+END_TEST
+
+START_TEST(reset_before_the_start_ran_cancels_it)
+{
+	negotiate(VERSION_1);
+	queue_setup(0, 0x1000);
+	CW(device_status, ST_ALL_OK);
+	CW(device_status, 0);
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK);
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_eq(fd.start_calls, 0);
+	ck_assert_int_eq(fd.stop_calls, 0);
+	ck_assert_uint_eq(CR(device_status), 0);
+}
+END_TEST
+
+static void *lifecycle_thread(void *arg)
+{
+	(void)arg;
+	virtio_pci_lifecycle_run(&vdev);
+	return NULL;
+}
+
+START_TEST(register_access_during_a_slow_stop_does_not_wait)
+{
+	int gate[2];
+	ck_assert_int_eq(pipe(gate), 0);
+	fd.stop_gate = gate[0];
+	fd.stop_entered = eventfd(0, 0);
+	negotiate(VERSION_1);
+	queue_setup(0, 0x1000);
+	set_status(ST_ALL_OK);
+	CW(device_status, 0);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, lifecycle_thread, NULL), 0);
+	eventfd_t v;
+	ck_assert_int_eq(eventfd_read(fd.stop_entered, &v), 0); /* blocks until stop() runs */
+	/* stop() is stuck: a vCPU's register accesses still complete (a hang fails by timeout). */
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK);
+	CW(msix_config, 1);
+	ck_assert_uint_eq(CR(num_queues), NQ);
+	ck_assert_int_eq(write(gate[1], "x", 1), 1);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(fd.stop_calls, 1);
+	ck_assert_uint_eq(CR(device_status), 0);
+	close(gate[0]);
+	close(gate[1]);
+	close(fd.stop_entered);
+}
+END_TEST
+
+/* --- the status state machine (2.1, 3.1.1, 4.1.4.3) --- */
+
+#define ST_A   VIRTIO_CONFIG_S_ACKNOWLEDGE
+#define ST_D   VIRTIO_CONFIG_S_DRIVER
+#define ST_F   VIRTIO_CONFIG_S_FEATURES_OK
+#define ST_OK  VIRTIO_CONFIG_S_DRIVER_OK
+#define ST_NR  VIRTIO_CONFIG_S_NEEDS_RESET
+#define ST_BAD VIRTIO_CONFIG_S_FAILED
+
+/* Brings the device to `to` the way a driver does (queue 0 set up before DRIVER_OK). */
+static void status_reach(uint8_t to)
+{
+	uint8_t st = 0;
+	static const uint8_t order[] = {ST_A, ST_D, ST_F, ST_OK};
+	for (unsigned i = 0; i < sizeof(order); i++) {
+		if (!(to & order[i]))
+			continue;
+		if (order[i] == ST_F)
+			driver_features(VERSION_1);
+		if (order[i] == ST_OK)
+			queue_setup(0, 0x1000);
+		st |= order[i];
+		set_status(st);
+	}
+	ck_assert_uint_eq(CR(device_status), to);
+}
+
+static const struct status_case {
+	const char *name;
+	uint8_t from, write, expect;
+} status_cases[] = {
+    {"clearing DRIVER_OK", ST_A | ST_D | ST_F | ST_OK, ST_A | ST_D | ST_F, ST_A | ST_D | ST_F | ST_OK | ST_NR},
+    {"clearing FEATURES_OK", ST_A | ST_D | ST_F, ST_A | ST_D, ST_A | ST_D | ST_F | ST_NR},
+    {"clearing ACKNOWLEDGE", ST_A | ST_D, ST_D, ST_A | ST_D | ST_NR},
+    {"DRIVER_OK without FEATURES_OK", ST_A | ST_D, ST_A | ST_D | ST_OK, ST_A | ST_D | ST_OK | ST_NR},
+    {"adding the next bit", ST_A, ST_A | ST_D, ST_A | ST_D},
+    {"FAILED is the driver's to set", ST_A | ST_D, ST_A | ST_D | ST_BAD, ST_A | ST_D | ST_BAD},
+    {"NEEDS_RESET is not the driver's", ST_A, ST_A | ST_NR, ST_A},
+};
+
+START_TEST(status_write_follows_the_state_machine)
+{
+	const struct status_case *c = &status_cases[_i];
+	status_reach(c->from);
+	set_status(c->write);
+	ck_assert_msg(CR(device_status) == c->expect, "%s: status %#x, want %#x", c->name, CR(device_status),
+		      c->expect);
+}
+END_TEST
+
+START_TEST(clearing_driver_ok_without_reset_sets_needs_reset_and_keeps_queues)
+{
+	status_reach(ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 1);
+	vdev.vq[0].last_avail = 5; /* the running device's progress */
+	set_status(ST_A | ST_D | ST_F);
+	ck_assert(CR(device_status) & ST_NR);
+	/* Setting it again re-initialises nothing: no second start, the live ring untouched. */
+	set_status(ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 1);
+	ck_assert_int_eq(fd.stop_calls, 0);
+	ck_assert(vdev.vq[0].ready);
+	ck_assert_uint_eq(vdev.vq[0].last_avail, 5);
+	ck_assert_uint_eq(vdev.vq[0].desc_gpa, 0x1000);
+	/* Only a reset clears it. */
+	set_status(0);
+	ck_assert_uint_eq(CR(device_status), 0);
+	ck_assert_int_eq(fd.stop_calls, 1);
+}
+END_TEST
+
+START_TEST(features_stay_fixed_after_features_ok_even_if_the_driver_clears_it)
+{
+	status_reach(ST_A | ST_D | ST_F);
+	set_status(ST_A | ST_D); /* attempts to re-open negotiation */
+	driver_features(VERSION_1 | (1ull << 5));
+	set_status(ST_A | ST_D | ST_F);
+	ck_assert_uint_eq(vdev.features, VERSION_1);
+	CW(guest_feature_select, 0);
+	ck_assert_uint_eq(CR(guest_feature), 0);
+	ck_assert_int_eq(fd.set_features_calls, 1);
+}
+END_TEST
+
+/* Each queue register write after DRIVER_OK, on a queue that was not enabled: all ignored. */
+static const struct {
+	size_t off, len;
+	uint32_t v;
+} late_queue_writes[] = {
+    {C(queue_size), 2, 16},	 {C(queue_desc_lo), 4, 0x3000},	 {C(queue_desc_hi), 4, 1},
+    {C(queue_avail_lo), 4, 0x3100}, {C(queue_avail_hi), 4, 1}, {C(queue_used_lo), 4, 0x3200},
+    {C(queue_used_hi), 4, 1},	 {C(queue_enable), 2, 1},
+};
+
+START_TEST(queue_registers_are_frozen_after_driver_ok)
+{
+	status_reach(ST_ALL_OK);
+	CW(queue_select, 1);
+	uint32_t before = rd(late_queue_writes[_i].off, late_queue_writes[_i].len);
+	wr(late_queue_writes[_i].off, late_queue_writes[_i].len, late_queue_writes[_i].v);
+	ck_assert_uint_eq(rd(late_queue_writes[_i].off, late_queue_writes[_i].len), before);
+	ck_assert(!(CR(device_status) & ST_NR));
+	/* The vector is the exception (it may change at any time). */
+	CW(queue_msix_vector, 1);
+	ck_assert_uint_eq(CR(queue_msix_vector), 1);
+}
+END_TEST
+
+/* Ring geometries queue_enable must refuse (size 8: desc 128 bytes, avail 22, used 70). */
+static const struct {
+	const char *name;
+	uint64_t desc, avail, used;
+} bad_rings[] = {
+    {"descriptor table misaligned", 0x1008, 0x1100, 0x1200},
+    {"avail ring misaligned", 0x1000, 0x1101, 0x1200},
+    {"used ring misaligned", 0x1000, 0x1100, 0x1202},
+    {"descriptor table past RAM", MEM_SIZE - 0x40, 0x1100, 0x1200},
+    {"used ring past RAM", 0x1000, 0x1100, MEM_SIZE - 0x10},
+    {"avail ring at 2^64 - 2", 0x1000, UINT64_MAX - 1, 0x1200},
+};
+
+START_TEST(queue_enable_with_bad_geometry_sets_needs_reset)
+{
+	status_reach(ST_A | ST_D | ST_F);
+	CW(queue_select, 0);
+	CW(queue_size, 8);
+	CW(queue_desc_lo, (uint32_t)bad_rings[_i].desc);
+	CW(queue_desc_hi, bad_rings[_i].desc >> 32);
+	CW(queue_avail_lo, (uint32_t)bad_rings[_i].avail);
+	CW(queue_avail_hi, bad_rings[_i].avail >> 32);
+	CW(queue_used_lo, (uint32_t)bad_rings[_i].used);
+	CW(queue_used_hi, bad_rings[_i].used >> 32);
+	CW(queue_enable, 1);
+	ck_assert_msg(CR(device_status) & ST_NR, "%s", bad_rings[_i].name);
+	ck_assert_uint_eq(CR(queue_enable), 0);
+	/* The device does not start on it. */
+	set_status(ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 0);
+}
+END_TEST
+
+START_TEST(queue_enable_0_is_ignored)
+{
+	status_reach(ST_A | ST_D | ST_F);
+	queue_setup(0, 0x1000);
+	CW(queue_enable, 0);
+	ck_assert_uint_eq(CR(queue_enable), 1);
+	ck_assert(!(CR(device_status) & ST_NR));
+}
+END_TEST
+
+/* --- Bus Master Enable --- */
+
+START_TEST(bus_master_cleared_stops_the_device_and_set_resumes_it)
+{
+	status_reach(ST_ALL_OK);
+	vdev.vq[0].last_avail = 3; /* the running device's progress */
+	bus_master(false);
+	ck_assert_int_eq(fd.stop_calls, 0); /* the vCPU only asks */
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_eq(fd.stop_calls, 1);
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK); /* the driver's state is untouched */
+	bus_master(true);
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_eq(fd.start_calls, 2);
+	ck_assert(vdev.vq[0].ready);
+	ck_assert_uint_eq(vdev.vq[0].last_avail, 3); /* resumed, not re-initialised */
+	/* A reset while stopped that way stops nothing more. */
+	bus_master(false);
+	virtio_pci_lifecycle_run(&vdev);
+	set_status(0);
+	ck_assert_int_eq(fd.stop_calls, 2);
+	ck_assert_uint_eq(CR(device_status), 0);
+}
+END_TEST
+
+START_TEST(driver_ok_without_bus_master_waits_for_it)
+{
+	bus_master(false);
+	status_reach(ST_ALL_OK);
+	ck_assert_int_eq(fd.start_calls, 0);
+	bus_master(true);
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_eq(fd.start_calls, 1);
+}
+END_TEST
+
+/* virtio-net over this transport, with one queue (NQ_ONE: rx or tx) whose fake ring memory is the
+ * guest memory, and a socketpair for the tap. */
+static struct fake_net *NT;
+
+static void net_setup(void)
+{
+	pci_reset_all();
+	bus_reset();
+	fake_kvm_reset();
+	pci_set_line_fn(fake_kvm_line);
+}
+
+static void net_teardown(void)
+{
+	pci_set_line_fn(NULL);
+	pci_reset_all();
+	bus_reset();
+}
+
+static bool readable_within_2s(int fd_)
+{
+	struct pollfd p = {.fd = fd_, .events = POLLIN};
+	return poll(&p, 1, 2000) == 1;
+}
+
+START_TEST(bus_master_cleared_stops_net_dma_until_set_again)
+{
+	int q = _i ? NET_Q_TX : NET_Q_RX;
+	NT = fake_net_new(16, 1 << 16);
+	NT->mem_q = q;
+	struct net_opts o = {.kind = NET_TAP, .ifname = "tap7"};
+	ck_assert_int_eq(fake_net_create(NT, &o), 0);
+	struct virtio_dev *v = &NT->n.vdev;
+	ck_assert_int_eq(virtio_pci_create(v, 0x020000, &fake_ops), 0);
+	pd = virtio_pci_dev(v);
+	bus_master(true);
+	CW(device_status, ST_A | ST_D);
+	driver_features(VERSION_1);
+	CW(device_status, ST_A | ST_D | ST_F);
+	struct fake_ring *fr = &NT->fr[q];
+	CW(queue_select, q);
+	CW(queue_size, fr->size);
+	CW(queue_desc_lo, fr->desc_gpa);
+	CW(queue_avail_lo, fr->avail_gpa);
+	CW(queue_used_lo, fr->used_gpa);
+	CW(queue_enable, 1);
+	CW(device_status, ST_ALL_OK);
+	virtio_pci_lifecycle_run(v);
+	ck_assert(NT->n.running);
+
+	bus_master(false);
+	virtio_pci_lifecycle_run(v);
+	ck_assert(!NT->n.running); /* the I/O thread is gone: nothing can touch the rings */
+	uint8_t frame[NET_HDR_LEN + 60] = {0}, got[256];
+	memset(frame + NET_HDR_LEN, 0xab, 60);
+	if (q == NET_Q_RX) {
+		struct fake_seg s[] = {FAKE_IN(2048)};
+		fake_ring_send(fr, s, 1);
+		ck_assert_int_eq(send(NT->wire, frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
+	} else {
+		struct fake_seg s[] = {FAKE_OUT(frame, sizeof(frame))};
+		fake_ring_send(fr, s, 1);
+	}
+	wr(VIRTIO_PCI_NOTIFY_OFF + 4 * q, 2, q);
+	ck_assert_uint_eq(fake_ring_used_idx(fr), 0);
+	if (q == NET_Q_RX) /* the frame still waits in the "tap" */
+		ck_assert_int_eq(recv(NT->n.be.fd, got, sizeof(got), MSG_PEEK | MSG_DONTWAIT), (ssize_t)sizeof(frame));
+	else
+		ck_assert_int_lt(recv(NT->wire, got, sizeof(got), MSG_DONTWAIT), 0);
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK);
+
+	/* Set again: the device resumes and does the work it was given. */
+	bus_master(true);
+	virtio_pci_lifecycle_run(v);
+	ck_assert(NT->n.running);
+	if (q == NET_Q_RX) {
+		ck_assert(readable_within_2s(v->tops->call_fd(v, NET_Q_RX)));
+		ck_assert_uint_eq(fake_ring_used_idx(fr), 1);
+	} else {
+		ck_assert(readable_within_2s(NT->wire));
+		ck_assert_int_eq(recv(NT->wire, got, sizeof(got), MSG_DONTWAIT), (ssize_t)sizeof(frame));
+	}
+	virtio_pci_destroy(v);
+	fake_net_free(NT, true);
 }
 END_TEST
 
@@ -553,7 +963,7 @@ START_TEST(unmasked_vector_binds_call_fd_to_irqfd)
 	CW(queue_msix_vector, 1);
 	ck_assert_uint_eq(CR(queue_msix_vector), 1);
 	ck_assert_int_eq(fake_kvm_irqfd_gsi(call), -1); /* still masked */
-	CW(device_status, ST_ALL_OK);
+	set_status(ST_ALL_OK);
 	int before = fd.irq_changed_calls;
 	msix_entry(1, 0x61, false);
 	ck_assert_int_ge(fake_kvm_irqfd_gsi(call), 24);
@@ -575,7 +985,7 @@ START_TEST(unmasked_vector_binds_call_fd_to_irqfd)
 	ck_assert_int_eq(fake_kvm.nsignal, 1);
 	ck_assert_uint_eq(fake_kvm.signal[0].data, 0x61);
 	/* Reset unbinds. */
-	CW(device_status, 0);
+	set_status(0);
 	ck_assert_int_eq(fake_kvm_irqfd_gsi(call), -1);
 }
 END_TEST
@@ -621,14 +1031,34 @@ int main(void)
 	tcase_add_test(tc, failed_start_sets_needs_reset);
 	tcase_add_test(tc, device_needs_reset_raises_config_vector);
 	tcase_add_test(tc, config_changed_bumps_generation_and_interrupts);
+	tcase_add_test(tc, config_change_under_msix_sets_isr_config_bit);
 	tcase_add_test(tc, reset_returns_registers_to_initial_state);
+	tcase_add_test(tc, driver_ok_write_only_requests_the_start);
+	tcase_add_test(tc, reset_write_returns_at_once_and_status_reads_old_value_until_lifecycle_runs);
+	tcase_add_test(tc, reset_before_the_start_ran_cancels_it);
+	tcase_add_test(tc, register_access_during_a_slow_stop_does_not_wait);
 	tcase_add_test(tc, trapped_notify_signals_the_kick_eventfd);
+	tcase_add_loop_test(tc, status_write_follows_the_state_machine, 0,
+			    sizeof(status_cases) / sizeof(status_cases[0]));
+	tcase_add_test(tc, clearing_driver_ok_without_reset_sets_needs_reset_and_keeps_queues);
+	tcase_add_test(tc, features_stay_fixed_after_features_ok_even_if_the_driver_clears_it);
+	tcase_add_loop_test(tc, queue_registers_are_frozen_after_driver_ok, 0,
+			    sizeof(late_queue_writes) / sizeof(late_queue_writes[0]));
+	tcase_add_loop_test(tc, queue_enable_with_bad_geometry_sets_needs_reset, 0,
+			    sizeof(bad_rings) / sizeof(bad_rings[0]));
+	tcase_add_test(tc, queue_enable_0_is_ignored);
 	tcase_add_test(tc, ioeventfds_follow_the_bar);
 	tcase_add_test(tc, pci_cfg_window_reaches_the_bar);
 	tcase_add_test(tc, isr_read_clears_and_deasserts_intx);
 	tcase_add_test(tc, unmasked_vector_binds_call_fd_to_irqfd);
 	tcase_add_test(tc, unmappable_vector_reads_back_no_vector);
 	tcase_add_test(tc, poller_thread_stops_on_destroy);
+	tcase_add_test(tc, bus_master_cleared_stops_the_device_and_set_resumes_it);
+	tcase_add_test(tc, driver_ok_without_bus_master_waits_for_it);
 	suite_add_tcase(s, tc);
+	TCase *net = tcase_create("net");
+	tcase_add_checked_fixture(net, net_setup, net_teardown);
+	tcase_add_loop_test(net, bus_master_cleared_stops_net_dma_until_set_again, 0, 2);
+	suite_add_tcase(s, net);
 	return unit_run(s);
 }
