@@ -182,7 +182,7 @@ static void *ceiling_tx_main(void *opaque)
 	 * header + head, then page frags. */
 	uint8_t *head = malloc(DP_HDR_LEN + (gso ? DP_LINEAR : len));
 	uint8_t *tail = gso ? malloc(len - DP_LINEAR) : NULL;
-	struct iovec iov[1 + DP_MAX_LEN / DP_PAGE];
+	struct iovec iov[2 + DP_MAX_LEN / DP_TX_FRAG];
 	int n = 0;
 	if (!head || (gso && !tail)) {
 		c->err = ENOMEM;
@@ -191,10 +191,11 @@ static void *ceiling_tx_main(void *opaque)
 	dp_frame_hdr(len, (struct virtio_net_hdr_v1 *)head);
 	dp_frame_build(head + DP_HDR_LEN, len, 0, gso ? DP_LINEAR : len);
 	iov[n++] = (struct iovec){head, DP_HDR_LEN + (gso ? DP_LINEAR : len)};
-	for (uint32_t off = DP_LINEAR; gso && off < len; off += DP_PAGE) {
-		for (uint32_t k = off; k < len && k < off + DP_PAGE; k++)
+	for (uint32_t off = DP_LINEAR; gso && off < len; off += DP_TX_FRAG) {
+		for (uint32_t k = off; k < len && k < off + DP_TX_FRAG; k++)
 			tail[k - DP_LINEAR] = dp_frame_tail_byte(k);
-		iov[n++] = (struct iovec){tail + off - DP_LINEAR, len - off < DP_PAGE ? len - off : DP_PAGE};
+		iov[n++] =
+		    (struct iovec){tail + off - DP_LINEAR, len - off < DP_TX_FRAG ? len - off : DP_TX_FRAG};
 	}
 	for (uint32_t seq = 0; !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE); seq++) {
 		dp_frame_set_seq(head + DP_HDR_LEN, seq);
