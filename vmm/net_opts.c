@@ -1,6 +1,7 @@
 /* net_opts.c: parses one --net SPEC (grammar in net_opts.h) and checks it is usable. */
 #include "vmm/net_opts.h"
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@ enum net_key {
 	K_DNS,
 	K_DHCPSTART,
 	K_HOSTFWD,
+	K_ID,
 	K_N
 };
 
@@ -37,13 +39,13 @@ static const struct {
 	[K_QUEUE_SIZE] = { "queue_size", TAP | USER },
 	[K_NET] = { "net", USER },	   [K_HOST] = { "host", USER },
 	[K_DNS] = { "dns", USER },	   [K_DHCPSTART] = { "dhcpstart", USER },
-	[K_HOSTFWD] = { "hostfwd", USER },
+	[K_HOSTFWD] = { "hostfwd", USER }, [K_ID] = { "id", TAP | USER },
 };
 
 static const char *const kind_name[] = { [NET_TAP] = "tap", [NET_USER] = "user" };
 static const char *const kind_keys[] = {
-	[NET_TAP] = "ifname, mac, mtu, vhost, queue_size",
-	[NET_USER] = "net, host, dns, dhcpstart, mac, mtu, queue_size, hostfwd",
+	[NET_TAP] = "ifname, mac, mtu, vhost, queue_size, id",
+	[NET_USER] = "net, host, dns, dhcpstart, mac, mtu, queue_size, hostfwd, id",
 };
 
 /* Dotted quad only; inet_pton() refuses the shorthand forms inet_aton() would take. */
@@ -295,12 +297,29 @@ static int user_finish(struct net_opts *o, const bool *seen)
 	return 0;
 }
 
+/* QEMU's rule for ids: a letter, then letters, digits, '-', '.', '_'. */
+static int id_parse(const char *s, char out[CONFIG_ID_MAX])
+{
+	size_t n = strlen(s);
+	bool ok = n > 0 && n < CONFIG_ID_MAX && isalpha((unsigned char)s[0]);
+	for (size_t i = 1; ok && i < n; i++)
+		ok = isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '.' || s[i] == '_';
+	if (!ok) {
+		net_err("id=%s is not a valid id (a letter, then letters, digits, '-', '.', '_'; at most %d)", s,
+			CONFIG_ID_MAX - 1);
+		return -EINVAL;
+	}
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
 static int key_apply(enum net_key k, const char *val, struct net_opts *o)
 {
 	uint64_t v;
 
 	switch (k) {
 	case K_IFNAME: return ifname_parse(val, o->ifname);
+	case K_ID: return id_parse(val, o->id);
 	case K_MAC: o->mac_set = true; return mac_parse(val, o->mac);
 	case K_MTU:
 		/* 68 is IPv4's minimum MTU (RFC 791); 65535 is what virtio-net's mtu field holds.
