@@ -289,6 +289,9 @@ static int vhost_probe(struct virtio_net *n, const char *spec, bool fatal)
 	uint64_t offer = 0, need = n->offered & VHOST_NET_RING_FEATURES & ~BIT(VHOST_NET_F_VIRTIO_NET_HDR);
 	int fd = vhost_ops->open(), r;
 	const char *use = fatal ? "; load vhost_net or use vhost=off" : "; using the userspace datapath";
+	if (fd == -EACCES || fd == -EPERM)
+		use = fatal ? "; give this user access through a group owning /dev/vhost-net (README) or use vhost=off"
+			    : "; using the userspace datapath (README: give this user a group owning /dev/vhost-net)";
 	if (fd < 0) {
 		if (fatal)
 			log_err("--net %s: cannot open /dev/vhost-net: %s%s", spec, strerror(-fd), use);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
+#include <endian.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -13,8 +14,11 @@
 
 #include "devices/net/net_loop.h"
 #include "devices/net/vhost_net.h"
+#include "vmm/json.h"
 #include "vmm/log.h"
 #include "vmm/loop.h"
+#include "vmm/seccomp.h"
+#include "vmm/vm.h"
 
 #define BIT(f) (1ULL << (f))
 
@@ -284,6 +288,10 @@ static void *net_io_thread(void *opaque)
 	/* Named so top and the bench tell the datapath's CPU time from the other threads'. */
 	snprintf(name, sizeof(name), "net%d-io", n->index);
 	pthread_setname_np(pthread_self(), name);
+	if (seccomp_enter(SECCOMP_NET_IO)) {
+		vm_request_exit(EXIT_RUNTIME, "cannot install a net I/O thread's system call filter");
+		return NULL;
+	}
 	while (!__atomic_load_n(&n->stopping, __ATOMIC_ACQUIRE))
 		loop_run_once(n->loop, -1);
 	return NULL;
@@ -421,7 +429,7 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 	vdev->mem = mem;
 	vdev->device_id = 1; /* VIRTIO_ID_NET */
 	vdev->num_queues = NET_NUM_QUEUES;
-	vdev->queue_max = NET_QUEUE_SIZE;
+	vdev->queue_max = opts->queue_size ? opts->queue_size : NET_QUEUE_SIZE;
 	/* rx, tx and config: Linux gives the control queue no callback, so no vector (as QEMU). */
 	vdev->msix_vectors = NET_NUM_QUEUES;
 	vdev->config_len = n->cfg_len;
@@ -458,6 +466,44 @@ void virtio_net_stats_print(const struct virtio_net *n, FILE *f)
 			(unsigned long long)st->drops, (unsigned long long)st->broken,
 			kernel ? " (packets moved in the kernel)" : "");
 	}
+}
+
+void virtio_net_set_link(struct virtio_net *n, bool up)
+{
+	pthread_mutex_lock(&n->cfg_lock);
+	uint16_t old = le16toh(n->cfg.status);
+	uint16_t neu = up ? old | VIRTIO_NET_S_LINK_UP : old & ~VIRTIO_NET_S_LINK_UP;
+	n->cfg.status = htole16(neu);
+	pthread_mutex_unlock(&n->cfg_lock);
+	/* 5.1.4.2: the driver learns of it through a configuration change notification. Only
+	 * a driver that negotiated STATUS reads the bit. */
+	if (neu != old && n->vdev.tops)
+		n->vdev.tops->config_changed(&n->vdev);
+}
+
+bool virtio_net_link_up(struct virtio_net *n)
+{
+	pthread_mutex_lock(&n->cfg_lock);
+	bool up = le16toh(n->cfg.status) & VIRTIO_NET_S_LINK_UP;
+	pthread_mutex_unlock(&n->cfg_lock);
+	return up;
+}
+
+void virtio_net_stats_json(const struct virtio_net *n, struct jbuf *b)
+{
+	static const char *const names[NET_NUM_QUEUES] = {"rx", "tx", "ctrl"};
+	jbuf_printf(b, "{\"name\": \"net%d\", \"datapath\": \"%s\", \"queues\": [", n->index,
+		    n->datapath ? n->datapath->name : "none");
+	for (int q = 0; q < NET_NUM_QUEUES; q++) {
+		const struct net_queue_stats *st = &n->stats[q];
+		jbuf_printf(b,
+			    "%s{\"queue\": \"%s\", \"kicks\": %llu, \"interrupts\": %llu, \"packets\": %llu, "
+			    "\"bytes\": %llu, \"drops\": %llu}",
+			    q ? ", " : "", names[q], (unsigned long long)st->kicks,
+			    (unsigned long long)st->interrupts, (unsigned long long)st->packets,
+			    (unsigned long long)st->bytes, (unsigned long long)st->drops);
+	}
+	jbuf_raw(b, "]}");
 }
 
 void virtio_net_free(struct virtio_net *n)

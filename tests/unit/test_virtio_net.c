@@ -18,6 +18,7 @@
 #include "devices/virtio/virtio_net.h"
 #include "tests/unit/fake_net.h"
 #include "tests/unit/fake_ring.h"
+#include "tests/unit/log_capture.h"
 #include "tests/unit/unit.h"
 #include "vmm/log.h"
 
@@ -945,6 +946,19 @@ START_TEST(offloads_are_offered_only_where_the_backend_can)
 }
 END_TEST
 
+START_TEST(config_writes_are_counted_and_rate_limited)
+{
+	guest_log_capture();
+	tnet_open(BASE_FEATURES, 0, 16);
+	uint8_t junk[4] = {1, 2, 3, 4};
+	for (int i = 0; i < 1000; i++)
+		T->n.vdev.ops->config_write(&T->n.vdev, i % 8, junk, 1 + i % 4);
+	ck_assert_int_eq(guest_log_lines("ignored config write"), LOG_GUEST_BURST);
+	ck_assert_int_eq(guest_event_count("net_config_write"), 1000);
+	tnet_close();
+}
+END_TEST
+
 START_TEST(config_space_holds_mac_link_up_one_pair_and_mtu)
 {
 	struct fake_net t = {.wire = -1};
@@ -1223,6 +1237,7 @@ static Suite *virtio_net_suite(void)
 	tcase_add_test(d, set_features_refuses_missing_dependencies);
 	tcase_add_test(d, offloads_are_offered_only_where_the_backend_can);
 	tcase_add_test(d, config_space_holds_mac_link_up_one_pair_and_mtu);
+	tcase_add_test(d, config_writes_are_counted_and_rate_limited);
 	tcase_add_test(d, default_mac_is_stable_unicast_and_locally_administered);
 	tcase_add_test(d, io_thread_moves_frames_both_ways_and_restarts_after_stop);
 	tcase_add_test(d, device_over_an_attaching_backend_restarts_and_frees_cleanly);
