@@ -24,7 +24,7 @@ IDLE_SECS=3
 # "Idle again": while the guest waits in nc after the attack, minivmm's threads together use at
 # most IDLE_MORE_PCT of one core more than they did in the same wait before the attack, and no
 # thread more than IDLE_THREAD_PCT. (Measured in the nested TCG test host: an idle guest costs its
-# vCPU threads 5-15% of a core; a spinning thread costs a whole one.)
+# vCPU threads 0-15% of a core, depending on the load; a spinning thread costs a whole one.)
 IDLE_MORE_PCT=25 IDLE_THREAD_PCT=50
 HOST_A=10.77.0.1 GUEST_A=10.77.0.2 HOST_B=10.78.0.1 GUEST_B=10.78.0.2
 MAC_A=52:54:00:4e:00:0a MAC_B=52:54:00:4e:00:0b
