@@ -79,7 +79,7 @@ static const struct seccomp_rule seccomp_rules[] = {
 	/* vCPU: the guest, and what its register writes set off in KVM. KVM_GET_*REGS: the
 	 * register dump of a dying vCPU. */
 	IOCTL(KVM_RUN, V), IOCTL(KVM_GET_REGS, V), IOCTL(KVM_GET_SREGS, V),
-	IOCTL(KVM_IRQ_LINE, M | V | P), IOCTL(KVM_SIGNAL_MSI, M | V | P),
+	IOCTL(KVM_IRQ_LINE, M | V | N | P), IOCTL(KVM_SIGNAL_MSI, M | V | N | P),
 	IOCTL(KVM_SET_GSI_ROUTING, M | V), IOCTL(KVM_IRQFD, M | V), IOCTL(KVM_IOEVENTFD, M | V),
 
 	/* main: device activation and reset (vhost_net.c, tap.c), the terminal at exit. */

@@ -119,6 +119,29 @@ static void kvm_run_on_devnull(enum seccomp_kind k)
 	ioctl(devnull, KVM_RUN, 0); /* ENOTTY if the filter let it through */
 }
 
+static void raise_interrupts_on_devnull(enum seccomp_kind k)
+{
+	(void)k;
+	if (ioctl(devnull, KVM_IRQ_LINE, NULL) >= 0 || errno != ENOTTY)
+		_exit(4);
+	if (ioctl(devnull, KVM_SIGNAL_MSI, NULL) >= 0 || errno != ENOTTY)
+		_exit(4);
+}
+
+/* Any device thread may have to interrupt the guest: a net-io thread that finds a queue broken
+ * raises the config interrupt (INTx when MSI-X is off, KVM_SIGNAL_MSI otherwise). 60-hostile
+ * found the net-io list without them: a guest could make minivmm die. */
+START_TEST(every_device_thread_kind_may_raise_interrupts)
+{
+	char err[512];
+	const enum seccomp_kind kinds[] = {SECCOMP_MAIN, SECCOMP_VCPU, SECCOMP_NET_IO, SECCOMP_IRQ_POLLER};
+	for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		int st = in_child(kinds[i], raise_interrupts_on_devnull, err, sizeof(err));
+		ck_assert_msg(exited_with(st) == 0, "%s: status %#x: %s", seccomp_kind_name(kinds[i]), st, err);
+	}
+}
+END_TEST
+
 START_TEST(only_vcpus_may_run_the_guest)
 {
 	char err[512];
@@ -295,6 +318,7 @@ END_TEST
 
 UNIT_MAIN("seccomp", every_kind_reports_a_call_outside_its_list_in_one_line,
 	  test_hook_makes_the_named_kind_violate_on_entry, only_vcpus_may_run_the_guest,
+	  every_device_thread_kind_may_raise_interrupts,
 	  no_kind_may_attach_a_new_tap_after_setup, net_io_opens_inet_sockets_for_slirp_and_nothing_else,
 	  no_kind_maps_executable_memory, main_creates_net_io_threads_which_then_follow_their_own_list,
 	  only_main_creates_threads, two_threads_violating_at_once_leave_one_line, off_installs_nothing)
