@@ -875,6 +875,13 @@ static void random_access(struct win w)
 		return;
 	}
 	uint64_t v = chance(20) ? (chance(50) ? 0 : ~0ull) : rnd();
+	/* Garbage in the MSI-X table's address and data, but never an unmask: a pending vector
+	 * would be delivered at once with that garbage (an INIT or SMI to a guest CPU), the guest
+	 * shooting itself, which says nothing about the VMM. */
+	if (w.p == d.msix_table.p)
+		for (unsigned i = 0; i < size; i++)
+			if ((off + i) % 16 == 12)
+				v |= 1ull << (8 * i);
 	mmio_wr(p, size, v);
 	if (overlaps(p, size, d.common.p, CC(queue_desc_lo), 24))
 		queue_sanitize();
