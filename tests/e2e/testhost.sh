@@ -71,7 +71,7 @@ testhost_run() {
 	testhost_build
 	rm -rf "$out/.testhost"
 	mkdir -p "$out/.testhost"
-	rm -f "$out/console.log" "$out/output"
+	rm -f "$out/console.log" "$out/output" "$out/stall-dump.txt"
 	# The wrapper runs inside the chroot: same directory, a clean known environment.
 	{
 		echo "#!/bin/bash"
