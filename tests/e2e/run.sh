@@ -115,7 +115,7 @@ else
 		"$src/tests/e2e/testhost.sh" run -t "$total" -o "$top" "$src/tests/e2e/group.sh" \
 			"$top/.group/list" || rc=$?
 		# console.log per scenario: from its "TESTHOST-SCENARIO <name>" line to the next one.
-		awk -v top="$top" '/TESTHOST-SCENARIO /{ f = top "/" $NF "/console.log" } f { print > f }' \
+		awk -v top="$top" '{ sub(/\r$/, "") } /^TESTHOST-SCENARIO /{ f = top "/" $2 "/console.log" } f { print > f }' \
 			"$top/console.log" 2>/dev/null || true
 		rest=()
 		for s in "${todo[@]}"; do
