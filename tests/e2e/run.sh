@@ -11,6 +11,9 @@
 #                               can run stock kernels (present and not PVM), else the test host
 #     E2E_TIMEOUT=SECS          per scenario script (default 600); a script may override it with
 #                               a line "# e2e-timeout: SECS"
+#     E2E_STALL_SECS=SECS       the test host's watchdog: no output anywhere for this long (default
+#                               150) = dumped and classified; a script that is silent longer on
+#                               purpose says so with a line "# e2e-stall: SECS"
 # Each scenario gets its own results directory build/e2e/<scenario>/ (console logs, output). In
 # the test host, all of them run in one boot (tests/e2e/group.sh); the end shows a time table.
 set -euo pipefail
@@ -111,9 +114,16 @@ else
 			total=$((total + $(timeout_of "$s") + 15))
 		done
 		echo "e2e: ${#todo[@]} scenario(s) in one test-host boot: $(for s in "${todo[@]}"; do printf '%s ' "$(name_of "$s")"; done)" >&2
+		# The watchdog's "no progress" limit: E2E_STALL_SECS (150), or the largest
+		# "# e2e-stall: SECS" line of these scenarios (one that is silent longer on purpose).
+		stall=${E2E_STALL_SECS:-150}
+		for s in "${todo[@]}"; do
+			n=$(sed -n 's/^# e2e-stall: *\([0-9]\+\).*/\1/p' "$s" | head -n1)
+			[ -z "$n" ] || [ "$n" -le "$stall" ] || stall=$n
+		done
 		rc=0
-		"$src/tests/e2e/testhost.sh" run -t "$total" -o "$top" "$src/tests/e2e/group.sh" \
-			"$top/.group/list" || rc=$?
+		E2E_STALL_SECS=$stall "$src/tests/e2e/testhost.sh" run -t "$total" -o "$top" \
+			"$src/tests/e2e/group.sh" "$top/.group/list" || rc=$?
 		# console.log per scenario: from its "TESTHOST-SCENARIO <name>" line to the next one.
 		awk -v top="$top" '{ sub(/\r$/, "") } /^TESTHOST-SCENARIO /{ f = top "/" $2 "/console.log" } f { print > f }' \
 			"$top/console.log" 2>/dev/null || true
@@ -147,7 +157,7 @@ else
 		cp "$top/stall-dump.txt" "$top/$name/" 2>/dev/null || true
 		case $rc in
 		120) why="the test host stalled again" ;;
-		124) why="hung: no progress for ${E2E_STALL_SECS:-150}s, or past its time (stall-dump.txt)" ;;
+		124) why="hung: no progress for ${stall}s, or past its time (stall-dump.txt)" ;;
 		*) why="the test host ended during it (status $rc)" ;;
 		esac
 		collect "$name" "$rc" "$(cat "$top/$name/.secs" 2>/dev/null || echo '?')" "$why"
