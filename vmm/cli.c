@@ -19,6 +19,9 @@ enum {
 	OPT_NET,
 	OPT_STATS,
 	OPT_DUMP_DTB,
+	OPT_RUNAS,
+	OPT_SECCOMP,
+	OPT_QMP,
 	OPT_VERSION
 };
 
@@ -31,6 +34,9 @@ static const struct option cli_options[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
+	{ "runas", required_argument, NULL, OPT_RUNAS },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
+	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -41,24 +47,43 @@ void cli_usage(FILE *f)
 	fprintf(f,
 		"usage: minivmm --kernel FILE [options]\n"
 		"\n"
-		"  --kernel FILE     bzImage to boot (required)\n"
+		"Runs a Linux guest on /dev/kvm with virtio-net NICs; the guest's serial console is\n"
+		"on stdin/stdout (Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A).\n"
+		"\n"
+		"  --kernel FILE     the kernel (required): a bzImage (64-bit boot protocol) or an ELF\n"
+		"                    vmlinux (booted through its PVH entry)\n"
 		"  --initrd FILE     initial ramdisk\n"
 		"  --append CMDLINE  kernel command line (default \"" CLI_DEFAULT_CMDLINE "\")\n"
 		"  --mem SIZE        guest RAM: bytes or N[K|M|G], a multiple of 1M, 64M..64G"
 		" (default 512M)\n"
 		"  --cpus N          vCPUs, 1..%d (default %d)\n"
 		"  --net SPEC        a virtio-net NIC, up to %d times (default: one user NIC):\n"
-		"      tap[,ifname=NAME][,mac=XX:XX:XX:XX:XX:XX][,mtu=N][,vhost=on|off|auto]\n"
+		"      tap[,ifname=NAME][,mac=XX:XX:XX:XX:XX:XX][,mtu=N][,vhost=on|off|auto][,id=ID]\n"
+		"          [,queue_size=64..1024] (ring size offered, default 1024; also for user)\n"
 		"      "
-		"user[,net=A.B.C.D/NN][,host=ADDR][,dns=ADDR][,dhcpstart=ADDR][,mac=..][,mtu=..]\n"
+		"user[,net=A.B.C.D/NN][,host=ADDR][,dns=ADDR][,dhcpstart=ADDR][,mac=..][,mtu=..][,id=ID]\n"
 		"          [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
 		"      none              no NIC at all\n"
-		"  --stats           print device counters when the VM stops\n"
+		"  --stats           when the VM stops, print counters to stderr: KVM exits per vCPU by\n"
+		"                    reason, per NIC queue kicks, interrupts, packets, bytes and drops,\n"
+		"                    and counted guest events\n"
+		"  --runas USER      after opening its devices, drop root to USER (uid, gid, groups,\n"
+		"                    all capabilities) before the guest runs\n"
+		"  --seccomp on|off  per-thread system call filters (default %s)\n"
+		"  --qmp unix:PATH   a QMP control socket (QEMU's protocol: query-status, stop, cont,\n"
+		"                    system_powerdown, quit, set_link, x-query-net-stats)\n"
 		"  --dump-dtb FILE   build the machine, write its device tree to FILE (read it with\n"
 		"                    dtc -I dtb -O dts FILE) and exit without running the guest\n"
 		"  --help            show this and exit\n"
-		"  --version         show the version and exit\n",
-		CONFIG_MAX_CPUS, CLI_DEFAULT_CPUS, CONFIG_MAX_NICS);
+		"  --version         show the version and exit\n"
+		"\n"
+		"Signals: SIGUSR1 prints the --stats counters at once (with or without --stats);\n"
+		"SIGTERM, SIGINT and SIGHUP stop the guest and minivmm (exit status 0).\n"
+		"Exit status: 0 the guest powered off or reset, or a signal stopped it; 1 the guest or\n"
+		"minivmm failed while running; 2 bad input or any setup failure (one line on stderr).\n"
+		"Environment: MINIVMM_DEBUG=1 also prints why minivmm stopped when it exits 0.\n"
+		"See minivmm(1).\n",
+		CONFIG_MAX_CPUS, CLI_DEFAULT_CPUS, CONFIG_MAX_NICS, CLI_DEFAULT_SECCOMP ? "on" : "off");
 }
 
 static const char *option_name(int val)
@@ -138,6 +163,10 @@ static int nic_conflict(const struct vm_config *cfg, const struct net_opts *n, c
 			log_err("--net: \"%s\": its mac is already used by NIC %d", spec, i);
 			return -EINVAL;
 		}
+		if (n->id[0] && !strcmp(n->id, o->id)) {
+			log_err("--net: \"%s\": id %s is already used by NIC %d", spec, n->id, i);
+			return -EINVAL;
+		}
 		if (n->kind == NET_TAP && o->kind == NET_TAP && n->ifname[0] &&
 		    !strcmp(n->ifname, o->ifname)) {
 			log_err("--net: \"%s\": ifname %s is already used by NIC %d", spec,
@@ -209,6 +238,7 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg)
 	cfg->cmdline = CLI_DEFAULT_CMDLINE;
 	cfg->mem = CLI_DEFAULT_MEM;
 	cfg->cpus = CLI_DEFAULT_CPUS;
+	cfg->seccomp = CLI_DEFAULT_SECCOMP;
 
 	/*
 	 * optind = 0 makes glibc reinitialise its scanner, so repeated calls start afresh.
@@ -254,6 +284,27 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg)
 				return -EINVAL;
 			break;
 		case OPT_STATS: cfg->stats = true; break;
+		case OPT_RUNAS:
+			if (!*optarg) {
+				log_err("--runas: the user name is empty");
+				return -EINVAL;
+			}
+			cfg->runas = optarg;
+			break;
+		case OPT_SECCOMP:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				log_err("--seccomp: \"%s\" is not on or off", optarg);
+				return -EINVAL;
+			}
+			cfg->seccomp = !strcmp(optarg, "on");
+			break;
+		case OPT_QMP:
+			if (strncmp(optarg, "unix:", 5) || !optarg[5]) {
+				log_err("--qmp %s: expected unix:PATH", optarg);
+				return -EINVAL;
+			}
+			cfg->qmp = optarg + 5;
+			break;
 		}
 	}
 	if (optind < argc) {

@@ -10,6 +10,7 @@
 #define CONFIG_MAX_CPUS 64
 #define CONFIG_MIN_MEM (64ULL << 20)
 #define CONFIG_MAX_MEM (64ULL << 30)
+#define CONFIG_ID_MAX 32 /* --net id=: QMP's name for the NIC */
 
 enum net_kind { NET_TAP, NET_USER };
 enum vhost_mode { VHOST_OFF, VHOST_ON, VHOST_AUTO };
@@ -26,11 +27,13 @@ struct net_opts {
 	enum net_kind kind;
 	/* tap */
 	char ifname[16];          /* "" = let the kernel pick */
+	char id[CONFIG_ID_MAX];   /* "" = none: QMP then knows it as netN only */
 	enum vhost_mode vhost;
 	/* both */
 	uint8_t mac[6];
 	bool mac_set;
 	uint16_t mtu;             /* 0 = not offered */
+	uint16_t queue_size;      /* rx/tx queue size offered, 0 = NET_QUEUE_SIZE */
 	/* user */
 	struct in_addr net, mask, host, dns, dhcp_start;
 	struct hostfwd fwd[CONFIG_MAX_HOSTFWD];
@@ -48,5 +51,8 @@ struct vm_config {
 	bool no_net;              /* --net none */
 	bool stats;
 	const char *dump_dtb;     /* --dump-dtb FILE: write the device tree, do not run; NULL = run */
+	const char *runas;        /* --runas USER: drop root to USER after setup; NULL = stay */
+	bool seccomp;             /* --seccomp on|off */
+	const char *qmp;          /* --qmp unix:PATH: the socket's path; NULL = no QMP */
 };
 #endif

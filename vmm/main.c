@@ -23,9 +23,12 @@
 #include "vmm/cli.h"
 #include "vmm/config.h"
 #include "vmm/console.h"
+#include "vmm/control.h"
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/loop.h"
+#include "vmm/privs.h"
+#include "vmm/seccomp.h"
 #include "vmm/stats.h"
 #include "vmm/term.h"
 #include "vmm/vcpu.h"
@@ -38,6 +41,7 @@ static struct machine {
 	struct vm_config cfg;
 	struct guest_mem mem;
 	struct boot_info boot;
+	struct machine_desc md; /* filled once KVM says how many physical address bits guests get */
 	struct kvm kvm;
 	struct vcpu vcpu[CONFIG_MAX_CPUS];
 	int nvcpus;
@@ -47,6 +51,8 @@ static struct machine {
 	int nnics;
 	struct loop *loop;
 	int sigfd;
+	struct privs_user runas;
+	struct control ctl; /* --qmp */
 } M = { .sigfd = -1, .kvm = { .fd = -1, .vm_fd = -1 } };
 
 static int machine_load(struct machine *m)
@@ -78,19 +84,29 @@ static int machine_nic(struct machine *m, int i)
 		return ret;
 	}
 	m->nic[m->nnics++] = n;
-	if ((ret = virtio_pci_create(&n->vdev, PCI_CLASS_NET_ETHERNET, NULL))) {
+	if ((ret = virtio_pci_create(&n->vdev, PCI_CLASS_NET_ETHERNET, NULL)))
 		log_err("net%d: cannot create its PCI function: %s", i, strerror(-ret));
-		return ret;
-	}
-	if ((ret = virtio_pci_poller_start(&n->vdev)))
-		log_err("net%d: cannot start the interrupt poller: %s", i, strerror(-ret));
 	return ret;
+}
+
+/* The interrupt pollers are the first threads: started after the privilege drop (glibc's set*id
+ * would have to reach threads already filtered), each installs its own filter. */
+static int machine_pollers(struct machine *m)
+{
+	for (int i = 0; i < m->nnics; i++) {
+		int ret = virtio_pci_poller_start(&m->nic[i]->vdev);
+		if (ret) {
+			log_err("net%d: cannot start the interrupt poller: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
 }
 
 static int machine_devices(struct machine *m)
 {
 	int ret;
-	if ((ret = serial_init(&m->serial, 0x3f8, LAYOUT_IRQ_SERIAL, STDOUT_FILENO)) || (ret = i8042_init()) ||
+	if ((ret = serial_init(&m->serial, 0x3f8, LAYOUT_IRQ_SERIAL, console_out_fd(STDOUT_FILENO))) || (ret = i8042_init()) ||
 	    (ret = acpi_pm_init()) || (ret = boot_marker_init(m->t0)) || (ret = pci_host_init())) {
 		log_err("cannot register platform devices: %s", strerror(-ret));
 		return ret;
@@ -124,10 +140,18 @@ static int machine_build(struct machine *m)
 		return ret;
 	if ((ret = kvm_open(&m->kvm, "/dev/kvm")) || (ret = kvm_create_vm(&m->kvm, &m->mem)))
 		return ret;
+	int phys_bits = kvm_guest_phys_bits(&m->kvm);
+	if (phys_bits < 0)
+		return phys_bits;
+	if ((ret = machine_desc_init(&m->md, m->cfg.mem, m->cfg.cpus, phys_bits))) {
+		log_err("no room for the 64-bit PCI window with %d physical address bits and %llu MiB of RAM",
+			phys_bits, (unsigned long long)(m->cfg.mem >> 20));
+		return ret;
+	}
+	pci_mmio64_window_set(m->md.mmio64_base, m->md.mmio64_size);
 	if ((ret = machine_devices(m)))
 		return ret;
-	struct machine_desc md = { .ram_size = m->cfg.mem, .ncpus = m->cfg.cpus };
-	if ((ret = firmware_build(&m->mem, &md))) {
+	if ((ret = firmware_build(&m->mem, &m->md))) {
 		log_err("cannot build the firmware tables: %s", strerror(-ret));
 		return ret;
 	}
@@ -137,6 +161,7 @@ static int machine_build(struct machine *m)
 static void print_stats(struct machine *m)
 {
 	stats_print(stderr, m->vcpu, m->nvcpus, m->nic, m->nnics);
+	serial_stats_print(&m->serial, stderr);
 }
 
 static void on_signal(void *opaque, uint32_t events)
@@ -190,8 +215,9 @@ static int machine_run(struct machine *m)
 	    loop_add(m->loop, m->sigfd, EPOLLIN, on_signal, m) ||
 	    loop_add(m->loop, vm_exit_fd(), EPOLLIN, on_exit_request, m) ||
 	    console_attach(m->loop, STDIN_FILENO, &m->serial)) {
-		log_err("cannot set up the main loop");
-		return -EIO;
+		int e = errno ? errno : EIO;
+		log_err("cannot set up the main loop: %s", strerror(e));
+		return -e;
 	}
 	for (int i = 0; i < m->nnics; i++) {
 		if (loop_add(m->loop, virtio_pci_lifecycle_fd(&m->nic[i]->vdev), EPOLLIN, on_nic_lifecycle,
@@ -200,6 +226,15 @@ static int machine_run(struct machine *m)
 			return -EIO;
 		}
 	}
+	m->ctl = (struct control){.vcpu = m->vcpu, .nvcpus = m->nvcpus, .nic = m->nic, .nnics = m->nnics,
+				  .cfg = &m->cfg, .vm_fd = m->kvm.vm_fd};
+	if ((ret = control_open(&m->ctl, m->loop)))
+		return ret;
+	/* Everything privileged is open (the QMP socket too): drop root, then confine each thread
+	 * as it starts. */
+	if ((m->cfg.runas && (ret = privs_drop(&m->runas))) || (ret = seccomp_setup(m->cfg.seccomp)) ||
+	    (ret = machine_pollers(m)))
+		return ret;
 	term_raw(STDIN_FILENO);
 	m->ran = true;
 	for (int i = 0; i < m->nvcpus; i++) {
@@ -208,7 +243,11 @@ static int machine_run(struct machine *m)
 			break;
 		}
 	}
+	/* Last: the threads started above must not inherit main's list (seccomp.h). */
+	if (seccomp_enter(SECCOMP_MAIN))
+		vm_request_exit(EXIT_RUNTIME, "cannot install the main thread's system call filter");
 	loop_run(m->loop);
+	control_close(&m->ctl);
 	return 0;
 }
 
@@ -216,6 +255,8 @@ static void machine_teardown(struct machine *m)
 {
 	for (int i = 0; i < m->nvcpus; i++)
 		vcpu_stop(&m->vcpu[i]);
+	if (m->ran)
+		console_out_flush(&m->serial, 500);
 	term_restore();
 	/* The counters are final once the vCPUs stopped; report them while the NICs still exist. */
 	if (m->cfg.stats && m->ran)
@@ -230,6 +271,7 @@ static void machine_teardown(struct machine *m)
 	for (int i = 0; i < m->nvcpus; i++)
 		vcpu_destroy(&m->vcpu[i]);
 	kvm_close(&m->kvm);
+	serial_free(&m->serial);
 	guest_mem_free(&m->mem);
 	loop_free(m->loop);
 	if (m->sigfd >= 0)
@@ -246,6 +288,9 @@ int main(int argc, char **argv)
 		return 0;
 	if (ret < 0)
 		return EXIT_BADINPUT;
+	if (m->cfg.runas && privs_lookup(m->cfg.runas, &m->runas))
+		return EXIT_BADINPUT;
+	privs_raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	/* Blocked before any thread (NIC I/O, interrupt poller, vCPU) exists, so all of them inherit
 	 * the mask and these signals only ever reach the main loop's signalfd. */
@@ -258,12 +303,15 @@ int main(int argc, char **argv)
 	}
 	if (m->cfg.dump_dtb) {
 		/* Built, devices placed, nothing run: describe it and stop (like QEMU's dumpdtb). */
-		struct machine_desc md = { .ram_size = m->cfg.mem, .ncpus = m->cfg.cpus };
-		ret = dtb_write_file(m->cfg.dump_dtb, &md, &m->mem, &m->boot, m->cfg.cmdline);
+		ret = dtb_write_file(m->cfg.dump_dtb, &m->md, &m->mem, &m->boot, m->cfg.cmdline);
 		machine_teardown(m);
 		return ret ? EXIT_BADINPUT : 0;
 	}
-	machine_run(m);
+	if (machine_run(m)) {
+		/* A setup failure (one line printed), not something the guest did. */
+		machine_teardown(m);
+		return EXIT_BADINPUT;
+	}
 	machine_teardown(m);
 	int status = vm_exit_status();
 	/* A signal ends the VM with status 0 but still says so, as QEMU does. */

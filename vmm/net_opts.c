@@ -1,6 +1,7 @@
 /* net_opts.c: parses one --net SPEC (grammar in net_opts.h) and checks it is usable. */
 #include "vmm/net_opts.h"
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdint.h>
@@ -11,7 +12,20 @@
 
 #define net_err(fmt, ...) log_err("--net: " fmt, ##__VA_ARGS__)
 
-enum net_key { K_IFNAME, K_MAC, K_MTU, K_VHOST, K_NET, K_HOST, K_DNS, K_DHCPSTART, K_HOSTFWD, K_N };
+enum net_key {
+	K_IFNAME,
+	K_MAC,
+	K_MTU,
+	K_VHOST,
+	K_QUEUE_SIZE,
+	K_NET,
+	K_HOST,
+	K_DNS,
+	K_DHCPSTART,
+	K_HOSTFWD,
+	K_ID,
+	K_N
+};
 
 #define TAP  (1u << NET_TAP)
 #define USER (1u << NET_USER)
@@ -22,15 +36,16 @@ static const struct {
 } net_keys[K_N] = {
 	[K_IFNAME] = { "ifname", TAP },	   [K_MAC] = { "mac", TAP | USER },
 	[K_MTU] = { "mtu", TAP | USER },   [K_VHOST] = { "vhost", TAP },
+	[K_QUEUE_SIZE] = { "queue_size", TAP | USER },
 	[K_NET] = { "net", USER },	   [K_HOST] = { "host", USER },
 	[K_DNS] = { "dns", USER },	   [K_DHCPSTART] = { "dhcpstart", USER },
-	[K_HOSTFWD] = { "hostfwd", USER },
+	[K_HOSTFWD] = { "hostfwd", USER }, [K_ID] = { "id", TAP | USER },
 };
 
 static const char *const kind_name[] = { [NET_TAP] = "tap", [NET_USER] = "user" };
 static const char *const kind_keys[] = {
-	[NET_TAP] = "ifname, mac, mtu, vhost",
-	[NET_USER] = "net, host, dns, dhcpstart, mac, mtu, hostfwd",
+	[NET_TAP] = "ifname, mac, mtu, vhost, queue_size, id",
+	[NET_USER] = "net, host, dns, dhcpstart, mac, mtu, queue_size, hostfwd, id",
 };
 
 /* Dotted quad only; inet_pton() refuses the shorthand forms inet_aton() would take. */
@@ -282,12 +297,29 @@ static int user_finish(struct net_opts *o, const bool *seen)
 	return 0;
 }
 
+/* QEMU's rule for ids: a letter, then letters, digits, '-', '.', '_'. */
+static int id_parse(const char *s, char out[CONFIG_ID_MAX])
+{
+	size_t n = strlen(s);
+	bool ok = n > 0 && n < CONFIG_ID_MAX && isalpha((unsigned char)s[0]);
+	for (size_t i = 1; ok && i < n; i++)
+		ok = isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '.' || s[i] == '_';
+	if (!ok) {
+		net_err("id=%s is not a valid id (a letter, then letters, digits, '-', '.', '_'; at most %d)", s,
+			CONFIG_ID_MAX - 1);
+		return -EINVAL;
+	}
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
 static int key_apply(enum net_key k, const char *val, struct net_opts *o)
 {
 	uint64_t v;
 
 	switch (k) {
 	case K_IFNAME: return ifname_parse(val, o->ifname);
+	case K_ID: return id_parse(val, o->id);
 	case K_MAC: o->mac_set = true; return mac_parse(val, o->mac);
 	case K_MTU:
 		/* 68 is IPv4's minimum MTU (RFC 791); 65535 is what virtio-net's mtu field holds.
@@ -297,6 +329,15 @@ static int key_apply(enum net_key k, const char *val, struct net_opts *o)
 			return -EINVAL;
 		}
 		o->mtu = (uint16_t)v;
+		return 0;
+	case K_QUEUE_SIZE:
+		/* 2.7: a split ring's size is a power of two; 64 keeps a GSO frame's worth of
+		 * mergeable buffers, 1024 is what virtq.c and vhost-net take (VIRTQ_MAX_SIZE). */
+		if (decimal_parse(val, NULL, 1024, &v) || v < 64 || (v & (v - 1))) {
+			net_err("queue_size=%s is not a power of two in 64..1024", val);
+			return -EINVAL;
+		}
+		o->queue_size = (uint16_t)v;
 		return 0;
 	case K_VHOST:
 		if (!strcmp(val, "on"))

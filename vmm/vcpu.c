@@ -7,15 +7,16 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/bus.h"
 #include "vmm/cpuid.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR2
-#define CPUID_MAX_ENTRIES 256
 
 #define MSR_IA32_TSC 0x10
 #define MSR_IA32_SYSENTER_CS 0x174
@@ -44,26 +45,88 @@ static void vcpu_kick_handler(int sig)
 	(void)sig; /* only here to make KVM_RUN return with EINTR */
 }
 
+/* Pausing (QMP stop/cont): a parked vCPU waits here, outside KVM_RUN, until resumed or the VM
+ * exits. Only the main thread pauses and resumes. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t changed; /* parked count or the request moved */
+	bool want;		/* pause requested */
+	int parked;
+} pause_state = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, 0};
+
+static void vcpu_park(void)
+{
+	pthread_mutex_lock(&pause_state.lock);
+	pause_state.parked++;
+	pthread_cond_broadcast(&pause_state.changed);
+	while (pause_state.want && !vm_exiting())
+		pthread_cond_wait(&pause_state.changed, &pause_state.lock);
+	pause_state.parked--;
+	pthread_cond_broadcast(&pause_state.changed);
+	pthread_mutex_unlock(&pause_state.lock);
+}
+
+/* Makes a vCPU leave KVM_RUN now, or not enter it: immediate_exit covers the race where the
+ * signal lands just before KVM_RUN is entered. */
+static void vcpu_kick(struct vcpu *v)
+{
+	v->run->immediate_exit = 1;
+	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+}
+
+int vcpu_pause_all(struct vcpu *v, int n, int timeout_ms)
+{
+	int started = 0, ret = 0;
+	pthread_mutex_lock(&pause_state.lock);
+	pause_state.want = true;
+	for (int i = 0; i < n; i++) {
+		if (v[i].started) {
+			started++;
+			vcpu_kick(&v[i]);
+		}
+	}
+	struct timespec end;
+	clock_gettime(CLOCK_REALTIME, &end);
+	end.tv_sec += timeout_ms / 1000;
+	end.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	/* Bounded: a vCPU stuck in a device access must not hang the main loop. */
+	while (pause_state.parked < started && ret == 0)
+		ret = pthread_cond_timedwait(&pause_state.changed, &pause_state.lock, &end);
+	if (pause_state.parked < started) {
+		pause_state.want = false;
+		pthread_cond_broadcast(&pause_state.changed);
+		ret = -ETIMEDOUT;
+	} else {
+		ret = 0;
+	}
+	pthread_mutex_unlock(&pause_state.lock);
+	return ret;
+}
+
+void vcpu_resume_all(void)
+{
+	pthread_mutex_lock(&pause_state.lock);
+	pause_state.want = false;
+	pthread_cond_broadcast(&pause_state.changed);
+	pthread_mutex_unlock(&pause_state.lock);
+}
+
 static int vcpu_set_cpuid(struct kvm *k, struct vcpu *v, int ncpus)
 {
-	size_t sz = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
-	struct kvm_cpuid2 *c = calloc(1, sz);
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(k);
 	if (!c)
-		return -ENOMEM;
-	c->nent = CPUID_MAX_ENTRIES;
+		return -EIO;
 	int ret = 0;
-	if (ioctl(k->fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
-		ret = -errno;
-		log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
-		goto out;
-	}
 	struct cpuid_opts o = { .apic_id = (uint32_t)v->id, .ncpus = (uint32_t)ncpus, .tsc_deadline = k->tsc_deadline };
 	cpuid_shape(c->entries, c->nent, &o);
 	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
 		ret = -errno;
 		log_err("KVM_SET_CPUID2: %s", strerror(errno));
 	}
-out:
 	free(c);
 	return ret;
 }
@@ -283,7 +346,13 @@ static void *vcpu_thread(void *arg)
 	char name[16];
 	snprintf(name, sizeof(name), "vcpu%d", v->id);
 	pthread_setname_np(pthread_self(), name);
+	if (seccomp_enter(SECCOMP_VCPU)) {
+		vm_request_exit(EXIT_RUNTIME, "cannot install a vCPU thread's system call filter");
+		return NULL;
+	}
 	while (!vm_exiting()) {
+		if (__atomic_load_n(&pause_state.want, __ATOMIC_ACQUIRE))
+			vcpu_park();
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;
@@ -325,9 +394,11 @@ void vcpu_stop(struct vcpu *v)
 {
 	if (!v->started)
 		return;
-	/* immediate_exit covers the race where the signal lands just before KVM_RUN is entered. */
-	v->run->immediate_exit = 1;
-	pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	vcpu_kick(v);
+	/* A parked vCPU sleeps on the condition variable, not in KVM_RUN: wake it to see the exit. */
+	pthread_mutex_lock(&pause_state.lock);
+	pthread_cond_broadcast(&pause_state.changed);
+	pthread_mutex_unlock(&pause_state.lock);
 	pthread_join(v->thread, NULL);
 	v->started = 0;
 }

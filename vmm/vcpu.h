@@ -4,6 +4,7 @@
 #define MINIVMM_VCPU_H
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -29,7 +30,12 @@ int vcpu_create(struct kvm *k, struct vcpu *v, int id, int ncpus);
 int vcpu_set_boot_state(struct vcpu *v, const struct boot_info *bi);
 /* Starts the run thread. */
 int vcpu_start(struct vcpu *v);
-/* Makes KVM_RUN return so the thread sees vm_exiting(); then joins. */
+/* Parks every started vCPU of v[0..n) outside KVM_RUN; returns once all are parked, or
+ * -ETIMEDOUT (and nothing stays paused) after timeout_ms. Main thread only. */
+int vcpu_pause_all(struct vcpu *v, int n, int timeout_ms);
+/* Lets parked vCPUs run again. */
+void vcpu_resume_all(void);
+/* Makes KVM_RUN return so the thread sees vm_exiting(); then joins (a parked vCPU too). */
 void vcpu_stop(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 /* Register dump for fatal exits. */

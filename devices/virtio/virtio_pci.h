@@ -63,6 +63,11 @@ int virtio_pci_lifecycle_fd(struct virtio_dev *vdev);
  * transitions per call and signals the eventfd again if work is left. */
 void virtio_pci_lifecycle_run(struct virtio_dev *vdev);
 
+/* The VM stopped (true) or resumes (false), e.g. QMP stop/cont: the device's datapath stops and
+ * later resumes where it left off, like a Bus Master Enable round trip. Lifecycle owner only;
+ * returns once done. */
+void virtio_pci_pause(struct virtio_dev *vdev, bool paused);
+
 /* The poller, for call fds KVM cannot deliver directly (masked vector, INTx mode):
  * an epoll fd that is readable when virtio_pci_poll() has work, for embedding in a loop ... */
 int virtio_pci_poll_fd(struct virtio_dev *vdev);

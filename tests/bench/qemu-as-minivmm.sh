@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # QEMU behind minivmm's command line, so the bench boots both VMMs through the same helper
 # with the same kernel, initrd, command line, memory and CPUs. Understands the options the bench
-# uses: --kernel --initrd --append --mem --cpus --net tap,ifname=NAME,vhost=on|off|none --stats.
+# uses: --kernel --initrd --append --mem --cpus --net tap,ifname=NAME,vhost=on|off|none --stats,
+# and --qmp unix:PATH (the QMP e2e scenario runs its client against QEMU too).
 # It execs QEMU (the process the bench measures is QEMU itself).
 #   BENCH_QEMU=qemu-system-x86_64   BENCH_QEMU_MACHINE=q35 (or pc)
 set -euo pipefail
-kernel='' initrd='' append='' mem=512M cpus=1 net=()
+kernel='' initrd='' append='' mem=512M cpus=1 net=() qmp=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kernel=$2; shift 2 ;;
@@ -14,6 +15,7 @@ while [ $# -gt 0 ]; do
 	--mem) mem=$2; shift 2 ;;
 	--cpus) cpus=$2; shift 2 ;;
 	--stats) shift ;;
+	--qmp) qmp=(-qmp "$2,server=on,wait=off"); shift 2 ;;
 	--net)
 		case $2 in
 		none) ;;
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
 			vhost=$(sed -n 's/.*vhost=\([^,]*\).*/\1/p' <<<"$2")
 			# shellcheck disable=SC2054 # commas belong to QEMU options
 			net+=(-netdev "tap,id=n0,ifname=$ifname,script=no,downscript=no,vhost=${vhost:-off}"
-				-device virtio-net-pci,netdev=n0,disable-legacy=on)
+				-device virtio-net-pci,netdev=n0,disable-legacy=on,id=net0)
 			;;
 		*) echo "qemu-as-minivmm: unsupported --net $2" >&2; exit 2 ;;
 		esac
@@ -35,4 +37,4 @@ done
 exec "${BENCH_QEMU:-qemu-system-x86_64}" -enable-kvm -cpu host -M "${BENCH_QEMU_MACHINE:-q35}" \
 	-m "$mem" -smp "$cpus" -nographic -nodefaults -serial stdio -no-reboot \
 	-name bench,debug-threads=on \
-	-kernel "$kernel" ${initrd:+-initrd "$initrd"} -append "$append" "${net[@]}"
+	-kernel "$kernel" ${initrd:+-initrd "$initrd"} -append "$append" "${net[@]}" "${qmp[@]}"

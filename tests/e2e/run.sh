@@ -48,6 +48,8 @@ fi
 . "$src/tools/hostrun.sh"
 mode=$(hostrun_mode "${E2E_MODE:-}")
 hostrun_prepare "$mode"
+# The kernel 15-own-kernel boots as a user's own, unpacked here (the test host cannot).
+case " ${scripts[*]}" in *own-kernel*) "$e2e/own-kernel.sh" ;; esac
 
 timeout_of() {
 	local secs
