@@ -106,7 +106,7 @@ else
 	# is never run again, and the rest go on in a new test host.
 	top=$build/e2e
 	mkdir -p "$top/.group"
-	for s in "${scripts[@]}"; do rm -rf "$top/$(name_of "$s")" "$top/$(name_of "$s").stalled"; done
+	for s in "${scripts[@]}"; do rm -rf "${top:?}/$(name_of "$s")" "$top/$(name_of "$s").stalled"; done
 	todo=("${scripts[@]}")
 	while [ ${#todo[@]} -gt 0 ]; do
 		total=60
@@ -139,7 +139,7 @@ else
 			fi
 		done
 		[ ${#rest[@]} -gt 0 ] || break
-		cur=${rest[0]} name=$(name_of "${rest[0]}")
+		name=$(name_of "${rest[0]}")
 		if [ "$rc" -eq 120 ] && [ "$HOSTRUN_STALLS" -eq 0 ]; then
 			HOSTRUN_STALLS=$((HOSTRUN_STALLS + 1))
 			mkdir -p "$top/$name"
