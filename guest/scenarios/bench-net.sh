@@ -6,4 +6,3 @@ ip link set eth0 up
 iperf3 -s -D
 echo MINIVMM-BENCH-READY
 nc -l -p 5001 >/dev/null
-echo MINIVMM-SCENARIO-DONE

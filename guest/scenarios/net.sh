@@ -1,13 +1,25 @@
 #!/bin/sh
 # Scenario "net": eth0 on a tap to the test host. Args: GUEST_IP HOST_IP.
 # Prints "MINIVMM-CHECK <name> ok|fail" lines that the host-side scenario turns into results, and
-# synchronises with the host through console markers and a TCP "go" on port 5001.
-ip=$1 host=$2
+# synchronises with the host through console markers and a TCP "go" on port 5001. Fails (exit 1)
+# if any check failed.
+ip=$1 host=$2 failed=''
 # shellcheck source=lib/check.sh
 . /scenarios/lib/check.sh
+# Polls for an event (at most 10 s): a state change the kernel makes asynchronously.
+wait_until() {
+	n=0
+	until "$@" 2>/dev/null; do
+		n=$((n + 1))
+		[ $n -lt 100 ] || return 1
+		sleep 0.1
+	done
+}
+link_up() { [ "$(cat /sys/class/net/eth0/operstate)" = up ]; }
 netup() {
 	ip addr add "$ip/24" dev eth0
 	ip link set eth0 up
+	wait_until link_up
 }
 
 netup
@@ -29,12 +41,11 @@ echo MINIVMM-PHASE1-DONE
 nc -l -p 5001 >/dev/null
 ip link set eth0 down
 ip link set eth0 up
-sleep 1
+check link_down_up_carrier wait_until link_up
 check link_down_up ping -c 3 -W 3 "$host"
 check module_unload rmmod virtio_net
 check module_reload insmod /lib/modules/virtio_net.ko
-sleep 1
+check module_reload_eth0_back wait_until test -e /sys/class/net/eth0
 netup
-sleep 1
 check ping_after_reload ping -c 3 -W 3 "$host"
-echo MINIVMM-SCENARIO-DONE
+[ -z "$failed" ] || { echo "MINIVMM-GUEST: failed:$failed"; exit 1; }

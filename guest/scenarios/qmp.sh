@@ -8,7 +8,7 @@ ip link set eth0 up || exit 1
 echo MINIVMM-QMP-READY
 last='' i=0
 while :; do
-	c=$(cat /sys/class/net/eth0/carrier 2>/dev/null)
+	c=$(cat /sys/class/net/eth0/carrier 2>/dev/null || true) # (sh -e: a failed read is not the end)
 	[ "$c" = "$last" ] || echo "MINIVMM-CARRIER $c"
 	last=$c
 	i=$((i + 1))

@@ -5,4 +5,3 @@ iperf3 --version | head -n1
 ethtool -i eth0
 lspci -nn
 ip -br addr
-echo MINIVMM-SCENARIO-DONE

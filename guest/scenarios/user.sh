@@ -10,14 +10,20 @@ if udhcpc -i eth0 -n -q -t 5 -T 2 -s /etc/udhcpc.script >/tmp/dhcp.out 2>&1; the
 else
 	echo "MINIVMM-USER-DHCP-FAILED"
 	cat /tmp/dhcp.out
+	exit 1
 fi
 if [ "$mode" = full ]; then
 	socat -u "TCP:10.0.2.2:$port" CREATE:/tmp/fetched 2>&1
 	echo "MINIVMM-USER-FETCHED $(md5sum </tmp/fetched | cut -d' ' -f1) $(wc -c </tmp/fetched)"
 	echo "MINIVMM-USER-DNS $(nslookup minivmm.test 10.0.2.3 2>&1 | tr '\n' ' ')"
 	socat TCP-LISTEN:8022,reuseaddr SYSTEM:'read l; echo "MINIVMM-USER-FWD-GOT $l" >/dev/console; echo guest-hello' &
-	sleep 1
+	# Listening on 8022 (0x1F56): state 0A in /proc/net/tcp. At most 10 s.
+	n=0
+	until grep -q ':1F56 00000000:0000 0A' /proc/net/tcp; do
+		n=$((n + 1))
+		[ $n -lt 100 ] || { echo "MINIVMM-USER: socat never listened"; exit 1; }
+		sleep 0.1
+	done
 	echo MINIVMM-USER-LISTENING
 	wait
 fi
-echo MINIVMM-SCENARIO-DONE

@@ -28,6 +28,8 @@
 #                                           (returns 0)
 #            wait_for_log PATTERN [SECS]    poll GUEST_LOG until PATTERN (ERE) shows (default 60s)
 #            expect_in_log PATTERN [LOG]    true if PATTERN (ERE) is in LOG (default GUEST_LOG)
+#            expect NAME '^MINIVMM-SCENARIO-DONE'  also fails on the guest's MINIVMM-SCENARIO-FAILED
+#                                           and on kernel errors (GUEST_KERNEL_ERRORS) in the log
 # Network:   tap_create NAME [ADDR/PREFIX]  a tap device, up, removed when the scenario exits
 #            on_exit CMD...                 run CMD when the scenario exits (LIFO)
 
@@ -40,7 +42,11 @@ GUEST_INITRD=${GUEST_INITRD:-$BUILD/guest/initrd.img}
 SCENARIO=${SCENARIO:-$(basename "${0%.sh}")}
 RESULTS=${MINIVMM_RESULTS:-$BUILD/e2e/$SCENARIO}
 GUEST_TIMEOUT=${GUEST_TIMEOUT:-120}
-GUEST_BASE_CMDLINE=${GUEST_BASE_CMDLINE:-console=ttyS0 reboot=k panic=-1 quiet}
+# loglevel=5, not quiet (=4): kernel warnings (WARNING: splats) reach the console log.
+GUEST_BASE_CMDLINE=${GUEST_BASE_CMDLINE:-console=ttyS0 reboot=k panic=-1 loglevel=5}
+# Kernel console lines that fail a guest scenario (guest/init checks dmesg for the same).
+GUEST_KERNEL_ERRORS='BUG[: ]|WARNING:|Oops|Call Trace|bad ring|BAD_RING|is not a head|ACPI (BIOS )?Error|virtio.*([Ee]rror|[Ff]ail|[Ii]nvalid|[Bb]roken)'
+
 mkdir -p "$RESULTS"
 E2E_FAILS=0
 GUEST_LOG='' GUEST_RC='' GUEST_SECS='' GUEST_PID=''
@@ -64,7 +70,20 @@ check() {
 	if "$@"; then pass "$name"; else fail "$name" "($* failed: $?)"; fi
 }
 expect() {
-	if expect_in_log "$2"; then pass "$1"; else fail "$1" "no /$2/ in $(basename "$GUEST_LOG")"; fi
+	if ! expect_in_log "$2"; then
+		fail "$1" "no /$2/ in $(basename "$GUEST_LOG")"
+	elif [ "$2" = '^MINIVMM-SCENARIO-DONE' ] && ! guest_scenario_clean; then
+		fail "$1" "guest scenario failed or the guest kernel logged errors: $GUEST_ERRORS"
+	else
+		pass "$1"
+	fi
+}
+# A guest scenario's DONE counts only without a FAILED marker (guest/init) and without kernel
+# errors on the console; sets GUEST_ERRORS to the first offending lines.
+guest_scenario_clean() {
+	GUEST_ERRORS=$(tr -d '\r' <"$GUEST_LOG" | grep -E -- "^MINIVMM-(SCENARIO-FAILED|KERNEL-ERROR)|^\[ *[0-9]+\.[0-9]+\] .*($GUEST_KERNEL_ERRORS)" |
+		head -n 3 | tr '\n' ' ')
+	[ -z "$GUEST_ERRORS" ]
 }
 e2e_finish() { exit $((E2E_FAILS > 0)); }
 

@@ -11,7 +11,11 @@
 #                               can run stock kernels (present and not PVM), else the test host
 #     E2E_TIMEOUT=SECS          per scenario script (default 600); a script may override it with
 #                               a line "# e2e-timeout: SECS"
-# Each scenario gets its own results directory build/e2e/<scenario>/ (console logs, output).
+#     E2E_STALL_SECS=SECS       the test host's watchdog: no output anywhere for this long (default
+#                               150) = dumped and classified; a script that is silent longer on
+#                               purpose says so with a line "# e2e-stall: SECS"
+# Each scenario gets its own results directory build/e2e/<scenario>/ (console logs, output). In
+# the test host, all of them run in one boot (tests/e2e/group.sh); the end shows a time table.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$src/build}
@@ -47,26 +51,26 @@ hostrun_prepare "$mode"
 # The kernel 15-own-kernel boots as a user's own, unpacked here (the test host cannot).
 case " ${scripts[*]}" in *own-kernel*) "$e2e/own-kernel.sh" ;; esac
 
+timeout_of() {
+	local secs
+	secs=$(sed -n 's/^# e2e-timeout: *\([0-9]\+\).*/\1/p' "$1" | head -n1)
+	echo "${secs:-${E2E_TIMEOUT:-600}}"
+}
+name_of() { basename "${1%.sh}"; }
+
 passed=0 failed=0 HOSTRUN_STALLS=0 times=()
-for s in "${scripts[@]}"; do
-	name=$(basename "${s%.sh}")
-	out=$build/e2e/$name
-	secs=$(sed -n 's/^# e2e-timeout: *\([0-9]\+\).*/\1/p' "$s" | head -n1)
-	secs=${secs:-${E2E_TIMEOUT:-600}}
-	echo "e2e: $name ($mode, timeout ${secs}s)" >&2
-	start=$SECONDS
-	rc=0
-	rm -rf "$out" "$out.stalled"
-	hostrun_script "$mode" "$secs" "$out" "$s" || rc=$?
-	lines=$(grep -E '^(PASS|FAIL|SKIP|RETRY): ' "$out/output" 2>/dev/null || true)
+# Collects one scenario's result lines: rc, its output in $out/output, its run time.
+collect() {
+	local name=$1 rc=$2 secs=$3 why=${4:-} out=$build/e2e/$1 lines p f
+	lines=$(grep -E '^(PASS|FAIL|SKIP): ' "$out/output" 2>/dev/null || true)
 	[ -z "$lines" ] || echo "$lines"
 	p=$(grep -c '^PASS: ' <<<"$lines" || true)
 	f=$(grep -c '^FAIL: ' <<<"$lines" || true)
-	if [ "$rc" -eq 124 ]; then
-		echo "FAIL: $name hung: no progress, or past ${secs}s (logs: $out, stall-dump.txt)"
+	if [ -n "$why" ]; then
+		echo "FAIL: $name $why (logs: $out)"
 		f=$((f + 1))
-	elif [ "$rc" -eq 120 ]; then
-		echo "FAIL: $name the test host stalled twice (logs: $out.stalled, $out)"
+	elif [ "$rc" -eq 124 ]; then
+		echo "FAIL: $name timed out (logs: $out)"
 		f=$((f + 1))
 	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "FAIL: $name exited $rc (logs: $out)"
@@ -79,15 +83,93 @@ for s in "${scripts[@]}"; do
 		echo "e2e: $name output (last lines of $out/output):" >&2
 		tail -n 30 "$out/output" | sed 's/^/  | /' >&2
 	fi
-	echo "e2e: $name took $((SECONDS - start))s" >&2
-	times+=("$(printf '%-32s %5ss %4s %4s' "$name" $((SECONDS - start)) "$p" "$f")")
+	echo "e2e: $name took ${secs}s" >&2
+	times+=("$(printf '%-32s %5ss %4s %4s' "$name" "$secs" "$p" "$f")")
 	passed=$((passed + p))
 	failed=$((failed + f))
-done
+}
+
+if [ "$mode" = direct ]; then
+	for s in "${scripts[@]}"; do
+		name=$(name_of "$s") out=$build/e2e/$(name_of "$s") secs=$(timeout_of "$s")
+		echo "e2e: $name ($mode, timeout ${secs}s)" >&2
+		start=$SECONDS rc=0
+		rm -rf "$out"
+		hostrun_script "$mode" "$secs" "$out" "$s" || rc=$?
+		collect "$name" "$rc" $((SECONDS - start))
+	done
+else
+	# One test-host boot runs every scenario in turn (tests/e2e/group.sh), each in its own
+	# results directory build/e2e/<name>/ (console.log: its part of the test host's console).
+	# If the test host stalls (testhost.sh's watchdog: status 120), the scenario it was running
+	# and the rest run again in a new test host, once; a scenario that hung, timed out or failed
+	# is never run again, and the rest go on in a new test host.
+	top=$build/e2e
+	mkdir -p "$top/.group"
+	for s in "${scripts[@]}"; do rm -rf "${top:?}/$(name_of "$s")" "$top/$(name_of "$s").stalled"; done
+	todo=("${scripts[@]}")
+	while [ ${#todo[@]} -gt 0 ]; do
+		total=60
+		: >"$top/.group/list"
+		for s in "${todo[@]}"; do
+			echo "$(timeout_of "$s") $s" >>"$top/.group/list"
+			total=$((total + $(timeout_of "$s") + 15))
+		done
+		echo "e2e: ${#todo[@]} scenario(s) in one test-host boot: $(for s in "${todo[@]}"; do printf '%s ' "$(name_of "$s")"; done)" >&2
+		# The watchdog's "no progress" limit: E2E_STALL_SECS (150), or the largest
+		# "# e2e-stall: SECS" line of these scenarios (one that is silent longer on purpose).
+		stall=${E2E_STALL_SECS:-150}
+		for s in "${todo[@]}"; do
+			n=$(sed -n 's/^# e2e-stall: *\([0-9]\+\).*/\1/p' "$s" | head -n1)
+			[ -z "$n" ] || [ "$n" -le "$stall" ] || stall=$n
+		done
+		rc=0
+		E2E_STALL_SECS=$stall "$src/tests/e2e/testhost.sh" run -t "$total" -o "$top" \
+			"$src/tests/e2e/group.sh" "$top/.group/list" || rc=$?
+		# console.log per scenario: from its "TESTHOST-SCENARIO <name>" line to the next one.
+		awk -v top="$top" '{ sub(/\r$/, "") } /^TESTHOST-SCENARIO /{ f = top "/" $2 "/console.log" } f { print > f }' \
+			"$top/console.log" 2>/dev/null || true
+		rest=()
+		for s in "${todo[@]}"; do
+			name=$(name_of "$s")
+			if [ ${#rest[@]} -eq 0 ] && [ -f "$top/$name/.rc" ]; then
+				collect "$name" "$(cat "$top/$name/.rc")" "$(cat "$top/$name/.secs")"
+			else
+				rest+=("$s")
+			fi
+		done
+		[ ${#rest[@]} -gt 0 ] || break
+		name=$(name_of "${rest[0]}")
+		if [ "$rc" -eq 120 ] && [ "$HOSTRUN_STALLS" -eq 0 ]; then
+			HOSTRUN_STALLS=$((HOSTRUN_STALLS + 1))
+			mkdir -p "$top/$name"
+			cp "$top/console.log" "$top/stall-dump.txt" "$top/$name/" 2>/dev/null || true
+			rm -rf "$top/$name.stalled" && mv "$top/$name" "$top/$name.stalled"
+			echo "e2e: the test host stalled during $name; logs in $top/$name.stalled; running it and the rest once more" >&2
+			todo=("${rest[@]}")
+			continue
+		fi
+		if [ "$rc" -eq 125 ]; then
+			for s in "${rest[@]}"; do
+				collect "$(name_of "$s")" 125 0 "never ran: the test host did not come up (logs: $top/console.log)"
+			done
+			break
+		fi
+		mkdir -p "$top/$name"
+		cp "$top/stall-dump.txt" "$top/$name/" 2>/dev/null || true
+		case $rc in
+		120) why="the test host stalled again" ;;
+		124) why="hung: no progress for ${stall}s, or past its time (stall-dump.txt)" ;;
+		*) why="the test host ended during it (status $rc)" ;;
+		esac
+		collect "$name" "$rc" "$(cat "$top/$name/.secs" 2>/dev/null || echo '?')" "$why"
+		todo=("${rest[@]:1}")
+	done
+fi
 if [ ${#times[@]} -gt 1 ]; then
 	printf '%-32s %6s %4s %4s\n' scenario time pass fail
 	printf '%s\n' "${times[@]}"
-	printf '%-32s %5ss\n' total "$SECONDS"
+	printf '%-32s %5ss (wall, with test-host boots and builds)\n' total "$SECONDS"
 fi >&2
 stalls=''
 [ "$HOSTRUN_STALLS" -eq 0 ] || stalls=", $HOSTRUN_STALLS test-host stall$([ "$HOSTRUN_STALLS" -eq 1 ] || echo s) retried"

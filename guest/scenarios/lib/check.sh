@@ -1,7 +1,8 @@
 # shellcheck shell=sh
 # Sourced by guest scenarios (/scenarios/lib/check.sh in the guest).
 #   check NAME CMD...   runs CMD and prints "MINIVMM-CHECK NAME ok|fail" (with the last lines of
-#                       its output when it failed), which the host-side scenario turns into results
+#                       its output when it failed), which the host-side scenario turns into results;
+#                       a failed NAME is added to $failed, so the scenario can end with exit 1
 check() {
 	name=$1
 	shift
@@ -10,5 +11,6 @@ check() {
 	else
 		echo "MINIVMM-CHECK $name fail"
 		tail -n 5 /tmp/check.out
+		failed="${failed:-} $name"
 	fi
 }

@@ -63,14 +63,23 @@ expect vhost_auto_warns_and_falls_back 'warning: --net tap,vhost=auto: cannot op
 expect vhost_auto_guest_boots '^MINIVMM-SCENARIO-DONE'
 check vhost_auto_exit_0 test "$GUEST_RC" -eq 0
 
-# A failure after a tap was created must not leave the tap behind.
+# A failure after the taps were opened leaves nothing behind: a tap minivmm created is gone (it
+# never makes one persistent), and a persistent tap someone else made (mvkeep0) is still there and
+# no longer attached: its carrier drops when the last file descriptor on it is closed, so a
+# leftover minivmm process or a leaked descriptor (a forked child, say) would show.
 nc -l 127.0.0.1 47001 >/dev/null 2>&1 &
 holder=$!
 on_exit kill "$holder"
-sleep 0.5
+ip tuntap add dev mvkeep0 mode tap && on_exit ip link del mvkeep0
+ip link set mvkeep0 up
+for _ in $(seq 50); do ss -Hltn 'sport = :47001' | grep -q . && break; sleep 0.1; done
 bad hostfwd_port_in_use 'hostfwd.*47001' "$V" --kernel "$K" --initrd "$I" --net tap,ifname=mvleft0 \
-	--net user,hostfwd=tcp:127.0.0.1:47001-:22
-if ip link show mvleft0 >/dev/null 2>&1; then fail nothing_left_behind_tap "mvleft0 still exists"; else pass nothing_left_behind_tap; fi
+	--net tap,ifname=mvkeep0 --net user,hostfwd=tcp:127.0.0.1:47001-:22
+if ip link show mvleft0 >/dev/null 2>&1; then fail nothing_left_behind_own_tap "mvleft0 still exists"; else pass nothing_left_behind_own_tap; fi
+check nothing_left_behind_persistent_tap_kept ip link show mvkeep0
+carrier=$(cat /sys/class/net/mvkeep0/carrier 2>&1)
+if [ "$carrier" = 0 ]; then pass nothing_left_behind_persistent_tap_released
+else fail nothing_left_behind_persistent_tap_released "mvkeep0 carrier '$carrier': still attached"; fi
 # Too few file descriptors (ulimit -n 4, 5, ...): whichever setup step runs out first (/dev/kvm,
 # the VM, a vCPU, the main loop's signalfd/epoll/eventfds), minivmm exits 2 with one line, until
 # the limit is enough and the guest runs. One of the limits fails in the main loop's setup.
