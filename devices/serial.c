@@ -1,8 +1,11 @@
 /* serial.c: the 16550A model. Register names follow <linux/serial_reg.h>. */
 #include "devices/serial.h"
 
+#include <errno.h>
 #include <linux/serial_reg.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "vmm/bus.h"
@@ -40,8 +43,22 @@ static void serial_push_rx(struct serial *s, uint8_t c)
 	s->rx_len++;
 }
 
-static void serial_write_reg(struct serial *s, uint64_t off, uint8_t v)
+/* Under the lock. Returns true when the ring went from empty to non-empty (kick the drainer). */
+static bool serial_push_out(struct serial *s, uint8_t c)
 {
+	if (s->out_len == SERIAL_OUT_RING) {
+		s->out_dropped++; /* nobody reads our output: the guest goes on, the byte does not */
+		return false;
+	}
+	s->out[(s->out_head + s->out_len) % SERIAL_OUT_RING] = c;
+	s->out_len++;
+	return s->out_len == 1;
+}
+
+/* Returns true when the drainer must be kicked. */
+static bool serial_write_reg(struct serial *s, uint64_t off, uint8_t v)
+{
+	bool kick = false;
 	int dlab = s->lcr & UART_LCR_DLAB;
 	switch (off) {
 	case UART_TX:
@@ -49,11 +66,10 @@ static void serial_write_reg(struct serial *s, uint64_t off, uint8_t v)
 			s->dll = v;
 			break;
 		}
-		if (s->mcr & UART_MCR_LOOP) {
+		if (s->mcr & UART_MCR_LOOP)
 			serial_push_rx(s, v);
-		} else if (write(s->out_fd, &v, 1) < 0) {
-			/* Console output is best effort: a closed stdout must not stop the guest. */
-		}
+		else
+			kick = serial_push_out(s, v);
 		s->thre_pending = 1;
 		break;
 	case UART_IER:
@@ -83,6 +99,7 @@ static void serial_write_reg(struct serial *s, uint64_t off, uint8_t v)
 	default: /* LSR and MSR are read-only */
 		break;
 	}
+	return kick;
 }
 
 static uint8_t serial_read_reg(struct serial *s, uint64_t off)
@@ -133,13 +150,60 @@ void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, int is_w
 			memset(data, 0xff, len);
 		return;
 	}
+	bool kick = false;
 	pthread_mutex_lock(&s->lock);
 	if (is_write)
-		serial_write_reg(s, off, data[0]);
+		kick = serial_write_reg(s, off, data[0]);
 	else
 		data[0] = serial_read_reg(s, off);
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
+	if (kick && s->out_kick >= 0)
+		eventfd_write(s->out_kick, 1); /* cannot block: one count per empty->non-empty */
+}
+
+int serial_out_drain(struct serial *s)
+{
+	uint8_t buf[4096];
+	for (;;) {
+		/* Copy out under the lock, write without it: a vCPU never waits on the fd. */
+		pthread_mutex_lock(&s->lock);
+		size_t n = s->out_len < sizeof(buf) ? s->out_len : sizeof(buf);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = s->out[(s->out_head + i) % SERIAL_OUT_RING];
+		pthread_mutex_unlock(&s->lock);
+		if (!n)
+			return 0;
+		ssize_t w = write(s->out_fd, buf, n);
+		int err = w < 0 ? -errno : 0;
+		if (err == -EAGAIN || err == -EINTR)
+			return -EAGAIN;
+		pthread_mutex_lock(&s->lock);
+		size_t done = err ? n : (size_t)w; /* a broken fd: drop what we tried */
+		s->out_head = (s->out_head + done) % SERIAL_OUT_RING;
+		s->out_len -= done;
+		if (err)
+			s->out_dropped += done;
+		else
+			s->out_bytes += done;
+		pthread_mutex_unlock(&s->lock);
+		if (err)
+			return err;
+	}
+}
+
+int serial_out_fd(const struct serial *s)
+{
+	return s->out_kick;
+}
+
+void serial_stats_print(struct serial *s, FILE *f)
+{
+	pthread_mutex_lock(&s->lock);
+	uint64_t out = s->out_bytes, dropped = s->out_dropped, queued = s->out_len;
+	pthread_mutex_unlock(&s->lock);
+	fprintf(f, "stats: console out_bytes=%llu queued=%llu dropped=%llu\n", (unsigned long long)out,
+		(unsigned long long)queued, (unsigned long long)dropped);
 }
 
 static void serial_bus_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
@@ -161,10 +225,21 @@ size_t serial_rx(struct serial *s, const uint8_t *buf, size_t len)
 int serial_init(struct serial *s, uint16_t port, uint32_t gsi, int out_fd)
 {
 	memset(s, 0, sizeof(*s));
+	s->out_kick = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	s->port = port;
 	s->gsi = gsi;
 	s->out_fd = out_fd;
 	s->set_irq = irq_line;
+	s->out_kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->out_kick < 0)
+		return -errno;
 	return bus_register(BUS_PIO, port, 8, serial_bus_io, s);
+}
+
+void serial_free(struct serial *s)
+{
+	if (s->out_kick >= 0)
+		close(s->out_kick);
+	s->out_kick = -1;
 }

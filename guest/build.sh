@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the test guest: build/guest/vmlinuz (Debian's cloud kernel; vmlinux: the same, an
 # uncompressed ELF) and build/guest/initrd.img
-# (busybox, virtio-net modules, iperf3/ethtool/lspci/ip, guest/init, guest/scenarios/*.sh).
+# (busybox, virtio-net modules, iperf3/ethtool/lspci/ip, guest/init, guest/scenarios/*.sh, and
+# guest/hostile: a malicious virtio-net driver for tests/e2e/scenarios/60-hostile.sh).
 # Rebuilt only when an input changes (this script, init, scenarios, the kernel package, tools).
 #
 # Your own kernel: guest/build.sh --kernel VMLINUZ --modules /lib/modules/VERSION [--out DIR]
@@ -47,7 +48,7 @@ if [ -n "$own_kernel$own_modules" ]; then
 	kroot=$mdir
 else
 	stamp=$(build_stamp "$META" "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" \
-		"$src/guest/bootmark.c" "$src/guest/powerbtn.c" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" \
+		"$src/guest/bootmark.c" "$src/guest/powerbtn.c" "$src/guest/hostile" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" \
 		"${TOOLS[@]}" /bin/busybox)
 	if build_is_current "$out" "$stamp"; then
 		exit 0
@@ -77,6 +78,7 @@ install -m 755 "$src/guest/init" "$root/init"
 install -m 755 "$src/guest/udhcpc.script" "$root/etc/udhcpc.script"
 cc -static -Os -Wall -Werror -I"$src" -o "$root/bin/bootmark" "$src/guest/bootmark.c"
 cc -static -Os -Wall -Werror -o "$root/bin/powerbtn" "$src/guest/powerbtn.c"
+cc -static -O2 -Wall -Wextra -Werror -o "$root/bin/hostile" "$src/guest/hostile/hostile.c"
 echo "$KPKG" >"$root/etc/minivmm-kernel"
 initramfs_pack "$root" "$out/initrd.img"
 rm -rf "$root"

@@ -19,6 +19,8 @@ enum {
 	OPT_NET,
 	OPT_STATS,
 	OPT_DUMP_DTB,
+	OPT_RUNAS,
+	OPT_SECCOMP,
 	OPT_QMP,
 	OPT_VERSION
 };
@@ -32,6 +34,8 @@ static const struct option cli_options[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
+	{ "runas", required_argument, NULL, OPT_RUNAS },
+	{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -55,6 +59,7 @@ void cli_usage(FILE *f)
 		"  --cpus N          vCPUs, 1..%d (default %d)\n"
 		"  --net SPEC        a virtio-net NIC, up to %d times (default: one user NIC):\n"
 		"      tap[,ifname=NAME][,mac=XX:XX:XX:XX:XX:XX][,mtu=N][,vhost=on|off|auto][,id=ID]\n"
+		"          [,queue_size=64..1024] (ring size offered, default 1024; also for user)\n"
 		"      "
 		"user[,net=A.B.C.D/NN][,host=ADDR][,dns=ADDR][,dhcpstart=ADDR][,mac=..][,mtu=..][,id=ID]\n"
 		"          [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
@@ -62,6 +67,9 @@ void cli_usage(FILE *f)
 		"  --stats           when the VM stops, print counters to stderr: KVM exits per vCPU by\n"
 		"                    reason, per NIC queue kicks, interrupts, packets, bytes and drops,\n"
 		"                    and counted guest events\n"
+		"  --runas USER      after opening its devices, drop root to USER (uid, gid, groups,\n"
+		"                    all capabilities) before the guest runs\n"
+		"  --seccomp on|off  per-thread system call filters (default %s)\n"
 		"  --qmp unix:PATH   a QMP control socket (QEMU's protocol: query-status, stop, cont,\n"
 		"                    system_powerdown, quit, set_link, x-query-net-stats)\n"
 		"  --dump-dtb FILE   build the machine, write its device tree to FILE (read it with\n"
@@ -75,7 +83,7 @@ void cli_usage(FILE *f)
 		"minivmm failed while running; 2 bad input or any setup failure (one line on stderr).\n"
 		"Environment: MINIVMM_DEBUG=1 also prints why minivmm stopped when it exits 0.\n"
 		"See minivmm(1).\n",
-		CONFIG_MAX_CPUS, CLI_DEFAULT_CPUS, CONFIG_MAX_NICS);
+		CONFIG_MAX_CPUS, CLI_DEFAULT_CPUS, CONFIG_MAX_NICS, CLI_DEFAULT_SECCOMP ? "on" : "off");
 }
 
 static const char *option_name(int val)
@@ -230,6 +238,7 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg)
 	cfg->cmdline = CLI_DEFAULT_CMDLINE;
 	cfg->mem = CLI_DEFAULT_MEM;
 	cfg->cpus = CLI_DEFAULT_CPUS;
+	cfg->seccomp = CLI_DEFAULT_SECCOMP;
 
 	/*
 	 * optind = 0 makes glibc reinitialise its scanner, so repeated calls start afresh.
@@ -275,6 +284,20 @@ int cli_parse(int argc, char **argv, struct vm_config *cfg)
 				return -EINVAL;
 			break;
 		case OPT_STATS: cfg->stats = true; break;
+		case OPT_RUNAS:
+			if (!*optarg) {
+				log_err("--runas: the user name is empty");
+				return -EINVAL;
+			}
+			cfg->runas = optarg;
+			break;
+		case OPT_SECCOMP:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				log_err("--seccomp: \"%s\" is not on or off", optarg);
+				return -EINVAL;
+			}
+			cfg->seccomp = !strcmp(optarg, "on");
+			break;
 		case OPT_QMP:
 			if (strncmp(optarg, "unix:", 5) || !optarg[5]) {
 				log_err("--qmp %s: expected unix:PATH", optarg);

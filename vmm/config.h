@@ -33,6 +33,7 @@ struct net_opts {
 	uint8_t mac[6];
 	bool mac_set;
 	uint16_t mtu;             /* 0 = not offered */
+	uint16_t queue_size;      /* rx/tx queue size offered, 0 = NET_QUEUE_SIZE */
 	/* user */
 	struct in_addr net, mask, host, dns, dhcp_start;
 	struct hostfwd fwd[CONFIG_MAX_HOSTFWD];
@@ -50,6 +51,8 @@ struct vm_config {
 	bool no_net;              /* --net none */
 	bool stats;
 	const char *dump_dtb;     /* --dump-dtb FILE: write the device tree, do not run; NULL = run */
+	const char *runas;        /* --runas USER: drop root to USER after setup; NULL = stay */
+	bool seccomp;             /* --seccomp on|off */
 	const char *qmp;          /* --qmp unix:PATH: the socket's path; NULL = no QMP */
 };
 #endif

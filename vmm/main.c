@@ -27,6 +27,8 @@
 #include "vmm/kvm.h"
 #include "vmm/log.h"
 #include "vmm/loop.h"
+#include "vmm/privs.h"
+#include "vmm/seccomp.h"
 #include "vmm/stats.h"
 #include "vmm/term.h"
 #include "vmm/vcpu.h"
@@ -49,6 +51,7 @@ static struct machine {
 	int nnics;
 	struct loop *loop;
 	int sigfd;
+	struct privs_user runas;
 	struct control ctl; /* --qmp */
 } M = { .sigfd = -1, .kvm = { .fd = -1, .vm_fd = -1 } };
 
@@ -81,19 +84,29 @@ static int machine_nic(struct machine *m, int i)
 		return ret;
 	}
 	m->nic[m->nnics++] = n;
-	if ((ret = virtio_pci_create(&n->vdev, PCI_CLASS_NET_ETHERNET, NULL))) {
+	if ((ret = virtio_pci_create(&n->vdev, PCI_CLASS_NET_ETHERNET, NULL)))
 		log_err("net%d: cannot create its PCI function: %s", i, strerror(-ret));
-		return ret;
-	}
-	if ((ret = virtio_pci_poller_start(&n->vdev)))
-		log_err("net%d: cannot start the interrupt poller: %s", i, strerror(-ret));
 	return ret;
+}
+
+/* The interrupt pollers are the first threads: started after the privilege drop (glibc's set*id
+ * would have to reach threads already filtered), each installs its own filter. */
+static int machine_pollers(struct machine *m)
+{
+	for (int i = 0; i < m->nnics; i++) {
+		int ret = virtio_pci_poller_start(&m->nic[i]->vdev);
+		if (ret) {
+			log_err("net%d: cannot start the interrupt poller: %s", i, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
 }
 
 static int machine_devices(struct machine *m)
 {
 	int ret;
-	if ((ret = serial_init(&m->serial, 0x3f8, LAYOUT_IRQ_SERIAL, STDOUT_FILENO)) || (ret = i8042_init()) ||
+	if ((ret = serial_init(&m->serial, 0x3f8, LAYOUT_IRQ_SERIAL, console_out_fd(STDOUT_FILENO))) || (ret = i8042_init()) ||
 	    (ret = acpi_pm_init()) || (ret = boot_marker_init(m->t0)) || (ret = pci_host_init())) {
 		log_err("cannot register platform devices: %s", strerror(-ret));
 		return ret;
@@ -148,6 +161,7 @@ static int machine_build(struct machine *m)
 static void print_stats(struct machine *m)
 {
 	stats_print(stderr, m->vcpu, m->nvcpus, m->nic, m->nnics);
+	serial_stats_print(&m->serial, stderr);
 }
 
 static void on_signal(void *opaque, uint32_t events)
@@ -216,6 +230,11 @@ static int machine_run(struct machine *m)
 				  .cfg = &m->cfg, .vm_fd = m->kvm.vm_fd};
 	if ((ret = control_open(&m->ctl, m->loop)))
 		return ret;
+	/* Everything privileged is open (the QMP socket too): drop root, then confine each thread
+	 * as it starts. */
+	if ((m->cfg.runas && (ret = privs_drop(&m->runas))) || (ret = seccomp_setup(m->cfg.seccomp)) ||
+	    (ret = machine_pollers(m)))
+		return ret;
 	term_raw(STDIN_FILENO);
 	m->ran = true;
 	for (int i = 0; i < m->nvcpus; i++) {
@@ -224,6 +243,9 @@ static int machine_run(struct machine *m)
 			break;
 		}
 	}
+	/* Last: the threads started above must not inherit main's list (seccomp.h). */
+	if (seccomp_enter(SECCOMP_MAIN))
+		vm_request_exit(EXIT_RUNTIME, "cannot install the main thread's system call filter");
 	loop_run(m->loop);
 	control_close(&m->ctl);
 	return 0;
@@ -233,6 +255,8 @@ static void machine_teardown(struct machine *m)
 {
 	for (int i = 0; i < m->nvcpus; i++)
 		vcpu_stop(&m->vcpu[i]);
+	if (m->ran)
+		console_out_flush(&m->serial, 500);
 	term_restore();
 	/* The counters are final once the vCPUs stopped; report them while the NICs still exist. */
 	if (m->cfg.stats && m->ran)
@@ -247,6 +271,7 @@ static void machine_teardown(struct machine *m)
 	for (int i = 0; i < m->nvcpus; i++)
 		vcpu_destroy(&m->vcpu[i]);
 	kvm_close(&m->kvm);
+	serial_free(&m->serial);
 	guest_mem_free(&m->mem);
 	loop_free(m->loop);
 	if (m->sigfd >= 0)
@@ -263,6 +288,9 @@ int main(int argc, char **argv)
 		return 0;
 	if (ret < 0)
 		return EXIT_BADINPUT;
+	if (m->cfg.runas && privs_lookup(m->cfg.runas, &m->runas))
+		return EXIT_BADINPUT;
+	privs_raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	/* Blocked before any thread (NIC I/O, interrupt poller, vCPU) exists, so all of them inherit
 	 * the mask and these signals only ever reach the main loop's signalfd. */

@@ -13,6 +13,7 @@
 #include "vmm/bus.h"
 #include "vmm/cpuid.h"
 #include "vmm/log.h"
+#include "vmm/seccomp.h"
 #include "vmm/vm.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR2
@@ -345,6 +346,10 @@ static void *vcpu_thread(void *arg)
 	char name[16];
 	snprintf(name, sizeof(name), "vcpu%d", v->id);
 	pthread_setname_np(pthread_self(), name);
+	if (seccomp_enter(SECCOMP_VCPU)) {
+		vm_request_exit(EXIT_RUNTIME, "cannot install a vCPU thread's system call filter");
+		return NULL;
+	}
 	while (!vm_exiting()) {
 		if (__atomic_load_n(&pause_state.want, __ATOMIC_ACQUIRE))
 			vcpu_park();

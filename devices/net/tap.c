@@ -124,6 +124,27 @@ static unsigned int tap_probe_offloads(int fd)
 	return ok;
 }
 
+/* Attaches fd to the named tap (or a new one). No capability is needed for a tap owned by this
+ * user or group; a tap created with multi_queue only takes a queue attach (IFF_MULTI_QUEUE), so
+ * that is the second try. */
+static int tap_attach(int fd, const char *ifname, struct ifreq *ifr)
+{
+	memset(ifr, 0, sizeof(*ifr));
+	ifr->ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	/* ifname is at most 15 characters plus NUL (config.h), like IFNAMSIZ. */
+	memcpy(ifr->ifr_name, ifname, sizeof(ifr->ifr_name) - 1);
+	if (ioctl(fd, TUNSETIFF, ifr) == 0)
+		return 0;
+	if (errno != EINVAL || !ifname[0])
+		return -1;
+	int saved = errno;
+	ifr->ifr_flags |= IFF_MULTI_QUEUE;
+	if (ioctl(fd, TUNSETIFF, ifr) == 0)
+		return 0;
+	errno = saved;
+	return -1;
+}
+
 static int tap_open(struct net_backend *be, const struct net_opts *opts)
 {
 	const char *want = opts->ifname[0] ? opts->ifname : "(new)";
@@ -133,17 +154,31 @@ static int tap_open(struct net_backend *be, const struct net_opts *opts)
 	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		int err = -errno;
-		log_err("net: tap %s: cannot open /dev/net/tun: %s", want, strerror(-err));
+		log_err("net: tap %s: cannot open /dev/net/tun: %s%s", want, strerror(-err),
+			err == -EACCES ? " (it is normally mode 0666: chmod 666 /dev/net/tun)" : "");
 		free(t);
 		return err;
 	}
 	struct ifreq ifr = {0};
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	/* ifname is at most 15 characters plus NUL (config.h), like IFNAMSIZ. */
-	memcpy(ifr.ifr_name, opts->ifname, sizeof(ifr.ifr_name) - 1);
 	const char *step = "TUNSETIFF";
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+	if (tap_attach(fd, opts->ifname, &ifr) < 0) {
+		if (errno == EPERM) {
+			int err = -errno;
+			/* The one step that may need a privilege: say which, and how to do without. */
+			if (opts->ifname[0])
+				log_err("net: tap %s: TUNSETIFF: %s: the tap must belong to this user (ip tuntap add dev %s "
+					"mode tap user $USER) or minivmm needs CAP_NET_ADMIN", want, strerror(-err),
+					opts->ifname);
+			else
+				log_err("net: tap (new): TUNSETIFF: %s: creating a tap needs CAP_NET_ADMIN; create one "
+					"owned by this user (ip tuntap add dev tap0 mode tap user $USER) and pass ifname=tap0",
+					strerror(-err));
+			close(fd);
+			free(t);
+			return err;
+		}
 		goto fail;
+	}
 	memcpy(t->ifname, ifr.ifr_name, sizeof(t->ifname));
 	t->ifname[IFNAMSIZ - 1] = 0;
 	/* VERSION_1 means the 12-byte virtio_net_hdr_v1 (5.1.6); the kernel then skips the

@@ -20,7 +20,7 @@
 
 enum { NET_Q_RX = 0, NET_Q_TX = 1, NET_Q_CTRL = 2, NET_NUM_QUEUES = 3 };
 
-#define NET_QUEUE_SIZE 256					    /* queue_max offered to the driver */
+#define NET_QUEUE_SIZE 1024 /* queue_max offered to the driver unless queue_size= says */
 #define NET_HDR_LEN    ((uint32_t)sizeof(struct virtio_net_hdr_v1)) /* 12: VERSION_1 (5.1.6) */
 /* The largest Ethernet frame moved either way: a 64 KiB GSO (or jumbo) packet plus the Ethernet
  * header and a VLAN tag. */

@@ -154,6 +154,23 @@ START_TEST(dump_dtb_needs_one_non_empty_file_name)
 }
 END_TEST
 
+START_TEST(runas_and_seccomp_are_stored_and_checked)
+{
+	assert_ok(PARSE("--kernel", "k"));
+	ck_assert_ptr_null(cfg.runas);
+	ck_assert(cfg.seccomp == CLI_DEFAULT_SECCOMP);
+	assert_ok(PARSE("--kernel", "k", "--runas", "nobody", "--seccomp", "off"));
+	ck_assert_str_eq(cfg.runas, "nobody");
+	ck_assert(!cfg.seccomp);
+	assert_ok(PARSE("--kernel", "k", "--seccomp=on"));
+	ck_assert(cfg.seccomp);
+	ASSERT_ERR("--seccomp", "\"maybe\" is not on or off", "--kernel", "k", "--seccomp", "maybe");
+	ASSERT_ERR("--seccomp", "twice", "--kernel", "k", "--seccomp", "on", "--seccomp", "off");
+	ASSERT_ERR("--runas", "empty", "--kernel", "k", "--runas", "");
+	ASSERT_ERR("--runas", "needs a value", "--kernel", "k", "--runas");
+}
+END_TEST
+
 START_TEST(option_equals_form_and_empty_append_are_accepted)
 {
 	assert_ok(PARSE("--kernel=k", "--append=", "--mem=1G"));
@@ -346,6 +363,13 @@ START_TEST(net_tap_with_every_key)
 	ck_assert_int_eq(cfg.nic[0].vhost, VHOST_OFF);
 	ck_assert_int_eq(cfg.nic[0].mtu, 65535);
 	ck_assert_str_eq(cfg.nic[0].ifname, "abcdefghijklmno");
+	ck_assert_int_eq(cfg.nic[0].queue_size, 0); /* not given: the device's default */
+	assert_ok(PARSE_K("--net", "tap,queue_size=256"));
+	ck_assert_int_eq(cfg.nic[0].queue_size, 256);
+	assert_ok(PARSE_K("--net", "user,queue_size=64"));
+	ck_assert_int_eq(cfg.nic[0].queue_size, 64);
+	assert_ok(PARSE_K("--net", "tap,queue_size=1024"));
+	ck_assert_int_eq(cfg.nic[0].queue_size, 1024);
 }
 END_TEST
 
@@ -378,6 +402,11 @@ static const struct {
 	{ "tap,mtu=65536", "mtu=65536" },
 	{ "tap,mtu=1500x", "mtu=1500x" },
 	{ "tap,mtu=-1500", "mtu=-1500" },
+	{ "tap,queue_size=32", "queue_size=32 is not a power of two in 64..1024" },
+	{ "tap,queue_size=2048", "queue_size=2048" },
+	{ "tap,queue_size=768", "queue_size=768" },
+	{ "user,queue_size=0", "queue_size=0" },
+	{ "tap,queue_size=256k", "queue_size=256k" },
 	{ "tap,vhost=maybe", "vhost=maybe" },
 	{ "tap,foo=1", "unknown key \"foo\"" },
 	{ "tap,hostfwd=tcp::22-:22", "unknown key \"hostfwd\"" },
@@ -652,6 +681,7 @@ static Suite *cli_suite(void)
 	tcase_add_test(t, kernel_alone_gives_all_defaults);
 	tcase_add_test(t, every_option_is_stored);
 	tcase_add_test(t, dump_dtb_needs_one_non_empty_file_name);
+	tcase_add_test(t, runas_and_seccomp_are_stored_and_checked);
 	tcase_add_test(t, option_equals_form_and_empty_append_are_accepted);
 	tcase_add_test(t, missing_kernel_is_an_error);
 	tcase_add_test(t, help_prints_usage_to_stdout_and_returns_1);

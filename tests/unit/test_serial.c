@@ -1,11 +1,15 @@
 /* test_serial.c: the 16550A model as Linux's 8250 driver probes and drives it. */
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/serial_reg.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "devices/serial.h"
 #include "tests/unit/unit.h"
 #include "vmm/bus.h"
+#include "vmm/console.h"
 
 static int irq_level_seen, irq_edges;
 static int fake_irq(uint32_t gsi, int level)
@@ -31,6 +35,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+	serial_free(&s);
 	close(out[0]);
 	close(out[1]);
 	bus_reset();
@@ -52,10 +57,61 @@ START_TEST(transmit_reaches_the_host_fd)
 {
 	wr(UART_TX, 'h');
 	wr(UART_TX, 'i');
+	ck_assert_int_eq(serial_out_drain(&s), 0);
 	char buf[2];
 	ck_assert_int_eq(read(out[0], buf, 2), 2);
 	ck_assert_mem_eq(buf, "hi", 2);
 	ck_assert_uint_eq(rd(UART_LSR) & (UART_LSR_THRE | UART_LSR_TEMT), UART_LSR_THRE | UART_LSR_TEMT);
+}
+END_TEST
+
+START_TEST(output_to_a_pipe_nobody_reads_never_blocks_and_drops_are_counted)
+{
+	/* What console_out_fd() gives the serial for a pipe on stdout: non-blocking. */
+	int fd = console_out_fd(out[1]);
+	ck_assert_int_ne(fd, out[1]);
+	ck_assert_int_eq(fcntl(out[1], F_GETFL) & O_NONBLOCK, 0); /* the shared one is untouched */
+	ck_assert_int_ne(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+	ck_assert_int_eq(fcntl(fd, F_SETPIPE_SZ, 4096), 4096);
+	s.out_fd = fd;
+	/* More than the ring with nobody draining: every write returns, the excess is counted. */
+	for (int i = 0; i < SERIAL_OUT_RING + 1000; i++) {
+		uint8_t c = 'a' + i % 26;
+		serial_io(&s, UART_TX, &c, 1, 1);
+	}
+	ck_assert_uint_eq(s.out_len, SERIAL_OUT_RING);
+	ck_assert_uint_eq(s.out_dropped, 1000);
+	/* The drainer fills the pipe and stops instead of waiting for a reader. */
+	ck_assert_int_eq(serial_out_drain(&s), -EAGAIN);
+	ck_assert_uint_eq(s.out_bytes, 4096);
+	ck_assert_uint_eq(s.out_len, SERIAL_OUT_RING - 4096);
+	for (int i = 0; i < 5000; i++)
+		wr(UART_TX, 'x');
+	ck_assert_uint_eq(s.out_dropped, 1000 + 5000 - 4096);
+	ck_assert_int_eq(serial_out_drain(&s), -EAGAIN);
+	/* A reader comes back: the bytes it gets are the oldest ones, in order. */
+	char buf[4096];
+	ck_assert_int_eq(read(out[0], buf, sizeof(buf)), 4096);
+	ck_assert_int_eq(buf[0], 'a');
+	ck_assert_int_eq(buf[27], 'b');
+	ck_assert_int_eq(serial_out_drain(&s), -EAGAIN);
+	ck_assert_uint_eq(s.out_bytes, 8192);
+	close(fd);
+}
+END_TEST
+
+START_TEST(the_drainer_is_kicked_once_per_empty_ring)
+{
+	uint64_t v;
+	int kick = serial_out_fd(&s);
+	ck_assert_int_eq(read(kick, &v, sizeof(v)), -1); /* nothing yet */
+	wr(UART_TX, '1');
+	wr(UART_TX, '2');
+	ck_assert_int_eq(read(kick, &v, sizeof(v)), sizeof(v));
+	ck_assert_uint_eq(v, 1);
+	ck_assert_int_eq(serial_out_drain(&s), 0);
+	wr(UART_TX, '3');
+	ck_assert_int_eq(read(kick, &v, sizeof(v)), sizeof(v));
 }
 END_TEST
 
@@ -155,6 +211,8 @@ int main(void)
 	TCase *tc = tcase_create("uart");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, transmit_reaches_the_host_fd);
+	tcase_add_test(tc, output_to_a_pipe_nobody_reads_never_blocks_and_drops_are_counted);
+	tcase_add_test(tc, the_drainer_is_kicked_once_per_empty_ring);
 	tcase_add_test(tc, scratch_and_divisor_latch_hold_values);
 	tcase_add_test(tc, loopback_reflects_modem_outputs_as_linux_probe_expects);
 	tcase_add_test(tc, fifo_enable_shows_in_iir);

@@ -16,7 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <grp.h>
+#include <linux/if_tun.h>
+#include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "devices/net/net_backend.h"
@@ -144,6 +149,86 @@ START_TEST(tap_open_of_a_busy_tap_fails_with_errno)
 }
 END_TEST
 
+/* A persistent tap owned by uid owner (multi_queue or not), made as root. */
+static void persistent_tap(const char *name, uid_t owner, bool mq, bool keep)
+{
+	int fd = open("/dev/net/tun", O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	struct ifreq ifr = {0};
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (mq ? IFF_MULTI_QUEUE : 0);
+	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+	ck_assert_int_eq(ioctl(fd, TUNSETIFF, &ifr), 0);
+	if (keep) {
+		ck_assert_int_eq(ioctl(fd, TUNSETOWNER, (unsigned long)owner), 0);
+		ck_assert_int_eq(ioctl(fd, TUNSETPERSIST, 1), 0);
+	} else {
+		ck_assert_int_eq(ioctl(fd, TUNSETPERSIST, 0), 0);
+	}
+	close(fd);
+}
+
+/* net_backend_open() of name as uid 65534 in a child: its result, and its stderr. */
+static int open_as_nobody(const char *name, char *err, size_t cap)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(p[1], STDERR_FILENO);
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(100);
+		struct net_backend b;
+		struct net_opts o = {.kind = NET_TAP};
+		strncpy(o.ifname, name, sizeof(o.ifname) - 1);
+		int r = net_backend_open(&b, &o);
+		_exit(-r);
+	}
+	close(p[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n < cap - 1 && (r = read(p[0], err + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	err[n] = 0;
+	close(p[0]);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+START_TEST(a_tap_owned_by_the_user_needs_no_privilege)
+{
+	char err[512];
+	struct stat st;
+	ck_assert_int_eq(stat("/dev/net/tun", &st), 0);
+	if ((st.st_mode & 0006) != 0006) {
+		/* Not the usual 0666 (a container): then that is what the one line says. */
+		persistent_tap("mvmtest1", 65534, false, true);
+		int r = open_as_nobody("mvmtest1", err, sizeof(err));
+		persistent_tap("mvmtest1", 0, false, false);
+		ck_assert_int_eq(r, EACCES);
+		ck_assert_msg(strstr(err, "chmod 666 /dev/net/tun"), "message: %s", err);
+		return;
+	}
+	persistent_tap("mvmtest1", 65534, false, true);
+	persistent_tap("mvmtest2", 65534, true, true);
+	persistent_tap("mvmtest3", 0, false, true);
+	int own = open_as_nobody("mvmtest1", err, sizeof(err));
+	int mq = open_as_nobody("mvmtest2", err, sizeof(err));
+	int other = open_as_nobody("mvmtest3", err, sizeof(err));
+	persistent_tap("mvmtest1", 0, false, false);
+	persistent_tap("mvmtest2", 0, true, false);
+	persistent_tap("mvmtest3", 0, false, false);
+	ck_assert_int_eq(own, 0);
+	ck_assert_int_eq(mq, 0); /* created with multi_queue: attached as one queue */
+	ck_assert_int_eq(other, EPERM);
+	/* One line that names the privilege and how to do without it. */
+	ck_assert_msg(strstr(err, "CAP_NET_ADMIN") && strstr(err, "ip tuntap add dev mvmtest3 mode tap user"),
+		      "message: %s", err);
+	ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1, "not one line: %s", err);
+}
+END_TEST
+
 int main(void)
 {
 	if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK) != 0) {
@@ -162,5 +247,9 @@ int main(void)
 		tcase_add_test(tc, tap_open_of_a_busy_tap_fails_with_errno);
 	}
 	suite_add_tcase(s, tc);
+	TCase *unpriv = tcase_create("unprivileged");
+	if (geteuid() == 0 && access("/dev/net/tun", R_OK | W_OK) == 0)
+		tcase_add_test(unpriv, a_tap_owned_by_the_user_needs_no_privilege);
+	suite_add_tcase(s, unpriv);
 	return unit_run(s);
 }

@@ -1,0 +1,300 @@
+/* test_seccomp.c: each thread kind's filter, in a forked child: what its list allows still works,
+ * a call outside it ends the process with one line naming the kind and the call. No KVM needed:
+ * a filter checks numbers, so an ioctl on /dev/null shows whether KVM_RUN would pass. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/unit/unit.h"
+#include "vmm/seccomp.h"
+
+static int devnull = -1;
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+/* Runs fn(kind) in a child with the filters on and kind entered; returns the child's wait status
+ * and what it wrote to stderr. fn returning means the child exits 0. */
+static int in_child(enum seccomp_kind kind, void (*fn)(enum seccomp_kind), char *err, size_t cap)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], STDERR_FILENO);
+		close(p[0]);
+		/* As in minivmm, threads exist before any filter (glibc sets up on the first one). */
+		pthread_t t;
+		pthread_create(&t, NULL, nothing, NULL);
+		pthread_join(t, NULL);
+		devnull = open("/dev/null", O_RDWR);
+		if (seccomp_setup(true) || seccomp_enter(kind))
+			_exit(3);
+		fn(kind);
+		_exit(0);
+	}
+	close(p[1]);
+	size_t n = 0;
+	ssize_t r;
+	while (n < cap - 1 && (r = read(p[0], err + n, cap - 1 - n)) > 0)
+		n += (size_t)r;
+	err[n] = 0;
+	close(p[0]);
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static int exited_with(int st)
+{
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Exactly one line, and it is the expected report. */
+static void assert_report(const char *err, const char *kind, const char *call)
+{
+	char want[128];
+	snprintf(want, sizeof(want), "minivmm: seccomp: %s thread ", kind);
+	ck_assert_msg(!strncmp(err, want, strlen(want)), "report: \"%s\"", err);
+	snprintf(want, sizeof(want), "made a forbidden system call: %s (", call);
+	ck_assert_msg(strstr(err, want), "report: \"%s\"", err);
+	ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1, "not one line: \"%s\"", err);
+}
+
+static void call_personality(enum seccomp_kind k)
+{
+	(void)k;
+	syscall(SYS_personality, 0xffffffffUL);
+}
+
+START_TEST(every_kind_reports_a_call_outside_its_list_in_one_line)
+{
+	for (int k = 0; k < SECCOMP_KINDS; k++) {
+		char err[512];
+		int st = in_child(k, call_personality, err, sizeof(err));
+		ck_assert_int_eq(exited_with(st), 1);
+		assert_report(err, seccomp_kind_name(k), "personality");
+	}
+}
+END_TEST
+
+static void test_hook_violates(enum seccomp_kind k)
+{
+	(void)k;
+	/* Not reached: seccomp_enter() made the forbidden call already. */
+}
+
+START_TEST(test_hook_makes_the_named_kind_violate_on_entry)
+{
+	char err[512];
+	setenv("MINIVMM_TEST_SECCOMP_VIOLATE", "irq-poller", 1);
+	int st = in_child(SECCOMP_IRQ_POLLER, test_hook_violates, err, sizeof(err));
+	int other = in_child(SECCOMP_VCPU, test_hook_violates, err + 256, 256);
+	unsetenv("MINIVMM_TEST_SECCOMP_VIOLATE");
+	ck_assert_int_eq(exited_with(st), 1);
+	assert_report(err, "irq-poller", "personality");
+	ck_assert_int_eq(exited_with(other), 0); /* only the kind named */
+}
+END_TEST
+
+static void kvm_run_on_devnull(enum seccomp_kind k)
+{
+	(void)k;
+	ioctl(devnull, KVM_RUN, 0); /* ENOTTY if the filter let it through */
+}
+
+START_TEST(only_vcpus_may_run_the_guest)
+{
+	char err[512];
+	for (int k = 0; k < SECCOMP_KINDS; k++) {
+		int st = in_child(k, kvm_run_on_devnull, err, sizeof(err));
+		if (k == SECCOMP_VCPU) {
+			ck_assert_int_eq(exited_with(st), 0);
+			continue;
+		}
+		ck_assert_int_eq(exited_with(st), 1);
+		assert_report(err, seccomp_kind_name(k), "ioctl");
+		ck_assert_msg(strstr(err, "request 0xae80)"), "report: \"%s\"", err);
+	}
+}
+END_TEST
+
+static void tun_setiff_on_devnull(enum seccomp_kind k)
+{
+	(void)k;
+	struct ifreq_like {
+		char b[40];
+	} ifr = { { 0 } };
+	ioctl(devnull, TUNSETIFF, &ifr);
+}
+
+START_TEST(no_kind_may_attach_a_new_tap_after_setup)
+{
+	char err[512];
+	for (int k = 0; k < SECCOMP_KINDS; k++) {
+		ck_assert_int_eq(exited_with(in_child(k, tun_setiff_on_devnull, err, sizeof(err))), 1);
+		assert_report(err, seccomp_kind_name(k), "ioctl");
+	}
+}
+END_TEST
+
+static void inet_socket(enum seccomp_kind k)
+{
+	(void)k;
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	if (s < 0)
+		_exit(4);
+	close(s);
+}
+
+static void packet_socket(enum seccomp_kind k)
+{
+	(void)k;
+	socket(AF_PACKET, SOCK_RAW, 0);
+}
+
+START_TEST(net_io_opens_inet_sockets_for_slirp_and_nothing_else)
+{
+	char err[512];
+	ck_assert_int_eq(exited_with(in_child(SECCOMP_NET_IO, inet_socket, err, sizeof(err))), 0);
+	ck_assert_str_eq(err, "");
+	ck_assert_int_eq(exited_with(in_child(SECCOMP_NET_IO, packet_socket, err, sizeof(err))), 1);
+	assert_report(err, "net-io", "socket");
+	ck_assert_int_eq(exited_with(in_child(SECCOMP_VCPU, inet_socket, err, sizeof(err))), 1);
+	assert_report(err, "vcpu", "socket");
+	ck_assert_int_eq(exited_with(in_child(SECCOMP_IRQ_POLLER, inet_socket, err, sizeof(err))), 1);
+	assert_report(err, "irq-poller", "socket");
+}
+END_TEST
+
+static void exec_mapping(enum seccomp_kind k)
+{
+	(void)k;
+	mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+START_TEST(no_kind_maps_executable_memory)
+{
+	char err[512];
+	for (int k = 0; k < SECCOMP_KINDS; k++) {
+		ck_assert_int_eq(exited_with(in_child(k, exec_mapping, err, sizeof(err))), 1);
+		assert_report(err, seccomp_kind_name(k), "mmap");
+	}
+}
+END_TEST
+
+static void *net_io_thread(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "net0-io");
+	if (seccomp_enter(SECCOMP_NET_IO))
+		_exit(5);
+	int e = eventfd(0, 0); /* main's list has eventfd2, net-io's does not */
+	(void)e;
+	return NULL;
+}
+
+static void main_spawns_net_io(enum seccomp_kind k)
+{
+	(void)k;
+	pthread_t t;
+	/* clone3 gets ENOSYS, glibc falls back to clone with CLONE_THREAD. */
+	if (pthread_create(&t, NULL, net_io_thread, NULL))
+		_exit(6);
+	pthread_join(t, NULL);
+}
+
+START_TEST(main_creates_net_io_threads_which_then_follow_their_own_list)
+{
+	char err[512];
+	ck_assert_int_eq(exited_with(in_child(SECCOMP_MAIN, main_spawns_net_io, err, sizeof(err))), 1);
+	assert_report(err, "net-io", "eventfd2");
+	ck_assert_msg(strstr(err, "thread net0-io "), "report: \"%s\"", err);
+}
+END_TEST
+
+static void spawn(enum seccomp_kind k)
+{
+	(void)k;
+	pthread_t t;
+	/* Refused with EPERM rather than trapped: pthread_create blocks SIGSYS around clone. */
+	_exit(pthread_create(&t, NULL, nothing, NULL) == EPERM ? 7 : 8);
+}
+
+START_TEST(only_main_creates_threads)
+{
+	char err[512];
+	for (int k = 0; k < SECCOMP_KINDS; k++)
+		if (k != SECCOMP_MAIN)
+			ck_assert_int_eq(exited_with(in_child(k, spawn, err, sizeof(err))), 7);
+}
+END_TEST
+
+static pthread_barrier_t both;
+
+static void *vcpu_violates(void *arg)
+{
+	(void)arg;
+	if (seccomp_enter(SECCOMP_VCPU))
+		_exit(5);
+	pthread_barrier_wait(&both);
+	syscall(SYS_personality, 0xffffffffUL);
+	return NULL;
+}
+
+static void two_vcpus_violate_at_once(enum seccomp_kind k)
+{
+	(void)k;
+	pthread_t t[2];
+	pthread_barrier_init(&both, NULL, 2);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, vcpu_violates, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+}
+
+START_TEST(two_threads_violating_at_once_leave_one_line)
+{
+	char err[512];
+	ck_assert_int_eq(exited_with(in_child(SECCOMP_MAIN, two_vcpus_violate_at_once, err, sizeof(err))), 1);
+	assert_report(err, "vcpu", "personality");
+}
+END_TEST
+
+START_TEST(off_installs_nothing)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (seccomp_setup(false) || seccomp_enter(SECCOMP_VCPU))
+			_exit(3);
+		syscall(SYS_personality, 0xffffffffUL);
+		_exit(0);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(exited_with(st), 0);
+}
+END_TEST
+
+UNIT_MAIN("seccomp", every_kind_reports_a_call_outside_its_list_in_one_line,
+	  test_hook_makes_the_named_kind_violate_on_entry, only_vcpus_may_run_the_guest,
+	  no_kind_may_attach_a_new_tap_after_setup, net_io_opens_inet_sockets_for_slirp_and_nothing_else,
+	  no_kind_maps_executable_memory, main_creates_net_io_threads_which_then_follow_their_own_list,
+	  only_main_creates_threads, two_threads_violating_at_once_leave_one_line, off_installs_nothing)
