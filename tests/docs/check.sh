@@ -44,7 +44,8 @@ fi
 
 # 3. options: --help, the man page's OPTIONS section, README's option table
 help_opts=$("$vmm" --help | sed -n 's/^  \(--[a-z-]*\).*/\1/p' | sort -u)
-man_opts=$(sed -n '/^\.SH OPTIONS/,/^\.SH /p' doc/minivmm.1 | sed -n 's/^\.BI\{0,1\} \(\\-\\-[a-z\\-]*\).*/\1/p' |
+# The tag line after each .TP in OPTIONS, not options mentioned in the text.
+man_opts=$(awk '/^\.SH / { o = ($0 == ".SH OPTIONS") } o && t { print } { t = ($0 == ".TP") }' doc/minivmm.1 | sed -n 's/^\.B[IR]\{0,1\} "\{0,1\}\(\\-\\-[a-z]\+\(\\-[a-z]\+\)*\).*/\1/p' |
 	sed 's/\\-/-/g' | sort -u)
 readme_opts=$(sed -n 's/^| `\(--[a-z-]*\)[ `].*/\1/p' README.md | sort -u)
 same() { # NAME A B: the two lists hold the same options
