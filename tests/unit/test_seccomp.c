@@ -6,6 +6,9 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "devices/virtio/virtio_net.h"
+#include "tests/unit/fake_net.h"
+#include "tests/unit/fake_ring.h"
 #include "tests/unit/unit.h"
 #include "vmm/seccomp.h"
 
@@ -277,6 +283,71 @@ START_TEST(two_threads_violating_at_once_leave_one_line)
 }
 END_TEST
 
+/* ---- the userspace datapath under the lists: main activates, net-io moves frames ---- */
+
+static struct fake_net *FN;
+
+static bool used_reaches(struct fake_ring *fr, uint16_t idx)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (__atomic_load_n((volatile uint16_t *)fake_ring_host(fr, fr->used_gpa + 2, 2), __ATOMIC_ACQUIRE) ==
+		    idx)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+static void main_runs_a_nic(enum seccomp_kind k)
+{
+	(void)k;
+	struct virtio_dev *v = &FN->n.vdev;
+	uint8_t frame[12 + 200] = {0}, got[512];
+	uint64_t one = 1;
+	for (int round = 0; round < 2; round++) {
+		/* Activation as the main loop does it: the net-io thread is created under main's
+		 * list and installs its own. */
+		if (v->ops->start(v))
+			_exit(20);
+		frame[20] = (uint8_t)round;
+		struct fake_seg tx[] = {FAKE_OUT(frame, sizeof(frame))};
+		fake_ring_send(&FN->fr[NET_Q_TX], tx, 1);
+		if (write(FN->kick[NET_Q_TX], &one, 8) != 8)
+			_exit(21);
+		struct pollfd p = {.fd = FN->wire, .events = POLLIN};
+		if (poll(&p, 1, 2000) != 1 || recv(FN->wire, got, sizeof(got), 0) != (ssize_t)sizeof(frame) ||
+		    got[20] != round)
+			_exit(22);
+		if (send(FN->wire, frame, sizeof(frame), 0) != (ssize_t)sizeof(frame))
+			_exit(23);
+		struct fake_seg rx[] = {FAKE_IN(2048)};
+		fake_ring_send(&FN->fr[NET_Q_RX], rx, 1);
+		if (write(FN->kick[NET_Q_RX], &one, 8) != 8 || !used_reaches(&FN->fr[NET_Q_RX], round + 1))
+			_exit(24);
+		uint8_t cmd[3] = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1};
+		struct fake_seg c[] = {FAKE_OUT(cmd, 3), FAKE_IN(1)};
+		fake_ring_send(&FN->fr[NET_Q_CTRL], c, 2);
+		if (write(FN->kick[NET_Q_CTRL], &one, 8) != 8 || !used_reaches(&FN->fr[NET_Q_CTRL], round + 1))
+			_exit(25);
+		v->ops->stop(v);
+	}
+}
+
+START_TEST(main_activates_a_nic_and_its_io_thread_moves_frames_under_their_lists)
+{
+	FN = fake_net_new(16, 1 << 20);
+	struct net_opts opts = {.kind = NET_TAP, .ifname = "tap7"};
+	ck_assert_int_eq(fake_net_create(FN, &opts), 0);
+	fake_net_negotiate(FN, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_CTRL_VQ |
+				       1ULL << VIRTIO_NET_F_CTRL_RX | 1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	char err[512];
+	int st = in_child(SECCOMP_MAIN, main_runs_a_nic, err, sizeof(err));
+	fake_net_free(FN, true);
+	ck_assert_msg(exited_with(st) == 0, "status %#x: %s", st, err);
+	ck_assert_str_eq(err, "");
+}
+END_TEST
+
 START_TEST(off_installs_nothing)
 {
 	pid_t pid = fork();
@@ -297,4 +368,5 @@ UNIT_MAIN("seccomp", every_kind_reports_a_call_outside_its_list_in_one_line,
 	  test_hook_makes_the_named_kind_violate_on_entry, only_vcpus_may_run_the_guest,
 	  no_kind_may_attach_a_new_tap_after_setup, net_io_opens_inet_sockets_for_slirp_and_nothing_else,
 	  no_kind_maps_executable_memory, main_creates_net_io_threads_which_then_follow_their_own_list,
-	  only_main_creates_threads, two_threads_violating_at_once_leave_one_line, off_installs_nothing)
+	  only_main_creates_threads, two_threads_violating_at_once_leave_one_line,
+	  main_activates_a_nic_and_its_io_thread_moves_frames_under_their_lists, off_installs_nothing)
