@@ -27,6 +27,8 @@
 #include "tests/unit/fake_net.h"
 #include "tests/unit/fake_ring.h"
 #include "tests/unit/unit.h"
+#include "vmm/ioeventfd.h"
+#include "vmm/irq.h"
 #include "vmm/seccomp.h"
 
 static int devnull = -1;
@@ -395,6 +397,51 @@ START_TEST(main_drives_vhost_and_only_main_may)
 }
 END_TEST
 
+/* The interrupt and doorbell calls device models make (vmm/irq.c, ioeventfd.c), for real on
+ * /dev/null: the filter judges the request numbers, the kernel answers ENOTTY. */
+static int kvm_efd;
+
+static void device_model_kvm_calls(enum seccomp_kind k)
+{
+	(void)k;
+	irq_line(4, 1);
+	int gsi = irq_msi_alloc();
+	irq_msi_set(gsi, 0xfee00000, 0x41); /* KVM_SET_GSI_ROUTING */
+	irq_msi_signal(0xfee00000, 0x41);
+	irq_irqfd(kvm_efd, gsi, 1);
+	ioeventfd_mmio(kvm_efd, 0xe0000000, 2, true);
+}
+
+static void poller_kvm_calls(enum seccomp_kind k)
+{
+	(void)k;
+	irq_line(4, 1);
+	irq_msi_signal(0xfee00000, 0x41);
+	irq_irqfd(kvm_efd, 40, 1); /* routing is the vCPU's (MSI-X writes) and main's, not the poller's */
+}
+
+START_TEST(vcpus_reach_kvm_interrupts_and_doorbells_pollers_only_inject)
+{
+	char err[512];
+	int nul = open("/dev/null", O_RDWR);
+	kvm_efd = eventfd(0, 0);
+	irq_init(nul);
+	ioeventfd_init(nul);
+	int v = in_child(SECCOMP_VCPU, device_model_kvm_calls, err, sizeof(err));
+	ck_assert_msg(exited_with(v) == 0, "status %#x: %s", v, err);
+	int m = in_child(SECCOMP_MAIN, device_model_kvm_calls, err, sizeof(err));
+	ck_assert_msg(exited_with(m) == 0, "status %#x: %s", m, err);
+	int p = in_child(SECCOMP_IRQ_POLLER, poller_kvm_calls, err, sizeof(err));
+	ioeventfd_init(-1);
+	irq_init(-1);
+	close(nul);
+	close(kvm_efd);
+	ck_assert_int_eq(exited_with(p), 1);
+	assert_report(err, "irq-poller", "ioctl");
+	ck_assert_msg(strstr(err, "request 0x4020ae76)"), "report: %s", err); /* KVM_IRQFD */
+}
+END_TEST
+
 START_TEST(off_installs_nothing)
 {
 	pid_t pid = fork();
@@ -417,4 +464,5 @@ UNIT_MAIN("seccomp", every_kind_reports_a_call_outside_its_list_in_one_line,
 	  no_kind_maps_executable_memory, main_creates_net_io_threads_which_then_follow_their_own_list,
 	  only_main_creates_threads, two_threads_violating_at_once_leave_one_line,
 	  main_activates_a_nic_and_its_io_thread_moves_frames_under_their_lists,
-	  main_drives_vhost_and_only_main_may, off_installs_nothing)
+	  main_drives_vhost_and_only_main_may,
+	  vcpus_reach_kvm_interrupts_and_doorbells_pollers_only_inject, off_installs_nothing)
