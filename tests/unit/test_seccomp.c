@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +30,8 @@
 #include "tests/unit/unit.h"
 #include "vmm/ioeventfd.h"
 #include "vmm/irq.h"
+#include "vmm/loop.h"
+#include "vmm/qmp.h"
 #include "vmm/seccomp.h"
 
 static int devnull = -1;
@@ -442,6 +445,90 @@ START_TEST(vcpus_reach_kvm_interrupts_and_doorbells_pollers_only_inject)
 }
 END_TEST
 
+/* QMP (vmm/qmp.c) serving a client from the main loop under main's list: accept, a timer per
+ * client, recv/send, close, and the socket removed at the end. */
+static bool qmp_quit;
+static const char *q_status(void *o)
+{
+	(void)o;
+	return "running";
+}
+static void q_quit(void *o)
+{
+	(void)o;
+	qmp_quit = true;
+}
+static const struct qmp_ops q_ops = { .status = q_status, .quit = q_quit };
+
+static void qmp_say(int fd, const char *msg, char *reply, size_t cap)
+{
+	if (msg)
+		ck_assert_int_eq(write(fd, msg, strlen(msg)), (ssize_t)strlen(msg));
+	size_t n = 0;
+	while (n < cap - 1) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ck_assert_int_eq(poll(&p, 1, 5000), 1);
+		ssize_t r = read(fd, reply + n, 1);
+		ck_assert_int_eq(r, 1);
+		if (reply[n++] == '\n')
+			break;
+	}
+	reply[n] = 0;
+}
+
+START_TEST(qmp_serves_a_client_under_mains_list)
+{
+	char dir[] = "/tmp/test_seccomp.XXXXXX", path[64];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/qmp.sock", dir);
+	int ready[2], errp[2];
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(errp), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(errp[1], STDERR_FILENO);
+		pthread_t t;
+		pthread_create(&t, NULL, nothing, NULL);
+		pthread_join(t, NULL);
+		struct loop *l = loop_new();
+		struct qmp *q;
+		if (!l || qmp_open(&q, path, l, &q_ops, NULL) || seccomp_setup(true) || seccomp_enter(SECCOMP_MAIN))
+			_exit(3);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(4);
+		for (int i = 0; i < 400 && !qmp_quit; i++)
+			loop_run_once(l, 25);
+		qmp_flush(q, 1000);
+		qmp_close(q);
+		_exit(qmp_quit ? 0 : 5);
+	}
+	close(errp[1]);
+	char c, line[512];
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	qmp_say(fd, NULL, line, sizeof(line));
+	ck_assert_msg(strstr(line, "\"QMP\""), "greeting: %s", line);
+	qmp_say(fd, "{\"execute\": \"qmp_capabilities\"}\n", line, sizeof(line));
+	ck_assert_msg(!strncmp(line, "{\"return\": {}}", 14), "reply: %s", line);
+	qmp_say(fd, "{\"execute\": \"query-status\"}\n", line, sizeof(line));
+	ck_assert_msg(strstr(line, "running"), "status: %s", line);
+	qmp_say(fd, "{\"execute\": \"quit\"}\n", line, sizeof(line));
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	char err[512];
+	ssize_t n = read(errp[0], err, sizeof(err) - 1);
+	err[n > 0 ? n : 0] = 0;
+	close(fd);
+	rmdir(dir);
+	ck_assert_msg(exited_with(st) == 0, "status %#x: %s", st, err);
+	ck_assert_int_ne(access(path, F_OK), 0); /* removed at close, under the filter */
+}
+END_TEST
+
 START_TEST(off_installs_nothing)
 {
 	pid_t pid = fork();
@@ -465,4 +552,5 @@ UNIT_MAIN("seccomp", every_kind_reports_a_call_outside_its_list_in_one_line,
 	  only_main_creates_threads, two_threads_violating_at_once_leave_one_line,
 	  main_activates_a_nic_and_its_io_thread_moves_frames_under_their_lists,
 	  main_drives_vhost_and_only_main_may,
-	  vcpus_reach_kvm_interrupts_and_doorbells_pollers_only_inject, off_installs_nothing)
+	  vcpus_reach_kvm_interrupts_and_doorbells_pollers_only_inject,
+	  qmp_serves_a_client_under_mains_list, off_installs_nothing)
