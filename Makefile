@@ -22,7 +22,10 @@ OBJS      := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SAN_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 
-.PHONY: all deps run test unit e2e e2e-selftest bench clean guest testhost
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all install check-docs deps need-root run test unit e2e e2e-selftest bench bench-datapath clean guest testhost
 all: $(BUILD)/minivmm
 
 $(BUILD)/minivmm: $(BUILD)/vmm/main.o $(OBJS)
@@ -41,8 +44,33 @@ $(BUILD)/san/%.o: %.c Makefile
 
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_HELP) $(SAN_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) $(shell pkg-config --cflags check) -o $@ $< $(UNIT_HELP) $(SAN_OBJS) \
-	    $(shell pkg-config --libs check) $(LDLIBS)
+	$(CC) $(CFLAGS) $(SAN) $(LDFLAGS) $(shell pkg-config --cflags check) -o $@ $< $(UNIT_HELP) $(UNIT_EXTRA) \
+	    $(SAN_OBJS) $(shell pkg-config --libs check) $(LDLIBS)
+
+# The native datapath benchmark: the real device objects driven by an in-process virtio driver
+# over a tap (tests/bench/datapath/, no KVM). Its driver, frames and tap peer are unit-tested too.
+DP_SRCS := $(wildcard tests/bench/datapath/*.c)
+DP_LIB  := $(filter-out tests/bench/datapath/bench.c,$(DP_SRCS))
+DP_HDRS := $(wildcard tests/bench/datapath/*.h)
+
+$(BUILD)/bench-datapath: $(DP_SRCS) $(DP_HDRS) $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(DP_SRCS) $(OBJS) $(LDLIBS)
+
+$(BUILD)/unit/test_guest_driver: UNIT_EXTRA := $(DP_LIB)
+$(BUILD)/unit/test_guest_driver: $(DP_LIB) $(DP_HDRS)
+
+# make run and make test create taps, namespaces and device nodes (mknod in the initramfs).
+need-root:
+	@[ "$$(id -u)" = 0 ] || { echo "make: run and test need root (apt-get, mknod, taps, namespaces); try sudo make ..." >&2; exit 1; }
+
+# make install PREFIX=/usr DESTDIR=/tmp/pkg: bin/minivmm and share/man/man1/minivmm.1.
+install: $(BUILD)/minivmm
+	install -D -m 755 $(BUILD)/minivmm $(DESTDIR)$(PREFIX)/bin/minivmm
+	install -D -m 644 doc/minivmm.1 $(DESTDIR)$(PREFIX)/share/man/man1/minivmm.1
+
+# The documents against the code: --help vs man page vs README, make install, README's commands.
+check-docs: $(BUILD)/minivmm
+	@./tests/docs/check.sh
 
 # Installs what is missing (Debian packages listed in deps.txt).
 deps:
@@ -51,8 +79,10 @@ deps:
 unit: $(UNIT_BINS)
 	@./tests/unit/run.sh $(UNIT_BINS)
 
+# make guest KERNEL=/boot/vmlinuz-X MODULES=/lib/modules/X: the test initramfs around your kernel
+# (build/own-guest/); without them, the test guest (build/guest/).
 guest:
-	@./guest/build.sh
+	@./guest/build.sh $(if $(KERNEL),--kernel $(KERNEL)) $(if $(MODULES),--modules $(MODULES))
 
 testhost:
 	@./tests/e2e/testhost.sh build
@@ -64,17 +94,22 @@ e2e: all $(BUILD)/minivmm-san
 e2e-selftest:
 	@./tests/e2e/run.sh --selftest
 
-test: deps
-	@$(MAKE) --no-print-directory all unit
+test: need-root deps
+	@$(MAKE) --no-print-directory all unit check-docs
+	@$(MAKE) --no-print-directory fuzz-ci
 	@$(MAKE) --no-print-directory e2e
 
-run: deps
+# make run ARGS="--cpus 2 --net tap,ifname=tap0": any minivmm option, --kernel/--initrd included.
+run: need-root deps
 	@$(MAKE) --no-print-directory all
-	@./guest/build.sh
-	@./tools/run.sh
+	@./tools/run.sh $(ARGS)
 
 bench: deps all
 	@./tests/bench/run.sh
+
+# Needs root; knobs (DP_SECS, DP_RUNS, ...) in tests/bench/datapath/bench.c and HACKING.md.
+bench-datapath: $(BUILD)/bench-datapath
+	@DP_OUT=$${DP_OUT:-$(BUILD)/bench} $(BUILD)/bench-datapath
 
 clean:
 	rm -rf $(BUILD)

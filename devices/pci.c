@@ -29,6 +29,7 @@ static struct pci_dev host;
 static bool conf1_on;
 static uint32_t conf1_addr;
 static uint64_t mmio32_next = LAYOUT_PCI_MMIO32;
+static uint64_t mmio64_base = LAYOUT_PCI_MMIO64, mmio64_size = LAYOUT_PCI_MMIO64_SIZE;
 static uint64_t mmio64_next = LAYOUT_PCI_MMIO64;
 static uint64_t io_next = LAYOUT_PORT_PCI_IO;
 static int (*line_fn)(uint32_t gsi, int level) = irq_line;
@@ -268,7 +269,7 @@ static int bars_place(struct pci_dev *d)
 			end = 0xffff;
 		} else if (b->mem64) {
 			next = &mmio64_next;
-			end = LAYOUT_PCI_MMIO64 + LAYOUT_PCI_MMIO64_SIZE - 1;
+			end = mmio64_base + mmio64_size - 1;
 		} else {
 			next = &mmio32_next;
 			end = LAYOUT_PCI_MMIO32_END;
@@ -422,6 +423,14 @@ void pci_unregister(struct pci_dev *d)
 	pthread_mutex_unlock(&pci_lock);
 }
 
+void pci_mmio64_window_set(uint64_t base, uint64_t size)
+{
+	pthread_mutex_lock(&pci_lock);
+	mmio64_base = mmio64_next = base;
+	mmio64_size = size;
+	pthread_mutex_unlock(&pci_lock);
+}
+
 void pci_reset_all(void)
 {
 	pthread_mutex_lock(&pci_lock);
@@ -435,6 +444,8 @@ void pci_reset_all(void)
 	conf1_on = false;
 	conf1_addr = 0;
 	mmio32_next = LAYOUT_PCI_MMIO32;
+	mmio64_base = LAYOUT_PCI_MMIO64;
+	mmio64_size = LAYOUT_PCI_MMIO64_SIZE;
 	mmio64_next = LAYOUT_PCI_MMIO64;
 	io_next = LAYOUT_PORT_PCI_IO;
 	pthread_mutex_unlock(&pci_lock);

@@ -61,6 +61,10 @@ void pci_bar_init(struct pci_dev *d, int n, uint64_t size, bool io, bool mem64, 
 uint8_t pci_cap_add(struct pci_dev *d, const void *cap, uint8_t len);
 void pci_cfg_set_wmask(struct pci_dev *d, uint32_t off, uint32_t len, uint8_t mask);
 
+/* The 64-bit BAR window (struct machine_desc's mmio64_*), before the first pci_register();
+ * until then, and after pci_reset_all(), LAYOUT_PCI_MMIO64. */
+void pci_mmio64_window_set(uint64_t base, uint64_t size);
+
 /* Places the BARs in the PCI windows, assigns slot and INTx GSI. 0 or -errno. */
 int pci_register(struct pci_dev *d);
 

@@ -47,7 +47,7 @@ static void acpi_header(struct acpi_table_header *h, const char *sig, uint32_t l
 }
 
 /* The DSDT body. */
-static void dsdt_build(struct aml *a)
+static void dsdt_build(struct aml *a, const struct machine_desc *md)
 {
 	/* \_S5: SLP_TYPa, SLP_TYPb, reserved, reserved (7.4.2). Only PM1a exists. */
 	aml_name(a, "\\_S5_");
@@ -79,7 +79,7 @@ static void dsdt_build(struct aml *a)
 	aml_res_io(&crs, 0xcf8, 8);
 	aml_res_io_window(&crs, 0x0d00, 0xffff);
 	aml_res_mem32(&crs, (uint32_t)LAYOUT_PCI_MMIO32, (uint32_t)LAYOUT_PCI_MMIO32_END);
-	aml_res_mem64(&crs, LAYOUT_PCI_MMIO64, LAYOUT_PCI_MMIO64 + LAYOUT_PCI_MMIO64_SIZE - 1);
+	aml_res_mem64(&crs, md->mmio64_base, md->mmio64_base + md->mmio64_size - 1);
 	aml_res_end(&crs);
 	aml_name(a, "_CRS");
 	aml_buffer(a, crs.buf, crs.len);
@@ -105,13 +105,13 @@ static void dsdt_build(struct aml *a)
 	aml_end(a, sb);
 }
 
-static size_t dsdt_write(struct acpi_builder *b)
+static size_t dsdt_write(struct acpi_builder *b, const struct machine_desc *md)
 {
 	size_t off = acpi_alloc(b, sizeof(struct acpi_table_header), 16);
 	struct aml a;
 
 	aml_init(&a, b->buf + b->len, LAYOUT_ACPI_MAX - b->len);
-	dsdt_build(&a);
+	dsdt_build(&a, md);
 	if (a.overflow)
 		return 0;
 	b->len += a.len;
@@ -228,7 +228,7 @@ int acpi_write(struct guest_mem *m, const struct machine_desc *md)
 	size_t rsdp_off = acpi_alloc(&b, sizeof(struct acpi_rsdp), 16);
 	size_t xsdt_off = acpi_alloc(&b, sizeof(struct acpi_table_header) + 2 * sizeof(uint64_t), 16);
 	size_t facs = facs_write(&b);
-	size_t dsdt = dsdt_write(&b);
+	size_t dsdt = dsdt_write(&b, md);
 	if (!dsdt) {
 		free(b.buf);
 		return -E2BIG;

@@ -13,6 +13,19 @@
 #define HDR_MIN_VERSION 0x0206   /* cmdline_size exists from 2.06 on */
 #define ENTRY64_OFFSET 0x200     /* boot.rst "64-bit Boot Protocol": load address + 0x200 */
 
+uint64_t kernel_runtime_start(const struct setup_header *h, uint64_t load)
+{
+	uint64_t pref = h->version >= 0x020a ? h->pref_address : 0;
+
+	if (!h->relocatable_kernel)
+		return pref > load ? pref : load;
+	uint64_t align = h->kernel_alignment ? h->kernel_alignment : 1;
+	/* kernel_alignment is a power of two on every kernel that sets relocatable_kernel; round
+	 * with a division so a broken header cannot make the mask arithmetic lie. */
+	uint64_t up = (load + align - 1) / align * align;
+	return pref > up ? pref : up;
+}
+
 bool bzimage_detect(const uint8_t *img, size_t len)
 {
 	return len >= HDR_MAGIC_OFFSET + 4 && !memcmp(img + HDR_MAGIC_OFFSET, HDR_MAGIC, 4);
@@ -57,11 +70,17 @@ int bzimage_load(struct guest_mem *m, const struct machine_desc *md, const char 
 		return -EINVAL;
 	}
 	uint64_t pm_size = len - setup_size;
-	/* init_size is what the kernel needs from its load address on, decompression included. */
-	uint64_t claim = h->init_size > pm_size ? h->init_size : pm_size;
-	if (LAYOUT_KERNEL + claim > machine_low_ram_end(md)) {
-		log_err("kernel %s: needs %llu KiB from 1 MiB on, more than the guest RAM", path,
-			(unsigned long long)(claim >> 10));
+	/* init_size is what the kernel needs from the address it decompresses to and runs at, not
+	 * from where it is loaded: a relocatable kernel moves itself up to kernel_alignment, and
+	 * never below pref_address (16 MiB on distro kernels), before it decompresses there. */
+	uint64_t run = kernel_runtime_start(h, LAYOUT_KERNEL);
+	uint64_t top = run + h->init_size;
+	if (top < LAYOUT_KERNEL + pm_size)
+		top = LAYOUT_KERNEL + pm_size;
+	if (top > machine_low_ram_end(md)) {
+		log_err("kernel %s: needs RAM up to %llu MiB (init_size %llu KiB from %#llx), more than "
+			"the guest has below the PCI hole", path, (unsigned long long)((top + (1 << 20) - 1) >> 20),
+			(unsigned long long)(h->init_size >> 10), (unsigned long long)run);
 		return -E2BIG;
 	}
 	if (guest_write(m, LAYOUT_KERNEL, img + setup_size, pm_size))
@@ -69,7 +88,7 @@ int bzimage_load(struct guest_mem *m, const struct machine_desc *md, const char 
 
 	k->entry = LAYOUT_KERNEL + ENTRY64_OFFSET;
 	k->load_addr = LAYOUT_KERNEL;
-	k->end = LAYOUT_KERNEL + claim;
+	k->end = top;
 	k->initrd_max = h->initrd_addr_max;
 	k->cmdline_max = h->cmdline_size;
 	return 0;

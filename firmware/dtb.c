@@ -266,7 +266,7 @@ static int pci_function_node(void *fdt, const struct pci_dev *d)
 	return fdt_end_node(fdt);
 }
 
-static int pci_node(void *fdt)
+static int pci_node(void *fdt, const struct machine_desc *md)
 {
 	struct cells c = {.n = 0};
 	int ndev = pci_dev_count();
@@ -288,9 +288,9 @@ static int pci_node(void *fdt)
 	cell64(&c, LAYOUT_PCI_MMIO32);
 	cell64(&c, LAYOUT_PCI_MMIO32_END + 1 - LAYOUT_PCI_MMIO32);
 	cell(&c, PCI_PHYS_MEM64);
-	cell64(&c, LAYOUT_PCI_MMIO64);
-	cell64(&c, LAYOUT_PCI_MMIO64);
-	cell64(&c, LAYOUT_PCI_MMIO64_SIZE);
+	cell64(&c, md->mmio64_base);
+	cell64(&c, md->mmio64_base);
+	cell64(&c, md->mmio64_size);
 	TRY(prop_cells(fdt, "ranges", &c));
 
 	/* interrupt-map: (slot, pin) -> IOAPIC <GSI level-low>, the GSI the PCI model assigned. */
@@ -340,7 +340,7 @@ static int tree_build(void *fdt, int size, const struct machine_desc *md, const 
 	TRY(memory_nodes(fdt, mem));
 	TRY(apic_nodes(fdt, md));
 	TRY(isa_node(fdt));
-	TRY(pci_node(fdt));
+	TRY(pci_node(fdt, md));
 	TRY(fdt_end_node(fdt));
 	TRY(fdt_finish(fdt));
 	return fdt_totalsize(fdt);

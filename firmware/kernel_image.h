@@ -15,7 +15,8 @@ struct kernel_image {
 	uint64_t entry;          /* guest-physical entry point */
 	bool pvh;                /* entry is XEN_ELFNOTE_PHYS32_ENTRY: boot with hvm_start_info */
 	uint64_t load_addr;      /* lowest byte the kernel occupies */
-	uint64_t end;            /* first byte past the memory the kernel claims (init_size) */
+	uint64_t end;            /* first byte past the memory the kernel claims: for a bzImage
+				  * the runtime start (kernel_runtime_start()) + init_size */
 	uint64_t initrd_max;     /* last byte an initrd may occupy */
 	uint64_t cmdline_max;    /* longest command line, NUL excluded */
 	bool has_hdr;            /* bzImage: hdr holds the file's setup header (hdr_len bytes) */
@@ -32,6 +33,10 @@ struct boot_payload {
 };
 
 bool bzimage_detect(const uint8_t *img, size_t len);
+/* Where a bzImage loaded at load decompresses to and runs (boot.rst: pref_address,
+ * kernel_alignment, relocatable_kernel): max(pref_address, align_up(load, kernel_alignment)) for
+ * a relocatable kernel, else max(pref_address, load). Its init_size counts from there. */
+uint64_t kernel_runtime_start(const struct setup_header *h, uint64_t load);
 /* Checks the setup header and loads the protected-mode part at LAYOUT_KERNEL. Prints one line
  * naming path on error; -EINVAL or -E2BIG. */
 int bzimage_load(struct guest_mem *m, const struct machine_desc *md, const char *path,

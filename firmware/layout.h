@@ -37,8 +37,11 @@
 #define LAYOUT_TSS 0xfffbd000ULL         /* KVM_SET_TSS_ADDR: 3 pages */
 #define LAYOUT_IDENTITY_MAP 0xfffbc000ULL /* KVM_SET_IDENTITY_MAP_ADDR: 1 page */
 #define LAYOUT_HIGH_RAM 0x100000000ULL
-#define LAYOUT_PCI_MMIO64 0x8000000000ULL /* 64-bit BAR window at 512 GiB */
-#define LAYOUT_PCI_MMIO64_SIZE 0x1000000000ULL
+/* The 64-bit BAR window depends on the guest's physical address bits: machine_mmio64_window()
+ * (machine.h) places it. LAYOUT_PCI_MMIO64 is where it lands with 40 bits (QEMU TCG's -cpu max),
+ * and the PCI model's window until main sets the machine's (tests rely on it). */
+#define LAYOUT_PCI_MMIO64 0x8000000000ULL
+#define LAYOUT_PCI_MMIO64_SIZE 0x1000000000ULL /* 64 GiB at most */
 
 /* I/O ports. */
 #define LAYOUT_PORT_PM1A_EVT 0x600 /* ACPI PM1a event block, 4 bytes */

@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Builds the test guest: build/guest/vmlinuz (Debian's cloud kernel; vmlinux: the same, an
 # uncompressed ELF) and build/guest/initrd.img
-# (busybox, virtio-net modules, iperf3/ethtool/lspci/ip, guest/init, guest/scenarios/*.sh).
+# (busybox, virtio-net modules, iperf3/ethtool/lspci/ip, guest/init, guest/scenarios/*.sh, and
+# guest/hostile: a malicious virtio-net driver for tests/e2e/scenarios/60-hostile.sh).
 # Rebuilt only when an input changes (this script, init, scenarios, the kernel package, tools).
+#
+# Your own kernel: guest/build.sh --kernel VMLINUZ --modules /lib/modules/VERSION [--out DIR]
+# builds the same initramfs around any x86-64 kernel (bzImage or ELF vmlinux) and its modules
+# directory: DIR/vmlinuz (a copy of VMLINUZ) and DIR/initrd.img (default DIR: build/own-guest).
+# The initramfs gets virtio_pci, virtio_net and what modules.dep says they need; modules built
+# into the kernel are skipped. Without modules.dep in the directory, depmod makes one (the
+# directory must then be writable and sit in .../lib/modules/VERSION). Always rebuilt.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=${BUILD:-$src/build}/guest
@@ -14,15 +22,42 @@ META=linux-image-cloud-amd64
 MODULES=(virtio_pci virtio_net virtio_pci_modern_dev virtio_pci_legacy_dev button evdev)
 TOOLS=(/usr/bin/iperf3 /usr/sbin/ethtool /usr/bin/lspci /usr/sbin/ip /usr/bin/socat)
 
-stamp=$(build_stamp "$META" "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" \
-	"$src/guest/bootmark.c" "$src/guest/powerbtn.c" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" "${TOOLS[@]}" /bin/busybox)
-if build_is_current "$out" "$stamp"; then
-	exit 0
+own_kernel='' own_modules=''
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) own_kernel=${2:?--kernel needs a file}; shift 2 ;;
+	--modules) own_modules=${2:?--modules needs a directory}; shift 2 ;;
+	--out) out=${2:?--out needs a directory}; out_set=1; shift 2 ;;
+	*) echo "guest/build.sh: unknown argument $1 (--kernel FILE --modules DIR [--out DIR])" >&2; exit 2 ;;
+	esac
+done
+if [ -n "$own_kernel$own_modules" ]; then
+	[ -f "$own_kernel" ] || { echo "guest/build.sh: --kernel: no file '$own_kernel'" >&2; exit 2; }
+	[ -d "$own_modules" ] || { echo "guest/build.sh: --modules: no directory '$own_modules'" >&2; exit 2; }
+	[ -n "${out_set:-}" ] || out=${BUILD:-$src/build}/own-guest
+	mdir=$(cd "$own_modules" && pwd)
+	if [ ! -f "$mdir/modules.dep" ]; then
+		base=${mdir%/lib/modules/*}
+		[ "$base" != "$mdir" ] || { echo "guest/build.sh: $mdir has no modules.dep and is not under lib/modules/" >&2; exit 2; }
+		depmod -b "$base" "$(basename "$mdir")"
+	fi
+	echo "guest: building $out around $own_kernel" >&2
+	mkdir -p "$out"
+	cp "$own_kernel" "$out/vmlinuz"
+	KPKG="$(basename "$own_kernel") ($mdir)"
+	kroot=$mdir
+else
+	stamp=$(build_stamp "$META" "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" \
+		"$src/guest/bootmark.c" "$src/guest/powerbtn.c" "$src/guest/hostile" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" \
+		"${TOOLS[@]}" /bin/busybox)
+	if build_is_current "$out" "$stamp"; then
+		exit 0
+	fi
+	echo "guest: building $out" >&2
+	mkdir -p "$out"
+	kroot=$out/kernel-root
+	kernel_install "$META" "$debs" "$kroot" "$out"
 fi
-echo "guest: building $out" >&2
-mkdir -p "$out"
-kroot=$out/kernel-root
-kernel_install "$META" "$debs" "$kroot" "$out"
 
 root=$out/initrd-root
 initramfs_skeleton "$root"
@@ -43,8 +78,15 @@ install -m 755 "$src/guest/init" "$root/init"
 install -m 755 "$src/guest/udhcpc.script" "$root/etc/udhcpc.script"
 cc -static -Os -Wall -Werror -I"$src" -o "$root/bin/bootmark" "$src/guest/bootmark.c"
 cc -static -Os -Wall -Werror -o "$root/bin/powerbtn" "$src/guest/powerbtn.c"
+cc -static -O2 -Wall -Wextra -Werror -o "$root/bin/hostile" "$src/guest/hostile/hostile.c"
 echo "$KPKG" >"$root/etc/minivmm-kernel"
 initramfs_pack "$root" "$out/initrd.img"
-rm -rf "$kroot" "$root"
+rm -rf "$root"
+if [ -n "$own_kernel" ]; then
+	echo "guest: $KPKG, initrd $(du -k "$out/initrd.img" | cut -f1) KiB; boot it with:" >&2
+	echo "  minivmm --kernel $out/vmlinuz --initrd $out/initrd.img --append 'console=ttyS0 reboot=k panic=-1'" >&2
+	exit 0
+fi
+rm -rf "$kroot"
 build_mark_current "$out" "$stamp"
 echo "guest: $KPKG, initrd $(du -k "$out/initrd.img" | cut -f1) KiB" >&2

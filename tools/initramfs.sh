@@ -11,7 +11,9 @@
 #   initramfs_skeleton DIR          empty tree with busybox and its applets in /bin
 #   initramfs_add_modules DIR KROOT MOD...  copy MOD and its dependencies (from modules.dep),
 #                                   decompressed, and append them to /lib/modules/load.order in
-#                                   load order (dependencies first)
+#                                   load order (dependencies first); KROOT is an extracted
+#                                   package (KROOT/lib/modules/VER) or a modules directory itself;
+#                                   modules built into the kernel (modules.builtin) are skipped
 #   initramfs_add_bin DIR PATH...   copy binaries with the shared libraries ldd reports
 #   initramfs_pack DIR OUT          cpio newc, owned by root, gzip
 #   inputs_hash FILE...             one hash over the contents of files (and directory trees)
@@ -100,7 +102,11 @@ initramfs_add_modules() {
 	local dir=$1 kroot=$2
 	shift 2
 	local mdir dep
-	mdir=$(echo "$kroot"/lib/modules/*)
+	if [ -f "$kroot/modules.dep" ]; then
+		mdir=$kroot
+	else
+		mdir=$(echo "$kroot"/lib/modules/*)
+	fi
 	dep="$mdir/modules.dep"
 	local -A done_mods=()
 	if [ -f "$dir/lib/modules/load.order" ]; then

@@ -47,7 +47,11 @@ void cli_usage(FILE *f)
 	fprintf(f,
 		"usage: minivmm --kernel FILE [options]\n"
 		"\n"
-		"  --kernel FILE     bzImage to boot (required)\n"
+		"Runs a Linux guest on /dev/kvm with virtio-net NICs; the guest's serial console is\n"
+		"on stdin/stdout (Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A).\n"
+		"\n"
+		"  --kernel FILE     the kernel (required): a bzImage (64-bit boot protocol) or an ELF\n"
+		"                    vmlinux (booted through its PVH entry)\n"
 		"  --initrd FILE     initial ramdisk\n"
 		"  --append CMDLINE  kernel command line (default \"" CLI_DEFAULT_CMDLINE "\")\n"
 		"  --mem SIZE        guest RAM: bytes or N[K|M|G], a multiple of 1M, 64M..64G"
@@ -55,11 +59,14 @@ void cli_usage(FILE *f)
 		"  --cpus N          vCPUs, 1..%d (default %d)\n"
 		"  --net SPEC        a virtio-net NIC, up to %d times (default: one user NIC):\n"
 		"      tap[,ifname=NAME][,mac=XX:XX:XX:XX:XX:XX][,mtu=N][,vhost=on|off|auto][,id=ID]\n"
+		"          [,queue_size=64..1024] (ring size offered, default 1024; also for user)\n"
 		"      "
 		"user[,net=A.B.C.D/NN][,host=ADDR][,dns=ADDR][,dhcpstart=ADDR][,mac=..][,mtu=..][,id=ID]\n"
 		"          [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"
 		"      none              no NIC at all\n"
-		"  --stats           print device counters when the VM stops\n"
+		"  --stats           when the VM stops, print counters to stderr: KVM exits per vCPU by\n"
+		"                    reason, per NIC queue kicks, interrupts, packets, bytes and drops,\n"
+		"                    and counted guest events\n"
 		"  --runas USER      after opening its devices, drop root to USER (uid, gid, groups,\n"
 		"                    all capabilities) before the guest runs\n"
 		"  --seccomp on|off  per-thread system call filters (default %s)\n"
@@ -68,7 +75,14 @@ void cli_usage(FILE *f)
 		"  --dump-dtb FILE   build the machine, write its device tree to FILE (read it with\n"
 		"                    dtc -I dtb -O dts FILE) and exit without running the guest\n"
 		"  --help            show this and exit\n"
-		"  --version         show the version and exit\n",
+		"  --version         show the version and exit\n"
+		"\n"
+		"Signals: SIGUSR1 prints the --stats counters at once (with or without --stats);\n"
+		"SIGTERM, SIGINT and SIGHUP stop the guest and minivmm (exit status 0).\n"
+		"Exit status: 0 the guest powered off or reset, or a signal stopped it; 1 the guest or\n"
+		"minivmm failed while running; 2 bad input or any setup failure (one line on stderr).\n"
+		"Environment: MINIVMM_DEBUG=1 also prints why minivmm stopped when it exits 0.\n"
+		"See minivmm(1).\n",
 		CONFIG_MAX_CPUS, CLI_DEFAULT_CPUS, CONFIG_MAX_NICS, CLI_DEFAULT_SECCOMP ? "on" : "off");
 }
 

@@ -33,6 +33,7 @@ struct net_opts {
 	uint8_t mac[6];
 	bool mac_set;
 	uint16_t mtu;             /* 0 = not offered */
+	uint16_t queue_size;      /* rx/tx queue size offered, 0 = NET_QUEUE_SIZE */
 	/* user */
 	struct in_addr net, mask, host, dns, dhcp_start;
 	struct hostfwd fwd[CONFIG_MAX_HOSTFWD];

@@ -20,6 +20,15 @@ struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *e, uint32_t n, uint
 	return NULL;
 }
 
+uint32_t cpuid_phys_bits(struct kvm_cpuid_entry2 *e, uint32_t n)
+{
+	const struct kvm_cpuid_entry2 *c = cpuid_find(e, n, 0x80000008, 0);
+	if (!c)
+		return 36;
+	uint32_t guest = (c->eax >> 16) & 0xff;
+	return guest ? guest : c->eax & 0xff;
+}
+
 uint32_t cpuid_id_bits(uint32_t ncpus)
 {
 	uint32_t bits = 0;

@@ -17,6 +17,10 @@ struct cpuid_opts {
 void cpuid_shape(struct kvm_cpuid_entry2 *e, uint32_t n, const struct cpuid_opts *o);
 /* The entry for function/index, or NULL. */
 struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid_entry2 *e, uint32_t n, uint32_t function, uint32_t index);
+/* The guest's physical address bits from KVM_GET_SUPPORTED_CPUID: leaf 0x80000008 EAX[23:16]
+ * (GuestPhysBits, set by KVM when its page tables reach less far than the host's) if non-zero,
+ * else EAX[7:0]; 36 (the SDM's default) without the leaf. */
+uint32_t cpuid_phys_bits(struct kvm_cpuid_entry2 *e, uint32_t n);
 /* Bits needed to number ncpus APIC ids (0 for 1). */
 uint32_t cpuid_id_bits(uint32_t ncpus);
 #endif

@@ -3,14 +3,34 @@
 
 #include <errno.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
 
 #include "firmware/layout.h"
 
+/* THP backs a 2 MiB page only where host and guest address agree modulo 2 MiB; the regions'
+ * guest addresses (0 and 4 GiB) are aligned, so the host mapping must start aligned too. */
+#define GUEST_MEM_ALIGN (2ULL << 20)
+
+/* size bytes of anonymous memory at a GUEST_MEM_ALIGN boundary: map more, trim both ends. */
+static void *map_aligned(uint64_t size)
+{
+	uint64_t len = size + GUEST_MEM_ALIGN;
+	uint8_t *raw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (raw == MAP_FAILED)
+		return MAP_FAILED;
+	uint8_t *p = (uint8_t *)(((uintptr_t)raw + GUEST_MEM_ALIGN - 1) & ~(uintptr_t)(GUEST_MEM_ALIGN - 1));
+	if (p > raw)
+		munmap(raw, p - raw);
+	if (raw + len > p + size)
+		munmap(p + size, raw + len - (p + size));
+	return p;
+}
+
 int guest_mem_init(struct guest_mem *m, uint64_t ram_size)
 {
 	memset(m, 0, sizeof(*m));
-	void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *p = map_aligned(ram_size);
 	if (p == MAP_FAILED)
 		return -errno;
 	/* Guest RAM is mostly idle pages: let THP back it and keep it out of core dumps. */

@@ -24,7 +24,8 @@ struct guest_mem {
 	size_t map_len;
 };
 
-/* Maps ram_size bytes and splits them around the PCI hole (firmware/layout.h).
+/* Maps ram_size bytes, 2 MiB aligned (so THP can back them), and splits them around the PCI
+ * hole (firmware/layout.h).
  * Returns 0 or -errno. */
 int guest_mem_init(struct guest_mem *m, uint64_t ram_size);
 void guest_mem_free(struct guest_mem *m);

@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "firmware/layout.h"
+#include "vmm/cpuid.h"
 #include "vmm/ioeventfd.h"
 #include "vmm/irq.h"
 #include "vmm/log.h"
@@ -129,6 +131,36 @@ int kvm_create_vm(struct kvm *k, const struct guest_mem *m)
 		return ret;
 	}
 	return 0;
+}
+
+/* Room for every leaf KVM reports (a few dozen today). */
+#define KVM_CPUID_MAX_ENTRIES 256
+
+struct kvm_cpuid2 *kvm_supported_cpuid(struct kvm *k)
+{
+	size_t sz = sizeof(struct kvm_cpuid2) + KVM_CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *c = calloc(1, sz);
+	if (!c) {
+		log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(ENOMEM));
+		return NULL;
+	}
+	c->nent = KVM_CPUID_MAX_ENTRIES;
+	if (ioctl(k->fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+		log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int kvm_guest_phys_bits(struct kvm *k)
+{
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(k);
+	if (!c)
+		return -EIO;
+	int bits = (int)cpuid_phys_bits(c->entries, c->nent);
+	free(c);
+	return bits;
 }
 
 void kvm_close(struct kvm *k)

@@ -41,6 +41,7 @@ static struct machine {
 	struct vm_config cfg;
 	struct guest_mem mem;
 	struct boot_info boot;
+	struct machine_desc md; /* filled once KVM says how many physical address bits guests get */
 	struct kvm kvm;
 	struct vcpu vcpu[CONFIG_MAX_CPUS];
 	int nvcpus;
@@ -139,10 +140,18 @@ static int machine_build(struct machine *m)
 		return ret;
 	if ((ret = kvm_open(&m->kvm, "/dev/kvm")) || (ret = kvm_create_vm(&m->kvm, &m->mem)))
 		return ret;
+	int phys_bits = kvm_guest_phys_bits(&m->kvm);
+	if (phys_bits < 0)
+		return phys_bits;
+	if ((ret = machine_desc_init(&m->md, m->cfg.mem, m->cfg.cpus, phys_bits))) {
+		log_err("no room for the 64-bit PCI window with %d physical address bits and %llu MiB of RAM",
+			phys_bits, (unsigned long long)(m->cfg.mem >> 20));
+		return ret;
+	}
+	pci_mmio64_window_set(m->md.mmio64_base, m->md.mmio64_size);
 	if ((ret = machine_devices(m)))
 		return ret;
-	struct machine_desc md = { .ram_size = m->cfg.mem, .ncpus = m->cfg.cpus };
-	if ((ret = firmware_build(&m->mem, &md))) {
+	if ((ret = firmware_build(&m->mem, &m->md))) {
 		log_err("cannot build the firmware tables: %s", strerror(-ret));
 		return ret;
 	}
@@ -206,8 +215,9 @@ static int machine_run(struct machine *m)
 	    loop_add(m->loop, m->sigfd, EPOLLIN, on_signal, m) ||
 	    loop_add(m->loop, vm_exit_fd(), EPOLLIN, on_exit_request, m) ||
 	    console_attach(m->loop, STDIN_FILENO, &m->serial)) {
-		log_err("cannot set up the main loop");
-		return -EIO;
+		int e = errno ? errno : EIO;
+		log_err("cannot set up the main loop: %s", strerror(e));
+		return -e;
 	}
 	for (int i = 0; i < m->nnics; i++) {
 		if (loop_add(m->loop, virtio_pci_lifecycle_fd(&m->nic[i]->vdev), EPOLLIN, on_nic_lifecycle,
@@ -293,8 +303,7 @@ int main(int argc, char **argv)
 	}
 	if (m->cfg.dump_dtb) {
 		/* Built, devices placed, nothing run: describe it and stop (like QEMU's dumpdtb). */
-		struct machine_desc md = { .ram_size = m->cfg.mem, .ncpus = m->cfg.cpus };
-		ret = dtb_write_file(m->cfg.dump_dtb, &md, &m->mem, &m->boot, m->cfg.cmdline);
+		ret = dtb_write_file(m->cfg.dump_dtb, &m->md, &m->mem, &m->boot, m->cfg.cmdline);
 		machine_teardown(m);
 		return ret ? EXIT_BADINPUT : 0;
 	}

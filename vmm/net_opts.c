@@ -12,7 +12,20 @@
 
 #define net_err(fmt, ...) log_err("--net: " fmt, ##__VA_ARGS__)
 
-enum net_key { K_IFNAME, K_MAC, K_MTU, K_VHOST, K_NET, K_HOST, K_DNS, K_DHCPSTART, K_HOSTFWD, K_ID, K_N };
+enum net_key {
+	K_IFNAME,
+	K_MAC,
+	K_MTU,
+	K_VHOST,
+	K_QUEUE_SIZE,
+	K_NET,
+	K_HOST,
+	K_DNS,
+	K_DHCPSTART,
+	K_HOSTFWD,
+	K_ID,
+	K_N
+};
 
 #define TAP  (1u << NET_TAP)
 #define USER (1u << NET_USER)
@@ -23,6 +36,7 @@ static const struct {
 } net_keys[K_N] = {
 	[K_IFNAME] = { "ifname", TAP },	   [K_MAC] = { "mac", TAP | USER },
 	[K_MTU] = { "mtu", TAP | USER },   [K_VHOST] = { "vhost", TAP },
+	[K_QUEUE_SIZE] = { "queue_size", TAP | USER },
 	[K_NET] = { "net", USER },	   [K_HOST] = { "host", USER },
 	[K_DNS] = { "dns", USER },	   [K_DHCPSTART] = { "dhcpstart", USER },
 	[K_HOSTFWD] = { "hostfwd", USER }, [K_ID] = { "id", TAP | USER },
@@ -30,8 +44,8 @@ static const struct {
 
 static const char *const kind_name[] = { [NET_TAP] = "tap", [NET_USER] = "user" };
 static const char *const kind_keys[] = {
-	[NET_TAP] = "ifname, mac, mtu, vhost, id",
-	[NET_USER] = "net, host, dns, dhcpstart, mac, mtu, hostfwd, id",
+	[NET_TAP] = "ifname, mac, mtu, vhost, queue_size, id",
+	[NET_USER] = "net, host, dns, dhcpstart, mac, mtu, queue_size, hostfwd, id",
 };
 
 /* Dotted quad only; inet_pton() refuses the shorthand forms inet_aton() would take. */
@@ -315,6 +329,15 @@ static int key_apply(enum net_key k, const char *val, struct net_opts *o)
 			return -EINVAL;
 		}
 		o->mtu = (uint16_t)v;
+		return 0;
+	case K_QUEUE_SIZE:
+		/* 2.7: a split ring's size is a power of two; 64 keeps a GSO frame's worth of
+		 * mergeable buffers, 1024 is what virtq.c and vhost-net take (VIRTQ_MAX_SIZE). */
+		if (decimal_parse(val, NULL, 1024, &v) || v < 64 || (v & (v - 1))) {
+			net_err("queue_size=%s is not a power of two in 64..1024", val);
+			return -EINVAL;
+		}
+		o->queue_size = (uint16_t)v;
 		return 0;
 	case K_VHOST:
 		if (!strcmp(val, "on"))

@@ -17,7 +17,6 @@
 #include "vmm/vm.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR2
-#define CPUID_MAX_ENTRIES 256
 
 #define MSR_IA32_TSC 0x10
 #define MSR_IA32_SYSENTER_CS 0x174
@@ -118,24 +117,16 @@ void vcpu_resume_all(void)
 
 static int vcpu_set_cpuid(struct kvm *k, struct vcpu *v, int ncpus)
 {
-	size_t sz = sizeof(struct kvm_cpuid2) + CPUID_MAX_ENTRIES * sizeof(struct kvm_cpuid_entry2);
-	struct kvm_cpuid2 *c = calloc(1, sz);
+	struct kvm_cpuid2 *c = kvm_supported_cpuid(k);
 	if (!c)
-		return -ENOMEM;
-	c->nent = CPUID_MAX_ENTRIES;
+		return -EIO;
 	int ret = 0;
-	if (ioctl(k->fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
-		ret = -errno;
-		log_err("KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
-		goto out;
-	}
 	struct cpuid_opts o = { .apic_id = (uint32_t)v->id, .ncpus = (uint32_t)ncpus, .tsc_deadline = k->tsc_deadline };
 	cpuid_shape(c->entries, c->nent, &o);
 	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
 		ret = -errno;
 		log_err("KVM_SET_CPUID2: %s", strerror(errno));
 	}
-out:
 	free(c);
 	return ret;
 }

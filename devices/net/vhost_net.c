@@ -10,12 +10,15 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "devices/net/net_loop.h"
 #include "vmm/guest_mem.h"
 #include "vmm/log.h"
+#include "vmm/loop.h"
 
 #define BIT(f) (1ULL << (f))
 
@@ -61,9 +64,18 @@ uint64_t vhost_net_features(uint64_t driver, uint64_t vhost)
 	return driver & vhost & VHOST_NET_RING_FEATURES & ~BIT(VHOST_NET_F_VIRTIO_NET_HDR);
 }
 
+/* A ring's error eventfd (VHOST_SET_VRING_ERR), watched on the NIC's I/O thread. */
+struct vhost_ring_err {
+	struct virtio_net *n;
+	int q;
+	int fd; /* -1 if none */
+};
+
 /* The vhost instance of one started device (n->dp). */
 struct vhost_net {
 	int fd;
+	struct loop *loop;
+	struct vhost_ring_err err[VHOST_NET_QUEUES];
 	/* SET_VRING_BASE done by this start: the ring's state in vhost is ours to read back (the fd
 	 * outlives starts, so before that vhost still holds an older start's position). */
 	bool ring[VHOST_NET_QUEUES];
@@ -96,6 +108,38 @@ static int vhost_set_mem_table(struct virtio_net *n, int fd)
 	vm->nregions = m->nr;
 	int r = VHOST_CALL(n, fd, VHOST_SET_MEM_TABLE, vm);
 	free(vm);
+	return r;
+}
+
+/* vhost found the ring malformed (a bad descriptor, an address outside the memory table) and
+ * stopped serving it: the device needs a reset (2.1.2), as the userspace loop does. */
+static void vhost_on_ring_err(void *opaque, uint32_t events)
+{
+	struct vhost_ring_err *e = opaque;
+	uint64_t v;
+	(void)events;
+	if (read(e->fd, &v, sizeof(v)) != sizeof(v))
+		return;
+	struct virtq *vq = &e->n->vdev.vq[e->q];
+	if (vq->broken)
+		return; /* already reported; the driver has yet to reset */
+	virtq_break(vq, "vhost reported a ring error");
+	virtio_net_needs_reset(e->n, e->q);
+}
+
+/* Gives ring q an error eventfd and watches it on the I/O thread's loop. */
+static int vhost_set_ring_err(struct virtio_net *n, struct vhost_net *vh, int q)
+{
+	struct vhost_ring_err *e = &vh->err[q];
+	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), r;
+	if (fd < 0)
+		return -errno;
+	e->fd = fd;
+	struct vhost_vring_file err = {.index = q, .fd = fd};
+	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_ERR, &err)) < 0)
+		return r;
+	if (vh->loop && (r = loop_add(vh->loop, fd, EPOLLIN, vhost_on_ring_err, e)) < 0)
+		log_err("net%d: cannot watch vhost's ring error fd: %s", n->index, strerror(-r));
 	return r;
 }
 
@@ -134,7 +178,9 @@ static int vhost_set_ring(struct virtio_net *n, struct vhost_net *vh, int q)
 		return r;
 	/* Always the transport's call fd, which it routes (irqfd or poller): see vhost_net.h. */
 	struct vhost_vring_file call = {.index = q, .fd = n->vdev.tops->call_fd(&n->vdev, q)};
-	return VHOST_CALL(n, vh->fd, VHOST_SET_VRING_CALL, &call);
+	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_CALL, &call)) < 0)
+		return r;
+	return vhost_set_ring_err(n, vh, q);
 }
 
 /* Takes the tap away from vhost and brings each ring's position back into its virtq. The vhost fd
@@ -159,6 +205,15 @@ static void vhost_release(struct virtio_net *n, struct vhost_net *vh)
 		if (vq->used)
 			vq->used_idx = le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
 	}
+	/* The I/O thread is joined (or was never started): nobody watches these any more. vhost
+	 * keeps its reference to a closed eventfd until the next start replaces it. */
+	for (int q = 0; q < VHOST_NET_QUEUES; q++) {
+		if (vh->err[q].fd < 0)
+			continue;
+		if (vh->loop)
+			loop_del(vh->loop, vh->err[q].fd);
+		close(vh->err[q].fd);
+	}
 	free(vh);
 }
 
@@ -174,7 +229,6 @@ static int vhost_dp_start(struct virtio_net *n, struct loop *l)
 	struct virtio_dev *vdev = &n->vdev;
 	uint64_t offer = 0, want;
 	int r;
-	(void)l; /* nothing of ours on the I/O thread: it serves the control queue only */
 
 	if (n->be.fd < 0 || n->vhost_fd < 0)
 		return -EINVAL;
@@ -182,6 +236,10 @@ static int vhost_dp_start(struct virtio_net *n, struct loop *l)
 	if (!vh)
 		return -ENOMEM;
 	vh->fd = n->vhost_fd;
+	/* The I/O thread serves the control queue and watches the rings' error fds. */
+	vh->loop = l;
+	for (int q = 0; q < VHOST_NET_QUEUES; q++)
+		vh->err[q] = (struct vhost_ring_err){.n = n, .q = q, .fd = -1};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_GET_FEATURES, &offer)) < 0)
 		goto fail;
 	want = vhost_net_features(vdev->features, offer);

@@ -13,7 +13,9 @@
  *
  * Start (DRIVER_OK) uses that owned fd (no open, no SET_OWNER) and does, in this order:
  * GET_FEATURES, SET_FEATURES, SET_MEM_TABLE; for rx then tx: SET_VRING_NUM, _BASE, _ADDR, _KICK,
- * _CALL; then NET_SET_BACKEND (tap fd) for rx then tx. Stop (reset, reboot, exit), and a start
+ * _CALL, _ERR; then NET_SET_BACKEND (tap fd) for rx then tx. Each ring's _ERR eventfd is watched on
+ * the NIC's I/O thread: vhost signals it when the guest's ring is malformed, and the device then
+ * breaks that queue and sets NEEDS_RESET, as the userspace loop does. Stop (reset, reboot, exit), and a start
  * that fails, detach the tap from each queue (backend -1) and read back (GET_VRING_BASE) the
  * last_avail of each ring whose base was set, into the virtq; the fd stays open and owned, and the
  * next start programs it all again. vhost_net_release() (virtio_net_free) closes it.

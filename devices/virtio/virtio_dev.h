@@ -25,9 +25,13 @@ struct virtio_dev_ops {
 	void (*config_read)(struct virtio_dev *vdev, uint32_t off, void *data, uint32_t len);
 	void (*config_write)(struct virtio_dev *vdev, uint32_t off, const void *data, uint32_t len);
 	/* DRIVER_OK: all enabled queues are set up in vdev->vq[]. Start the datapath. 0 or -1
-	 * (the transport then sets NEEDS_RESET). */
+	 * (the transport then sets NEEDS_RESET). Also after a stop for Bus Master Enable, with the
+	 * queues as they were left. Runs on the lifecycle owner's thread (main), never on a vCPU,
+	 * and may block (thread creation, vhost ioctls). */
 	int (*start)(struct virtio_dev *vdev);
-	/* Driver reset (status 0) or VMM exit: stop the datapath; the transport then clears the queues. */
+	/* Driver reset (status 0), Bus Master Enable cleared, or VMM exit: stop the datapath (no
+	 * guest memory access after it returns); on a reset the transport then clears the queues.
+	 * Same thread as start; may join the device's threads. */
 	void (*stop)(struct virtio_dev *vdev);
 	/* The MSI-X vector of a queue or config changed, or was masked/unmasked (vhost re-binds). */
 	void (*irq_changed)(struct virtio_dev *vdev, int queue);

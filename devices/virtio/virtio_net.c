@@ -76,16 +76,21 @@ static const struct {
     {VIRTIO_NET_F_CTRL_GUEST_OFFLOADS, BIT(VIRTIO_NET_F_CTRL_VQ)},
 };
 
+/* A driver may offer features over and over: counted, rate-limited. */
+static struct log_site net_features_refused = LOG_SITE_INIT("net_features_refused");
+
 static int net_set_features(struct virtio_dev *vdev, uint64_t f)
 {
 	if (!(f & BIT(VIRTIO_F_VERSION_1))) {
-		log_warn("net%d: driver did not accept VIRTIO_F_VERSION_1", to_net(vdev)->index);
+		log_guest(&net_features_refused, "net%d: driver did not accept VIRTIO_F_VERSION_1",
+			  to_net(vdev)->index);
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(net_feature_deps) / sizeof(net_feature_deps[0]); i++) {
 		if ((f & BIT(net_feature_deps[i].feature)) && !(f & net_feature_deps[i].needs_any)) {
-			log_warn("net%d: driver feature %u lacks the feature it depends on (5.1.3.1)",
-				 to_net(vdev)->index, net_feature_deps[i].feature);
+			log_guest(&net_features_refused,
+				  "net%d: driver feature %u lacks the feature it depends on (5.1.3.1)",
+				  to_net(vdev)->index, net_feature_deps[i].feature);
 			return -1;
 		}
 	}
@@ -109,7 +114,8 @@ static void net_config_write(struct virtio_dev *vdev, uint32_t off, const void *
 	(void)data;
 	/* 5.1.4: every field is read-only for a VERSION_1 driver (the MAC changes through
 	 * CTRL_MAC_ADDR_SET), so writes are ignored. */
-	log_warn("net%d: ignored config write of %u bytes at %u", to_net(vdev)->index, len, off);
+	LOG_GUEST("net_config_write", "net%d: ignored config write of %u bytes at %u", to_net(vdev)->index,
+		  len, off);
 }
 
 void virtio_net_notify(struct virtio_net *n, int q)
@@ -219,17 +225,19 @@ int virtio_net_ctrl_process(struct virtio_net *n)
 	struct net_queue_stats *st = &n->stats[NET_Q_CTRL];
 	struct virtq_elem *e = &n->ctrl_elem;
 	int done = 0, r = 0;
+	if (vq->broken)
+		return 0; /* reported once; left alone until the driver resets the device */
 	/* At most a ring's worth per round: a driver adding commands as fast as we serve them
 	 * cannot keep the I/O thread here. */
 	while (done < vq->size && (r = virtq_pop(vq, e)) == 1) {
 		struct virtio_net_ctrl_hdr h;
 		uint8_t ack = VIRTIO_NET_ERR;
-		/* 5.1.6.5: class + cmd readable, then at least the one writable ack byte. */
+		/* 5.1.6.5: class + cmd readable, then at least the one writable ack byte. Without it
+		 * the device cannot even answer: the queue is broken, as QEMU does. */
 		if (e->in_len < 1) {
-			st->drops++;
-			virtq_push(vq, e->head, 0);
-			done++;
-			continue;
+			virtq_break(vq, "control command without a writable ack byte");
+			r = -1;
+			break;
 		}
 		if (virtq_copy_from_out(e, 0, &h, sizeof(h)) == sizeof(h)) {
 			switch (h.class) {
@@ -421,7 +429,7 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 	vdev->mem = mem;
 	vdev->device_id = 1; /* VIRTIO_ID_NET */
 	vdev->num_queues = NET_NUM_QUEUES;
-	vdev->queue_max = NET_QUEUE_SIZE;
+	vdev->queue_max = opts->queue_size ? opts->queue_size : NET_QUEUE_SIZE;
 	/* rx, tx and config: Linux gives the control queue no callback, so no vector (as QEMU). */
 	vdev->msix_vectors = NET_NUM_QUEUES;
 	vdev->config_len = n->cfg_len;

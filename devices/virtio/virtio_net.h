@@ -3,8 +3,9 @@
  * The device part (virtio_net.c) offers features, checks the driver's choice, serves the config
  * space and the control queue, and owns one I/O thread with an epoll loop. Moving frames between
  * the rx/tx queues and the backend is a datapath's job, chosen per device at start: the userspace
- * loop (devices/net/net_loop.c) today, vhost-net later (it hands the rx/tx kick and call fds and
- * the tap fd to the kernel; the control queue stays here on the I/O thread either way). */
+ * loop (devices/net/net_loop.c) or vhost-net (devices/net/vhost_net.c: it hands the rx/tx kick and
+ * call fds and the tap fd to the kernel); the control queue stays here on the I/O thread either
+ * way. */
 #ifndef MINIVMM_VIRTIO_NET_H
 #define MINIVMM_VIRTIO_NET_H
 #include <linux/virtio_net.h>
@@ -19,7 +20,7 @@
 
 enum { NET_Q_RX = 0, NET_Q_TX = 1, NET_Q_CTRL = 2, NET_NUM_QUEUES = 3 };
 
-#define NET_QUEUE_SIZE 256					    /* queue_max offered to the driver */
+#define NET_QUEUE_SIZE 1024 /* queue_max offered to the driver unless queue_size= says */
 #define NET_HDR_LEN    ((uint32_t)sizeof(struct virtio_net_hdr_v1)) /* 12: VERSION_1 (5.1.6) */
 /* The largest Ethernet frame moved either way: a 64 KiB GSO (or jumbo) packet plus the Ethernet
  * header and a VLAN tag. */

@@ -171,6 +171,13 @@ static void on_msix_changed(void *opaque, int vector)
 
 /* --- doorbells --- */
 
+/* Each doorbell's ioeventfd has length 0: it matches a write of any width at its address, with
+ * no datamatch (each queue has an address of its own), and KVM then also puts it on its fast MMIO
+ * bus (virt/kvm/eventfd.c, kvm_assign_ioeventfd), where a VMX EPT-misconfig exit signals the
+ * eventfd without decoding the instruction. With any other length every kick is decoded and
+ * emulated first. */
+#define KICK_IOEVENTFD_LEN 0
+
 /* Keeps each queue's ioeventfd on its doorbell inside BAR 4 wherever the guest put the BAR. */
 static void kick_sync(struct virtio_pci *vp)
 {
@@ -181,10 +188,11 @@ static void kick_sync(struct virtio_pci *vp)
 		if (want == vq->ioev_addr)
 			continue;
 		if (vq->ioev_addr)
-			vp->kops.ioeventfd(vq->kick_fd, vq->ioev_addr, 2, false);
+			vp->kops.ioeventfd(vq->kick_fd, vq->ioev_addr, KICK_IOEVENTFD_LEN, false);
 		vq->ioev_addr = 0;
-		/* Linux writes the 16-bit queue index; other writes trap and are signalled below. */
-		if (want && vp->kops.ioeventfd(vq->kick_fd, want, 2, true) == 0)
+		/* Linux writes the 16-bit queue index there; writes KVM does not catch trap and are
+		 * signalled in vpci_bar_io(). */
+		if (want && vp->kops.ioeventfd(vq->kick_fd, want, KICK_IOEVENTFD_LEN, true) == 0)
 			vq->ioev_addr = want;
 	}
 }
@@ -244,6 +252,13 @@ static void vpci_needs_reset(struct virtio_pci *vp)
 	config_interrupt(vp);
 }
 
+/* A driver broke the rules (2.1.2): counted, rate-limited, then NEEDS_RESET. */
+static void vpci_driver_error(struct virtio_pci *vp, const char *what)
+{
+	LOG_GUEST("virtio_driver_error", "virtio-pci %02x.0: %s: device needs reset", vp->pci.slot, what);
+	vpci_needs_reset(vp);
+}
+
 /* 3.1.1 step 5, 2.2.1: FEATURES_OK sticks only for a subset of the offer that includes
  * VERSION_1 and that the device accepts. */
 static bool features_acceptable(struct virtio_pci *vp)
@@ -264,7 +279,7 @@ static void driver_ok(struct virtio_pci *vp)
 {
 	if (!(vp->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		vp->failed = true;
-		vpci_needs_reset(vp);
+		vpci_driver_error(vp, "DRIVER_OK without FEATURES_OK");
 		return;
 	}
 	lifecycle_signal(vp);
@@ -290,7 +305,7 @@ static void status_write(struct virtio_pci *vp, uint8_t v)
 		/* 2.1.1, 3.1.1: only a reset clears status bits. Taking one back (DRIVER_OK,
 		 * FEATURES_OK) would re-open what the running device relies on: it is a driver
 		 * error, and nothing else changes. */
-		vpci_needs_reset(vp);
+		vpci_driver_error(vp, "status bits cleared without a reset");
 		return;
 	}
 	if ((neu & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK) &&
@@ -308,8 +323,8 @@ static void status_write(struct virtio_pci *vp, uint8_t v)
  * (vqs_built): setting the bit again resumes where the device left off, as QEMU does. */
 static bool want_running(struct virtio_pci *vp)
 {
-	return (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->reset_pending && !vp->failed && vp->bus_master &&
-	       !vp->vm_paused;
+	return (vp->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vp->reset_pending && !vp->failed &&
+	       vp->bus_master && !vp->vm_paused;
 }
 
 /* vdev->vq[] from the queue registers, once per DRIVER_OK: every enabled queue must be valid in
@@ -356,7 +371,7 @@ void virtio_pci_lifecycle_run(struct virtio_dev *vdev)
 		}
 		if (want && !vp->vqs_built && !queues_build(vp)) {
 			vp->failed = true;
-			vpci_needs_reset(vp);
+			vpci_driver_error(vp, "a queue does not fit in guest memory");
 			pthread_mutex_unlock(&vp->lock);
 			continue;
 		}
@@ -433,7 +448,7 @@ static void queue_enable(struct virtio_pci *vp, int q)
 	struct virtq probe;
 	if (virtq_init(&probe, vp->vdev->mem, vq->size, vq->desc, vq->driver, vq->device, 0) != 0) {
 		vp->failed = true;
-		vpci_needs_reset(vp);
+		vpci_driver_error(vp, "queue enabled with a bad size or ring address");
 		return;
 	}
 	vq->enabled = true;
@@ -934,7 +949,7 @@ void virtio_pci_destroy(struct virtio_dev *vdev)
 	for (int q = 0; q < vdev->num_queues; q++) {
 		struct vpci_queue *vq = &vp->q[q];
 		if (vq->ioev_addr)
-			vp->kops.ioeventfd(vq->kick_fd, vq->ioev_addr, 2, false);
+			vp->kops.ioeventfd(vq->kick_fd, vq->ioev_addr, KICK_IOEVENTFD_LEN, false);
 		vq->ioev_addr = 0;
 		if (vq->irqfd_gsi >= 0)
 			vp->kops.irqfd(vq->call_fd, vq->irqfd_gsi, 0);

@@ -44,8 +44,10 @@ fi
 . "$src/tools/hostrun.sh"
 mode=$(hostrun_mode "${E2E_MODE:-}")
 hostrun_prepare "$mode"
+# The kernel 15-own-kernel boots as a user's own, unpacked here (the test host cannot).
+case " ${scripts[*]}" in *own-kernel*) "$e2e/own-kernel.sh" ;; esac
 
-passed=0 failed=0
+passed=0 failed=0 HOSTRUN_STALLS=0 times=()
 for s in "${scripts[@]}"; do
 	name=$(basename "${s%.sh}")
 	out=$build/e2e/$name
@@ -54,14 +56,17 @@ for s in "${scripts[@]}"; do
 	echo "e2e: $name ($mode, timeout ${secs}s)" >&2
 	start=$SECONDS
 	rc=0
-	rm -rf "$out"
+	rm -rf "$out" "$out.stalled"
 	hostrun_script "$mode" "$secs" "$out" "$s" || rc=$?
 	lines=$(grep -E '^(PASS|FAIL|SKIP|RETRY): ' "$out/output" 2>/dev/null || true)
 	[ -z "$lines" ] || echo "$lines"
 	p=$(grep -c '^PASS: ' <<<"$lines" || true)
 	f=$(grep -c '^FAIL: ' <<<"$lines" || true)
 	if [ "$rc" -eq 124 ]; then
-		echo "FAIL: $name timed out after ${secs}s (logs: $out)"
+		echo "FAIL: $name hung: no progress, or past ${secs}s (logs: $out, stall-dump.txt)"
+		f=$((f + 1))
+	elif [ "$rc" -eq 120 ]; then
+		echo "FAIL: $name the test host stalled twice (logs: $out.stalled, $out)"
 		f=$((f + 1))
 	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "FAIL: $name exited $rc (logs: $out)"
@@ -75,8 +80,16 @@ for s in "${scripts[@]}"; do
 		tail -n 30 "$out/output" | sed 's/^/  | /' >&2
 	fi
 	echo "e2e: $name took $((SECONDS - start))s" >&2
+	times+=("$(printf '%-32s %5ss %4s %4s' "$name" $((SECONDS - start)) "$p" "$f")")
 	passed=$((passed + p))
 	failed=$((failed + f))
 done
-echo "e2e: $passed passed, $failed failed"
+if [ ${#times[@]} -gt 1 ]; then
+	printf '%-32s %6s %4s %4s\n' scenario time pass fail
+	printf '%s\n' "${times[@]}"
+	printf '%-32s %5ss\n' total "$SECONDS"
+fi >&2
+stalls=''
+[ "$HOSTRUN_STALLS" -eq 0 ] || stalls=", $HOSTRUN_STALLS test-host stall$([ "$HOSTRUN_STALLS" -eq 1 ] || echo s) retried"
+echo "e2e: $passed passed, $failed failed$stalls"
 [ "$failed" -eq 0 ] && [ $((passed + failed)) -gt 0 ]

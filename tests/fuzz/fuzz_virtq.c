@@ -14,7 +14,7 @@
 
 #include "devices/virtio/virtq.h"
 
-#define OPS 32
+#define OPS	   32
 #define DATA_BYTES 2048
 
 static struct virtq_elem elem;

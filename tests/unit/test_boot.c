@@ -10,6 +10,7 @@
 
 #include "firmware/boot.h"
 #include "firmware/e820.h"
+#include "firmware/kernel_image.h"
 #include "firmware/layout.h"
 #include "tests/unit/unit.h"
 
@@ -20,7 +21,7 @@
 
 static uint8_t *ram;
 static struct guest_mem mem;
-static char paths[4][64];
+static char paths[8][64];
 static int npaths;
 
 static void setup(void)
@@ -107,7 +108,7 @@ START_TEST(bzimage_is_loaded_at_1mib_with_64bit_entry)
 	ck_assert_uint_eq(bi.cs, 0x10);
 	ck_assert_uint_eq(bi.ds, 0x18);
 	ck_assert_mem_eq(ram + LAYOUT_KERNEL, b.img + (SETUP_SECTS + 1) * 512, PM_SIZE);
-	ck_assert_uint_eq(bi.kernel_end, LAYOUT_KERNEL + INIT_SIZE);
+	ck_assert_uint_eq(bi.kernel_end, 0x200000 + INIT_SIZE); /* it runs at 2 MiB: kernel_alignment */
 }
 END_TEST
 
@@ -267,6 +268,64 @@ START_TEST(initrd_too_big_for_ram_after_the_kernel_is_refused)
 	free(big);
 
 	ck_assert_int_eq(boot_load(&mem, &s, &bi), -E2BIG);
+}
+END_TEST
+
+/* --mem 80M, a distro-like kernel (pref_address 16 MiB) and a 30 MiB initrd: the initrd must stay
+ * clear of [runtime start, runtime start + init_size), where the kernel decompresses, not only
+ * of [1 MiB, 1 MiB + init_size). Too big to fit is refused; fitting is placed outside. */
+static int load_80m(uint32_t init_size, struct boot_info *bi)
+{
+	uint64_t ram80 = 80ULL << 20;
+	uint8_t *ram2 = calloc(1, ram80);
+	struct guest_mem mem2;
+	struct bz b;
+	bz_init(&b);
+	b.h->pref_address = 16ULL << 20;
+	b.h->init_size = init_size;
+	/* A sparse 30 MiB file: nothing to write, little to read. */
+	const char *initrd = tmpfile_with("", 0);
+	ck_assert_int_eq(truncate(initrd, 30 << 20), 0);
+	struct boot_spec s = spec_for(tmpfile_with(b.img, sizeof(b.img)), initrd, "");
+	s.machine.ram_size = ram80;
+	guest_mem_fake(&mem2, ram2, ram80);
+	int r = boot_load(&mem2, &s, bi);
+	free(ram2);
+	return r;
+}
+
+START_TEST(initrd_stays_clear_of_the_kernel_at_its_runtime_address)
+{
+	struct boot_info bi;
+	uint64_t run = 16ULL << 20;
+
+	/* 40 MiB from 16 MiB ends at 56 MiB: 24 MiB are left, the initrd wants 30. */
+	int r = load_80m(40 << 20, &bi);
+	ck_assert_msg(r == -E2BIG || bi.initrd_addr >= run + (40 << 20),
+		      "initrd at [%#llx, +30M) overlaps the kernel's [%#llx, %#llx)",
+		      (unsigned long long)bi.initrd_addr, (unsigned long long)run,
+		      (unsigned long long)(run + (40 << 20)));
+	ck_assert_int_eq(r, -E2BIG);
+
+	/* 30 MiB from 16 MiB ends at 46 MiB: the initrd fits above it. */
+	ck_assert_int_eq(load_80m(30 << 20, &bi), 0);
+	ck_assert_uint_eq(bi.kernel_end, run + (30 << 20));
+	ck_assert_uint_ge(bi.initrd_addr, run + (30 << 20));
+}
+END_TEST
+
+START_TEST(runtime_start_is_pref_address_or_the_aligned_load_address)
+{
+	struct bz b;
+	bz_init(&b);
+	b.h->pref_address = 16ULL << 20;
+	ck_assert_uint_eq(kernel_runtime_start(b.h, LAYOUT_KERNEL), 16ULL << 20);
+	b.h->pref_address = 0x100000;
+	ck_assert_uint_eq(kernel_runtime_start(b.h, LAYOUT_KERNEL), 0x200000); /* aligned up */
+	b.h->relocatable_kernel = 0;
+	ck_assert_uint_eq(kernel_runtime_start(b.h, LAYOUT_KERNEL), LAYOUT_KERNEL);
+	b.h->pref_address = 16ULL << 20;
+	ck_assert_uint_eq(kernel_runtime_start(b.h, LAYOUT_KERNEL), 16ULL << 20);
 }
 END_TEST
 
@@ -560,6 +619,8 @@ static Suite *boot_suite(void)
 	tcase_add_test(tc, initrd_goes_page_aligned_to_the_top_of_ram);
 	tcase_add_test(tc, initrd_stays_below_initrd_addr_max);
 	tcase_add_test(tc, initrd_too_big_for_ram_after_the_kernel_is_refused);
+	tcase_add_test(tc, initrd_stays_clear_of_the_kernel_at_its_runtime_address);
+	tcase_add_test(tc, runtime_start_is_pref_address_or_the_aligned_load_address);
 	tcase_add_test(tc, kernel_claiming_more_than_ram_is_refused);
 	tcase_add_test(tc, file_that_is_neither_bzimage_nor_elf_is_refused);
 	tcase_add_test(tc, boot_protocol_older_than_2_06_is_refused);

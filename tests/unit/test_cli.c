@@ -363,6 +363,13 @@ START_TEST(net_tap_with_every_key)
 	ck_assert_int_eq(cfg.nic[0].vhost, VHOST_OFF);
 	ck_assert_int_eq(cfg.nic[0].mtu, 65535);
 	ck_assert_str_eq(cfg.nic[0].ifname, "abcdefghijklmno");
+	ck_assert_int_eq(cfg.nic[0].queue_size, 0); /* not given: the device's default */
+	assert_ok(PARSE_K("--net", "tap,queue_size=256"));
+	ck_assert_int_eq(cfg.nic[0].queue_size, 256);
+	assert_ok(PARSE_K("--net", "user,queue_size=64"));
+	ck_assert_int_eq(cfg.nic[0].queue_size, 64);
+	assert_ok(PARSE_K("--net", "tap,queue_size=1024"));
+	ck_assert_int_eq(cfg.nic[0].queue_size, 1024);
 }
 END_TEST
 
@@ -395,6 +402,11 @@ static const struct {
 	{ "tap,mtu=65536", "mtu=65536" },
 	{ "tap,mtu=1500x", "mtu=1500x" },
 	{ "tap,mtu=-1500", "mtu=-1500" },
+	{ "tap,queue_size=32", "queue_size=32 is not a power of two in 64..1024" },
+	{ "tap,queue_size=2048", "queue_size=2048" },
+	{ "tap,queue_size=768", "queue_size=768" },
+	{ "user,queue_size=0", "queue_size=0" },
+	{ "tap,queue_size=256k", "queue_size=256k" },
 	{ "tap,vhost=maybe", "vhost=maybe" },
 	{ "tap,foo=1", "unknown key \"foo\"" },
 	{ "tap,hostfwd=tcp::22-:22", "unknown key \"hostfwd\"" },

@@ -117,6 +117,20 @@ START_TEST(id_bits_round_up)
 }
 END_TEST
 
-UNIT_MAIN("cpuid", leaf1_carries_apic_id_count_and_hypervisor_bit, single_cpu_has_no_htt_and_no_deadline_without_cap,
+START_TEST(phys_bits_come_from_leaf_80000008_guest_bits_first)
+{
+	struct kvm_cpuid_entry2 e[2] = { { .function = 0 }, { .function = 0x80000008, .eax = 0x3027 } };
+	ck_assert_uint_eq(cpuid_phys_bits(e, 2), 39);
+	e[1].eax = 0x3030;
+	ck_assert_uint_eq(cpuid_phys_bits(e, 2), 48);
+	/* KVM's GuestPhysBits (EAX[23:16]): a 52-bit host whose TDP reaches 48 bits. */
+	e[1].eax = 0x303034;
+	ck_assert_uint_eq(cpuid_phys_bits(e, 2), 48);
+	/* No leaf: the SDM's 36. */
+	ck_assert_uint_eq(cpuid_phys_bits(e, 1), 36);
+}
+END_TEST
+
+UNIT_MAIN("cpuid", phys_bits_come_from_leaf_80000008_guest_bits_first, leaf1_carries_apic_id_count_and_hypervisor_bit, single_cpu_has_no_htt_and_no_deadline_without_cap,
 	  topology_leaf_b_matches_cpu_count, amd_leaves_count_cores_and_apic_id,
 	  cache_leaf_4_reports_cores_and_pmu_is_hidden, id_bits_round_up)

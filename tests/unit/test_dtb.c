@@ -22,7 +22,7 @@
 #define NIC_MSIX_VECTORS 3
 
 static uint8_t blob[65536];
-static struct machine_desc md = {.ram_size = 4 * GIB, .ncpus = 2};
+static struct machine_desc md; /* 4 GiB, 2 vCPUs, 39 physical address bits: machine_setup() */
 /* Regions as guest_mem_init() splits 4 GiB; no host memory behind them, the DTB never reads RAM. */
 static struct guest_mem mem = {
     .r = {{.gpa = 0, .size = 3 * GIB}, {.gpa = LAYOUT_HIGH_RAM, .size = 1 * GIB}},
@@ -43,6 +43,8 @@ static void machine_setup(void)
 {
 	pci_reset_all();
 	bus_reset();
+	ck_assert_int_eq(machine_desc_init(&md, 4 * GIB, 2, 39), 0);
+	pci_mmio64_window_set(md.mmio64_base, md.mmio64_size);
 	ck_assert_int_eq(pci_host_init(), 0);
 	pci_dev_init(&nic, 0x1af4, 0x1041, 0x020000, 1, 0x1af4, 0x1100);
 	pci_bar_init(&nic, 1, 0x1000, false, false, false, nop_io, NULL);
@@ -210,8 +212,8 @@ START_TEST(pci_node_maps_the_32_and_64_bit_mmio_windows)
 	      /* 32-bit memory: PCI address, CPU address, size */
 	      0x02000000, 0, LO(LAYOUT_PCI_MMIO32), 0, LO(LAYOUT_PCI_MMIO32), HI(size32), LO(size32),
 	      /* 64-bit memory */
-	      0x03000000, HI(LAYOUT_PCI_MMIO64), LO(LAYOUT_PCI_MMIO64), HI(LAYOUT_PCI_MMIO64),
-	      LO(LAYOUT_PCI_MMIO64), HI(LAYOUT_PCI_MMIO64_SIZE), LO(LAYOUT_PCI_MMIO64_SIZE));
+	      0x03000000, HI(md.mmio64_base), LO(md.mmio64_base), HI(md.mmio64_base),
+	      LO(md.mmio64_base), HI(md.mmio64_size), LO(md.mmio64_size));
 	/* The host bridge and the NIC, nothing else. */
 	ck_assert_int_eq(subnodes(pci), 2);
 	CELLS("/pci@c0000000/host-bridge@0", "vendor-id", 0x8086);
@@ -234,7 +236,7 @@ START_TEST(pci_function_has_ids_bars_as_placed_intx_gsi_and_msix_vectors)
 	      0x43000000 | devfn | 0x20, 0, 0, 0, 0x4000);
 	/* Where pci_register() put them: the start of each window. */
 	CELLS(nicp, "assigned-addresses", 0x82000000 | devfn | 0x14, 0, LO(LAYOUT_PCI_MMIO32), 0, 0x1000,
-	      0xc3000000 | devfn | 0x20, HI(LAYOUT_PCI_MMIO64), LO(LAYOUT_PCI_MMIO64), 0, 0x4000);
+	      0xc3000000 | devfn | 0x20, HI(md.mmio64_base), LO(md.mmio64_base), 0, 0x4000);
 	CELLS(nicp, "interrupts", 1);
 	CELLS(nicp, "minivmm,msix-vectors", NIC_MSIX_VECTORS);
 	/* INTA# of slot 1 is GSI 17 (layout.h's swizzle), level low, on the IOAPIC (phandle 1). */

@@ -8,6 +8,7 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,7 @@ static int fv_ioctl(int fd, unsigned long req, void *arg)
 		break;
 	case VHOST_SET_VRING_KICK:
 	case VHOST_SET_VRING_CALL:
+	case VHOST_SET_VRING_ERR:
 	case VHOST_NET_SET_BACKEND:
 		c->file = *(struct vhost_vring_file *)arg;
 		break;
@@ -248,7 +250,7 @@ static void stop(void)
 	T->n.vdev.ops->stop(&T->n.vdev);
 }
 
-/* Checks that c[i..i+4] set up ring q as the fake rings and the transport have it. */
+/* Checks that c[i..i+5] set up ring q as the fake rings and the transport have it. */
 static void assert_ring_setup(int i, int q)
 {
 	struct fake_ring *fr = &T->fr[q];
@@ -273,9 +275,16 @@ static void assert_ring_setup(int i, int q)
 	ck_assert_uint_eq(V.c[i + 4].req, VHOST_SET_VRING_CALL);
 	ck_assert_uint_eq(V.c[i + 4].file.index, q);
 	ck_assert_int_eq(V.c[i + 4].file.fd, T->call[q]);
+	/* An eventfd of the device's own for ring errors. */
+	ck_assert_uint_eq(V.c[i + 5].req, VHOST_SET_VRING_ERR);
+	ck_assert_uint_eq(V.c[i + 5].file.index, q);
+	ck_assert_int_ge(V.c[i + 5].file.fd, 0);
+	ck_assert_int_ne(V.c[i + 5].file.fd, T->kick[q]);
+	ck_assert_int_ne(V.c[i + 5].file.fd, T->call[q]);
 }
+#define RING_CALLS 6
 
-/* The 15 calls of a start with both rx and tx set up, on the fd owned since creation: no open, no
+/* The 17 calls of a start with both rx and tx set up, on the fd owned since creation: no open, no
  * SET_OWNER. */
 static void assert_start_sequence(int i)
 {
@@ -291,14 +300,14 @@ static void assert_start_sequence(int i)
 		ck_assert_uint_eq(V.c[i + 2].reg[r].userspace_addr, (uintptr_t)m->r[r].hva);
 	}
 	assert_ring_setup(i + 3, NET_Q_RX);
-	assert_ring_setup(i + 8, NET_Q_TX);
+	assert_ring_setup(i + 3 + RING_CALLS, NET_Q_TX);
 	for (int q = 0; q < 2; q++) {
-		ck_assert_uint_eq(V.c[i + 13 + q].req, VHOST_NET_SET_BACKEND);
-		ck_assert_uint_eq(V.c[i + 13 + q].file.index, q);
-		ck_assert_int_eq(V.c[i + 13 + q].file.fd, T->n.be.fd);
+		ck_assert_uint_eq(V.c[i + 3 + 2 * RING_CALLS + q].req, VHOST_NET_SET_BACKEND);
+		ck_assert_uint_eq(V.c[i + 3 + 2 * RING_CALLS + q].file.index, q);
+		ck_assert_int_eq(V.c[i + 3 + 2 * RING_CALLS + q].file.fd, T->n.be.fd);
 	}
 }
-#define START_CALLS 15
+#define START_CALLS (3 + 2 * RING_CALLS + 2)
 
 /* The 4 calls of a stop with both rings started; no close. */
 static void assert_stop_sequence(int i)
@@ -496,7 +505,7 @@ START_TEST(restart_after_stop_reuses_the_owned_vhost_and_repeats_the_setup)
 		assert_start_sequence(n0);
 		/* vhost resumes where the last stop read it back. */
 		ck_assert_uint_eq(V.c[n0 + 4].st.num, rx);
-		ck_assert_uint_eq(V.c[n0 + 9].st.num, tx);
+		ck_assert_uint_eq(V.c[n0 + 4 + RING_CALLS].st.num, tx);
 		ck_assert_uint_eq(rx, round ? 10 * round + 1 : 0);
 		ck_assert_uint_eq(tx, round ? 20 * round + 2 : 0);
 		V.base[NET_Q_RX] = 10 * (round + 1) + 1;
@@ -543,16 +552,17 @@ START_TEST(queue_the_driver_did_not_enable_is_not_handed_to_vhost)
 	tnet_open_vhost();
 	T->n.vdev.vq[NET_Q_TX].ready = false;
 	ck_assert_int_eq(start(), 0);
-	ck_assert_int_eq(V.n, 3 + 5 + 1);
+	const int n = 3 + RING_CALLS + 1;
+	ck_assert_int_eq(V.n, n);
 	assert_ring_setup(3, NET_Q_RX);
-	ck_assert_uint_eq(V.c[8].req, VHOST_NET_SET_BACKEND);
-	ck_assert_uint_eq(V.c[8].file.index, NET_Q_RX);
+	ck_assert_uint_eq(V.c[n - 1].req, VHOST_NET_SET_BACKEND);
+	ck_assert_uint_eq(V.c[n - 1].file.index, NET_Q_RX);
 	stop();
-	ck_assert_int_eq(V.n, 9 + 2);
-	ck_assert_uint_eq(V.c[9].req, VHOST_NET_SET_BACKEND);
-	ck_assert_uint_eq(V.c[9].file.index, NET_Q_RX);
-	ck_assert_uint_eq(V.c[10].req, VHOST_GET_VRING_BASE);
-	ck_assert_uint_eq(V.c[10].st.index, NET_Q_RX);
+	ck_assert_int_eq(V.n, n + 2);
+	ck_assert_uint_eq(V.c[n].req, VHOST_NET_SET_BACKEND);
+	ck_assert_uint_eq(V.c[n].file.index, NET_Q_RX);
+	ck_assert_uint_eq(V.c[n + 1].req, VHOST_GET_VRING_BASE);
+	ck_assert_uint_eq(V.c[n + 1].st.index, NET_Q_RX);
 	tnet_close(true);
 }
 END_TEST
@@ -659,6 +669,43 @@ START_TEST(irq_changes_need_no_vhost_call)
 		if (V.c[i].req == VHOST_SET_VRING_CALL)
 			ck_assert_int_eq(V.c[i].file.fd, T->call[V.c[i].file.index]);
 	stop();
+	tnet_close(true);
+}
+END_TEST
+
+START_TEST(ring_error_from_vhost_marks_the_device_needs_reset)
+{
+	/* vhost signals a ring's error eventfd when the guest's ring is malformed and stops serving
+	 * it; without VHOST_SET_VRING_ERR that stall was silent. */
+	tnet_open_vhost();
+	ck_assert_int_eq(start(), 0);
+	for (int q = 0; q < 2; q++) {
+		int fd = -1;
+		for (int i = 0; i < V.n; i++)
+			if (V.c[i].req == VHOST_SET_VRING_ERR && V.c[i].file.index == (unsigned)q)
+				fd = V.c[i].file.fd;
+		ck_assert_int_ge(fd, 0);
+		uint64_t one = 1;
+		ck_assert_int_eq(write(fd, &one, sizeof(one)), sizeof(one));
+		/* The I/O thread sees it; the tcase timeout is the failure if it never does. */
+		while (__atomic_load_n(&T->needs_reset, __ATOMIC_ACQUIRE) != q + 1)
+			sched_yield();
+		ck_assert(T->n.vdev.vq[q].broken);
+		ck_assert_uint_eq(T->n.stats[q].broken, 1);
+	}
+	/* A second error on a broken ring is not reported again. */
+	int fd = -1;
+	for (int i = 0; i < V.n; i++)
+		if (V.c[i].req == VHOST_SET_VRING_ERR && V.c[i].file.index == NET_Q_RX)
+			fd = V.c[i].file.fd;
+	uint64_t one = 1;
+	ck_assert_int_eq(write(fd, &one, sizeof(one)), sizeof(one));
+	/* Read by the I/O thread once it is no longer readable. */
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	while (poll(&p, 1, 0) != 0)
+		sched_yield();
+	stop();
+	ck_assert_int_eq(T->needs_reset, 2);
 	tnet_close(true);
 }
 END_TEST
@@ -928,6 +975,7 @@ int main(void)
 	tcase_add_test(tc, ioctl_failure_at_start_fails_cleanly_and_keeps_the_owned_fd);
 	tcase_add_test(tc, start_does_not_reopen_dev_vhost_net);
 	tcase_add_test(tc, irq_changes_need_no_vhost_call);
+	tcase_add_test(tc, ring_error_from_vhost_marks_the_device_needs_reset);
 	tcase_add_test(tc, vhost_on_opens_probes_and_owns_the_vhost_at_creation);
 	tcase_add_test(tc, vhost_on_fails_with_one_clear_line_when_it_cannot_open);
 	tcase_add_test(tc, vhost_on_fails_with_one_clear_line_when_it_cannot_probe_or_own);

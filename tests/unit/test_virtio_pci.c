@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -23,8 +24,10 @@
 #include "firmware/layout.h"
 #include "tests/unit/fake_kvm.h"
 #include "tests/unit/fake_net.h"
+#include "tests/unit/log_capture.h"
 #include "tests/unit/unit.h"
 #include "vmm/bus.h"
+#include "vmm/log.h"
 
 #define NQ	  2
 #define QMAX	  256
@@ -42,6 +45,7 @@ static struct {
 	/* With stop_gate set (a pipe's read end), stop() signals stop_entered (an eventfd) and
 	 * blocks until a byte arrives: an I/O thread that takes its time to join. */
 	int stop_gate, stop_entered;
+	bool flip_bus_master; /* start() and stop() toggle Bus Master Enable, as a racing vCPU could */
 } fd;
 
 static uint64_t fd_features(struct virtio_dev *v)
@@ -66,9 +70,14 @@ static void fd_config_write(struct virtio_dev *v, uint32_t off, const void *data
 	(void)v;
 	memcpy(fd.config + off, data, len);
 }
+static void bus_master(bool on);
+static void bus_master_flip(void);
+
 static int fd_start(struct virtio_dev *v)
 {
 	fd.start_calls++;
+	if (fd.flip_bus_master)
+		bus_master_flip();
 	fd.vq0_ready_at_start = v->vq[0].ready;
 	return fd.start_ret;
 }
@@ -76,6 +85,8 @@ static void fd_stop(struct virtio_dev *v)
 {
 	(void)v;
 	fd.stop_calls++;
+	if (fd.flip_bus_master)
+		bus_master_flip();
 	if (fd.stop_gate > 0) {
 		char c;
 		eventfd_write(fd.stop_entered, 1);
@@ -111,6 +122,11 @@ static void bus_master(bool on)
 {
 	uint16_t cmd = pci_cfg_read(pd, PCI_COMMAND, 2);
 	pci_cfg_write(pd, PCI_COMMAND, 2, on ? cmd | PCI_COMMAND_MASTER : cmd & ~PCI_COMMAND_MASTER);
+}
+
+static void bus_master_flip(void)
+{
+	bus_master(!pci_bus_master(pd));
 }
 
 static struct guest_mem mem;
@@ -677,6 +693,17 @@ START_TEST(clearing_driver_ok_without_reset_sets_needs_reset_and_keeps_queues)
 }
 END_TEST
 
+START_TEST(driver_errors_are_counted_and_rate_limited)
+{
+	guest_log_capture();
+	status_reach(ST_A | ST_D);
+	for (int i = 0; i < 1000; i++)
+		CW(device_status, ST_D); /* clears ACKNOWLEDGE: a driver error each time */
+	ck_assert_int_eq(guest_log_lines("status bits cleared without a reset"), LOG_GUEST_BURST);
+	ck_assert_int_eq(guest_event_count("virtio_driver_error"), 1000);
+}
+END_TEST
+
 START_TEST(features_stay_fixed_after_features_ok_even_if_the_driver_clears_it)
 {
 	status_reach(ST_A | ST_D | ST_F);
@@ -815,6 +842,19 @@ START_TEST(driver_ok_without_bus_master_waits_for_it)
 }
 END_TEST
 
+START_TEST(lifecycle_run_does_a_bounded_number_of_transitions)
+{
+	status_reach(ST_ALL_OK);
+	/* Every start and stop is answered with a BME flip: there is always more to do. */
+	fd.flip_bus_master = true;
+	bus_master(false);
+	virtio_pci_lifecycle_run(&vdev);
+	ck_assert_int_le(fd.start_calls + fd.stop_calls, 1 + 4);
+	/* What is left is signalled, for the main loop's next round. */
+	ck_assert(fd_readable(virtio_pci_lifecycle_fd(&vdev)));
+}
+END_TEST
+
 /* virtio-net over this transport, with one queue (NQ_ONE: rx or tx) whose fake ring memory is the
  * guest memory, and a socketpair for the tap. */
 static struct fake_net *NT;
@@ -922,6 +962,9 @@ START_TEST(ioeventfds_follow_the_bar)
 	uint64_t old = bar4();
 	ck_assert(fake_kvm_ioeventfd_at(k1, old + VIRTIO_PCI_NOTIFY_OFF + 4));
 	ck_assert_int_eq(fake_kvm.nioev, NQ);
+	/* Length 0 (any width, no datamatch): KVM's fast MMIO bus takes it. */
+	for (int i = 0; i < fake_kvm.nioev; i++)
+		ck_assert_uint_eq(fake_kvm.ioev[i].len, 0);
 	/* Decode off: doorbells go away. */
 	pci_cfg_write(pd, PCI_COMMAND, 2, 0);
 	ck_assert_int_eq(fake_kvm.nioev, 0);
@@ -1064,6 +1107,7 @@ int main(void)
 			    sizeof(status_cases) / sizeof(status_cases[0]));
 	tcase_add_test(tc, clearing_driver_ok_without_reset_sets_needs_reset_and_keeps_queues);
 	tcase_add_test(tc, features_stay_fixed_after_features_ok_even_if_the_driver_clears_it);
+	tcase_add_test(tc, driver_errors_are_counted_and_rate_limited);
 	tcase_add_loop_test(tc, queue_registers_are_frozen_after_driver_ok, 0,
 			    sizeof(late_queue_writes) / sizeof(late_queue_writes[0]));
 	tcase_add_loop_test(tc, queue_enable_with_bad_geometry_sets_needs_reset, 0,
@@ -1078,6 +1122,7 @@ int main(void)
 	tcase_add_test(tc, bus_master_cleared_stops_the_device_and_set_resumes_it);
 	tcase_add_test(tc, driver_ok_without_bus_master_waits_for_it);
 	tcase_add_test(tc, vm_pause_stops_the_device_at_once_and_resume_continues_it);
+	tcase_add_test(tc, lifecycle_run_does_a_bounded_number_of_transitions);
 	suite_add_tcase(s, tc);
 	TCase *net = tcase_create("net");
 	tcase_add_checked_fixture(net, net_setup, net_teardown);

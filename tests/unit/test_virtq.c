@@ -1,8 +1,12 @@
 /* test_virtq.c: the split virtqueue (devices/virtio/virtq.c) against a fake driver (fake_ring). */
 #include <check.h>
+#include <endian.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
 
 #include "devices/virtio/virtq.h"
 #include "tests/unit/fake_ring.h"
@@ -372,20 +376,95 @@ START_TEST(pop_indirect_table_of_max_size)
 }
 END_TEST
 
+/* Read-once, observed: the descriptor table sits alone on a page that traps every access (no
+ * permissions; SIGSEGV lets one instruction through with the x86 trap flag, SIGTRAP re-arms). Right
+ * after the first instruction that reads a descriptor, the "guest" rewrites that descriptor: a
+ * device that reads any field again sees the new values, and the element shows it. (The unit
+ * build reads a 16-byte descriptor with one load; the test relies on that.) */
+#define RO_PAGE 4096
+static struct {
+	uint8_t *page;                 /* the descriptor table's page */
+	struct vring_desc later[2];    /* what descriptors 0 and 1 become after their first read */
+	int reads[2];                  /* instructions that read each of them */
+	int cur;                       /* the descriptor the trapped instruction touched */
+} ro;
+
+static void ro_segv(int sig, siginfo_t *si, void *ctx)
+{
+	uint8_t *a = si->si_addr;
+	if (a < ro.page || a >= ro.page + RO_PAGE) {
+		signal(sig, SIG_DFL); /* a real crash: let it happen */
+		return;
+	}
+	ro.cur = (int)((a - ro.page) / sizeof(struct vring_desc));
+	if (ro.cur < 2)
+		ro.reads[ro.cur]++;
+	mprotect(ro.page, RO_PAGE, PROT_READ | PROT_WRITE);
+	((ucontext_t *)ctx)->uc_mcontext.gregs[REG_EFL] |= 0x100; /* TF: one instruction */
+}
+
+static void ro_trap(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig;
+	(void)si;
+	((ucontext_t *)ctx)->uc_mcontext.gregs[REG_EFL] &= ~0x100;
+	if (ro.cur < 2 && ro.reads[ro.cur] == 1)
+		memcpy(ro.page + ro.cur * sizeof(struct vring_desc), &ro.later[ro.cur],
+		       sizeof(struct vring_desc));
+	mprotect(ro.page, RO_PAGE, PROT_NONE);
+}
+
 START_TEST(descriptor_is_read_once)
 {
-	/* A descriptor copied out of guest memory: changing the ring after the pop changes
-	 * nothing in the element (and the chain is not re-walked). */
-	struct fake_ring fr;
+	/* Page 0: descriptor table (size 4); page 1: avail and used rings; page 2: buffers. */
+	uint8_t *mem = mmap(NULL, 3 * RO_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+	ck_assert_ptr_ne(mem, MAP_FAILED);
+	struct guest_mem gm;
+	guest_mem_fake(&gm, mem, 3 * RO_PAGE);
 	struct virtq vq;
-	ring_up(&fr, &vq, 4, 0);
-	struct fake_seg s[] = { FAKE_OUT("abcd", 4) };
-	fake_ring_send(&fr, s, 1);
-	ck_assert_int_eq(virtq_pop(&vq, &elem), 1);
-	fake_ring_set_desc(&fr, 0, 1ULL << 40, 1, VRING_DESC_F_NEXT, 99);
+	ck_assert_int_eq(virtq_init(&vq, &gm, 4, 0, RO_PAGE, RO_PAGE + 64, 0), 0);
+	struct vring_desc *d = (struct vring_desc *)mem;
+	d[0] = (struct vring_desc){ .addr = htole64(2 * RO_PAGE), .len = htole32(4),
+				    .flags = htole16(VRING_DESC_F_NEXT), .next = htole16(1) };
+	d[1] = (struct vring_desc){ .addr = htole64(2 * RO_PAGE + 64), .len = htole32(8),
+				    .flags = htole16(VRING_DESC_F_WRITE) };
+	/* Rewritten: other buffers and lengths, descriptor 0 without NEXT, descriptor 1 readable. */
+	ro.later[0] = (struct vring_desc){ .addr = htole64(2 * RO_PAGE + 512), .len = htole32(100) };
+	ro.later[1] = (struct vring_desc){ .addr = htole64(2 * RO_PAGE + 1024), .len = htole32(200) };
+	struct vring_avail *av = (struct vring_avail *)(mem + RO_PAGE);
+	av->ring[0] = 0;
+	av->idx = htole16(1);
+
+	ro.page = mem;
+	struct sigaction sa = { .sa_flags = SA_SIGINFO }, old_segv, old_trap;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_sigaction = ro_segv;
+	ck_assert_int_eq(sigaction(SIGSEGV, &sa, &old_segv), 0);
+	sa.sa_sigaction = ro_trap;
+	ck_assert_int_eq(sigaction(SIGTRAP, &sa, &old_trap), 0);
+	ck_assert_int_eq(mprotect(mem, RO_PAGE, PROT_NONE), 0);
+	int got = virtq_pop(&vq, &elem);
+	mprotect(mem, RO_PAGE, PROT_READ | PROT_WRITE);
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGTRAP, &old_trap, NULL);
+
+	ck_assert_int_eq(got, 1);
+	/* The trap saw both reads, and the guest did rewrite both descriptors. */
+	ck_assert_int_ge(ro.reads[0], 1);
+	ck_assert_int_ge(ro.reads[1], 1);
+	ck_assert_uint_eq(le32toh(d[0].len), 100);
+	ck_assert_uint_eq(le32toh(d[1].len), 200);
+	/* The element is what the descriptors said when first read. */
+	ck_assert_msg(ro.reads[0] == 1 && ro.reads[1] == 1, "descriptors read %d and %d times",
+		      ro.reads[0], ro.reads[1]);
+	ck_assert_uint_eq(elem.nr_out, 1);
+	ck_assert_uint_eq(elem.nr_in, 1);
 	ck_assert_uint_eq(elem.out_len, 4);
-	ck_assert_ptr_eq(elem.iov[0].iov_base, fake_ring_host(&fr, s[0].gpa, 4));
-	fake_ring_free(&fr);
+	ck_assert_uint_eq(elem.in_len, 8);
+	ck_assert_ptr_eq(elem.iov[0].iov_base, mem + 2 * RO_PAGE);
+	ck_assert_ptr_eq(elem.iov[1].iov_base, mem + 2 * RO_PAGE + 64);
+	munmap(mem, 3 * RO_PAGE);
 }
 END_TEST
 

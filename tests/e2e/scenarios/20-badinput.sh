@@ -71,4 +71,21 @@ sleep 0.5
 bad hostfwd_port_in_use 'hostfwd.*47001' "$V" --kernel "$K" --initrd "$I" --net tap,ifname=mvleft0 \
 	--net user,hostfwd=tcp:127.0.0.1:47001-:22
 if ip link show mvleft0 >/dev/null 2>&1; then fail nothing_left_behind_tap "mvleft0 still exists"; else pass nothing_left_behind_tap; fi
+# Too few file descriptors (ulimit -n 4, 5, ...): whichever setup step runs out first (/dev/kvm,
+# the VM, a vCPU, the main loop's signalfd/epoll/eventfds), minivmm exits 2 with one line, until
+# the limit is enough and the guest runs. One of the limits fails in the main loop's setup.
+fd_fail='' fd_loop='' fd_ran=''
+for n in $(seq 4 64); do
+	log=$RESULTS/ulimit-$n.log rc=0
+	(ulimit -n "$n" && exec timeout -k 5 120 "$V" --kernel "$K" --initrd "$I" --net none \
+		--append "console=ttyS0 reboot=k panic=-1 quiet minivmm.scenario=boot") </dev/null >"$log" 2>"$log.err" || rc=$?
+	if grep -q '^MINIVMM-GUEST-UP' "$log"; then fd_ran=$n; break; fi
+	if [ "$rc" -ne 2 ] || [ "$(wc -l <"$log.err")" -ne 1 ]; then
+		fd_fail="ulimit -n $n: exit $rc, stderr: $(head -c 300 "$log.err")"
+		break
+	fi
+	grep -q 'cannot set up the main loop' "$log.err" && fd_loop=$n
+done
+if [ -z "$fd_fail" ] && [ -n "$fd_ran" ]; then pass fd_limit_setup_failures_exit_2; else fail fd_limit_setup_failures_exit_2 "${fd_fail:-the guest never ran}"; fi
+if [ -n "$fd_loop" ]; then pass fd_limit_main_loop_failure_exits_2; else fail fd_limit_main_loop_failure_exits_2 "no limit failed in the main loop's setup (${fd_fail:-ran at $fd_ran})"; fi
 e2e_finish
