@@ -86,7 +86,7 @@ static const struct seccomp_rule seccomp_rules[] = {
 	IOCTL(VHOST_GET_FEATURES, M), IOCTL(VHOST_SET_FEATURES, M), IOCTL(VHOST_SET_MEM_TABLE, M),
 	IOCTL(VHOST_SET_VRING_NUM, M), IOCTL(VHOST_SET_VRING_BASE, M), IOCTL(VHOST_GET_VRING_BASE, M),
 	IOCTL(VHOST_SET_VRING_ADDR, M), IOCTL(VHOST_SET_VRING_KICK, M), IOCTL(VHOST_SET_VRING_CALL, M),
-	IOCTL(VHOST_NET_SET_BACKEND, M), IOCTL(TCGETS, M), IOCTL(TCSETS, M),
+	IOCTL(VHOST_SET_VRING_ERR, M), IOCTL(VHOST_NET_SET_BACKEND, M), IOCTL(TCGETS, M), IOCTL(TCSETS, M),
 	/* main: QMP (vmm/qmp.c, control.c): clients on the socket opened at setup, a timer each,
 	 * the guest clock frozen across stop/cont, the socket removed at exit. */
 	ANY(timerfd_create, M), ANY(timerfd_settime, M), ANY(unlink, M), ANY(unlinkat, M),

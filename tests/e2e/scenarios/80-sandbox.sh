@@ -37,7 +37,7 @@ threads_check() {
 		n=$((n + 1))
 		grep -qP '^Uid:\t65534\t65534\t65534\t65534$' <<<"$st" || bad_uid+=" $name"
 		grep -qP '^Gid:\t65534\t65534\t65534\t65534$' <<<"$st" || bad_gid+=" $name"
-		grep -qP '^Groups:\t?$' <<<"$st" || bad_groups+=" $name"
+		grep -qP '^Groups:\s*$' <<<"$st" || bad_groups+=" $name"
 		grep -qP '^CapEff:\t0000000000000000$' <<<"$st" || bad_cap+=" $name"
 		grep -qP '^NoNewPrivs:\t1$' <<<"$st" || bad_nnp+=" $name"
 		grep -qP '^Seccomp:\t2$' <<<"$st" || bad_sc+=" $name"
