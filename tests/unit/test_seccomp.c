@@ -153,7 +153,7 @@ static void tun_setiff_on_devnull(enum seccomp_kind k)
 	(void)k;
 	struct ifreq_like {
 		char b[40];
-	} ifr = { { 0 } };
+	} ifr = {{0}};
 	ioctl(devnull, TUNSETIFF, &ifr);
 }
 
@@ -297,8 +297,8 @@ static struct fake_net *FN;
 static bool used_reaches(struct fake_ring *fr, uint16_t idx)
 {
 	for (int i = 0; i < 2000; i++) {
-		if (__atomic_load_n((volatile uint16_t *)fake_ring_host(fr, fr->used_gpa + 2, 2), __ATOMIC_ACQUIRE) ==
-		    idx)
+		if (__atomic_load_n((volatile uint16_t *)fake_ring_host(fr, fr->used_gpa + 2, 2),
+				    __ATOMIC_ACQUIRE) == idx)
 			return true;
 		usleep(1000);
 	}
@@ -334,7 +334,8 @@ static void main_runs_a_nic(enum seccomp_kind k)
 		uint8_t cmd[3] = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1};
 		struct fake_seg c[] = {FAKE_OUT(cmd, 3), FAKE_IN(1)};
 		fake_ring_send(&FN->fr[NET_Q_CTRL], c, 2);
-		if (write(FN->kick[NET_Q_CTRL], &one, 8) != 8 || !used_reaches(&FN->fr[NET_Q_CTRL], round + 1))
+		if (write(FN->kick[NET_Q_CTRL], &one, 8) != 8 ||
+		    !used_reaches(&FN->fr[NET_Q_CTRL], round + 1))
 			_exit(25);
 		v->ops->stop(v);
 	}
@@ -345,8 +346,9 @@ START_TEST(main_activates_a_nic_and_its_io_thread_moves_frames_under_their_lists
 	FN = fake_net_new(16, 1 << 20);
 	struct net_opts opts = {.kind = NET_TAP, .ifname = "tap7"};
 	ck_assert_int_eq(fake_net_create(FN, &opts), 0);
-	fake_net_negotiate(FN, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_CTRL_VQ |
-				       1ULL << VIRTIO_NET_F_CTRL_RX | 1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	fake_net_negotiate(FN, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_NET_F_MAC |
+				   1ULL << VIRTIO_NET_F_CTRL_VQ | 1ULL << VIRTIO_NET_F_CTRL_RX |
+				   1ULL << VIRTIO_NET_F_MRG_RXBUF);
 	char err[512];
 	int st = in_child(SECCOMP_MAIN, main_runs_a_nic, err, sizeof(err));
 	fake_net_free(FN, true);
@@ -366,7 +368,7 @@ static int vhost_devnull_ioctl(int fd, unsigned long req, void *arg)
 	return 0;
 }
 
-static const struct vhost_ops vhost_devnull = { .ioctl = vhost_devnull_ioctl };
+static const struct vhost_ops vhost_devnull = {.ioctl = vhost_devnull_ioctl};
 
 static void main_starts_and_stops_vhost(enum seccomp_kind k)
 {
@@ -384,7 +386,8 @@ START_TEST(main_drives_vhost_and_only_main_may)
 	FN = fake_net_new(16, 1 << 20);
 	struct net_opts opts = {.kind = NET_TAP, .ifname = "tap7"};
 	ck_assert_int_eq(fake_net_create(FN, &opts), 0);
-	fake_net_negotiate(FN, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_CTRL_VQ);
+	fake_net_negotiate(FN, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_NET_F_MAC |
+				   1ULL << VIRTIO_NET_F_CTRL_VQ);
 	vhost_net_set_ops(&vhost_devnull);
 	FN->n.datapath = &vhost_net_datapath;
 	FN->n.vhost_fd = 1000; /* any: the ioctls go to /dev/null */
@@ -458,7 +461,7 @@ static void q_quit(void *o)
 	(void)o;
 	qmp_quit = true;
 }
-static const struct qmp_ops q_ops = { .status = q_status, .quit = q_quit };
+static const struct qmp_ops q_ops = {.status = q_status, .quit = q_quit};
 
 static void qmp_say(int fd, const char *msg, char *reply, size_t cap)
 {
@@ -466,7 +469,7 @@ static void qmp_say(int fd, const char *msg, char *reply, size_t cap)
 		ck_assert_int_eq(write(fd, msg, strlen(msg)), (ssize_t)strlen(msg));
 	size_t n = 0;
 	while (n < cap - 1) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ck_assert_int_eq(poll(&p, 1, 5000), 1);
 		ssize_t r = read(fd, reply + n, 1);
 		ck_assert_int_eq(r, 1);
@@ -493,7 +496,8 @@ START_TEST(qmp_serves_a_client_under_mains_list)
 		pthread_join(t, NULL);
 		struct loop *l = loop_new();
 		struct qmp *q;
-		if (!l || qmp_open(&q, path, l, &q_ops, NULL) || seccomp_setup(true) || seccomp_enter(SECCOMP_MAIN))
+		if (!l || qmp_open(&q, path, l, &q_ops, NULL) || seccomp_setup(true) ||
+		    seccomp_enter(SECCOMP_MAIN))
 			_exit(3);
 		if (write(ready[1], "r", 1) != 1)
 			_exit(4);
@@ -506,7 +510,7 @@ START_TEST(qmp_serves_a_client_under_mains_list)
 	close(errp[1]);
 	char c, line[512];
 	ck_assert_int_eq(read(ready[0], &c, 1), 1);
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	strcpy(sa.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -551,6 +555,5 @@ UNIT_MAIN("seccomp", every_kind_reports_a_call_outside_its_list_in_one_line,
 	  no_kind_maps_executable_memory, main_creates_net_io_threads_which_then_follow_their_own_list,
 	  only_main_creates_threads, two_threads_violating_at_once_leave_one_line,
 	  main_activates_a_nic_and_its_io_thread_moves_frames_under_their_lists,
-	  main_drives_vhost_and_only_main_may,
-	  vcpus_reach_kvm_interrupts_and_doorbells_pollers_only_inject,
+	  main_drives_vhost_and_only_main_may, vcpus_reach_kvm_interrupts_and_doorbells_pollers_only_inject,
 	  qmp_serves_a_client_under_mains_list, off_installs_nothing)
