@@ -3,6 +3,9 @@
  * tap. No root, no vhost module needed. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <linux/vhost.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
@@ -22,6 +25,7 @@
 #include "tests/unit/fake_net.h"
 #include "tests/unit/fake_ring.h"
 #include "tests/unit/unit.h"
+#include "vmm/seccomp.h"
 
 #define BIT(f) (1ULL << (f))
 #define RING_BITS                                                                                            \
@@ -957,6 +961,39 @@ START_TEST(stats_say_rx_and_tx_are_counted_in_the_kernel_with_vhost)
 }
 END_TEST
 
+/* Activation runs on the main thread under its seccomp list: every request a start/stop cycle
+ * makes must be on it (a missing one kills minivmm at the guest's first DRIVER_OK with vhost).
+ * The filter checks numbers only, so the requests are replayed on /dev/null in a child. */
+START_TEST(every_vhost_request_of_a_start_stop_cycle_is_on_the_main_threads_seccomp_list)
+{
+	tnet_open_vhost();
+	vrec_reset();
+	ck_assert_int_eq(start(), 0);
+	stop();
+	unsigned long reqs[128];
+	int n = 0;
+	for (int i = 0; i < V.n; i++)
+		if (V.c[i].req != FV_OPEN && V.c[i].req != FV_CLOSE)
+			reqs[n++] = V.c[i].req;
+	ck_assert_int_gt(n, 10);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0 || seccomp_setup(true) || seccomp_enter(SECCOMP_MAIN))
+			_exit(3);
+		for (int i = 0; i < n; i++)
+			if (ioctl(null, reqs[i], NULL) >= 0 || errno != ENOTTY)
+				_exit(4);
+		_exit(0);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
+	tnet_close(true);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("vhost_net");
@@ -976,6 +1013,7 @@ int main(void)
 	tcase_add_test(tc, start_does_not_reopen_dev_vhost_net);
 	tcase_add_test(tc, irq_changes_need_no_vhost_call);
 	tcase_add_test(tc, ring_error_from_vhost_marks_the_device_needs_reset);
+	tcase_add_test(tc, every_vhost_request_of_a_start_stop_cycle_is_on_the_main_threads_seccomp_list);
 	tcase_add_test(tc, vhost_on_opens_probes_and_owns_the_vhost_at_creation);
 	tcase_add_test(tc, vhost_on_fails_with_one_clear_line_when_it_cannot_open);
 	tcase_add_test(tc, vhost_on_fails_with_one_clear_line_when_it_cannot_probe_or_own);

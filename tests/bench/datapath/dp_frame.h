@@ -26,8 +26,11 @@
 #define DP_GSO_SIZE 1448u
 #define DP_LINEAR   128u /* frame bytes in a GSO frame's head (Linux's skb linear part) */
 #define DP_PAGE	    4096u
-#define DP_SEQ_OFF  54u /* after Ethernet + IPv4 + TCP (UDP frames keep the same offset) */
-#define DP_MAGIC    0x6d76646bu
+/* A GSO frame's tail comes in frags of this size: TCP copies what it sends into 32 KiB page frags
+ * (sk_page_frag) and grows the skb's last frag while the copy is contiguous. */
+#define DP_TX_FRAG 32768u
+#define DP_SEQ_OFF 54u /* after Ethernet + IPv4 + TCP (UDP frames keep the same offset) */
+#define DP_MAGIC   0x6d76646bu
 
 /* The Internet checksum (RFC 1071): add bytes to a running sum, then fold it (not inverted). */
 uint32_t dp_csum_add(uint32_t sum, const uint8_t *p, size_t n);

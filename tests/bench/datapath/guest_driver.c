@@ -277,7 +277,7 @@ static void tx_add(struct guest_driver *g, uint32_t seq)
 	if (gso) {
 		/* head + page frags: more than one sg entry, so virtqueue_add_split() goes
 		 * indirect; the table was written by gd_open(). */
-		uint32_t nfrags = (g->frame_len - DP_LINEAR + DP_PAGE - 1) / DP_PAGE;
+		uint32_t nfrags = (g->frame_len - DP_LINEAR + DP_TX_FRAG - 1) / DP_TX_FRAG;
 		d->addr = htole64(slot + TX_TABLE);
 		d->len = htole32(16 * (1 + nfrags));
 		d->flags = htole16(VRING_DESC_F_INDIRECT);
@@ -520,16 +520,16 @@ static void tx_slots_build(struct guest_driver *g)
 		if (!gso)
 			continue;
 		struct vring_desc *t = host(g, slot + TX_TABLE);
-		uint32_t nfrags = (len - DP_LINEAR + DP_PAGE - 1) / DP_PAGE;
+		uint32_t nfrags = (len - DP_LINEAR + DP_TX_FRAG - 1) / DP_TX_FRAG;
 		t[0] = (struct vring_desc){.addr = htole64(slot),
 					   .len = htole32(DP_HDR_LEN + DP_LINEAR),
 					   .flags = htole16(VRING_DESC_F_NEXT),
 					   .next = htole16(1)};
 		for (uint32_t k = 0; k < nfrags; k++) {
-			uint32_t fl = len - DP_LINEAR - k * DP_PAGE;
+			uint32_t fl = len - DP_LINEAR - k * DP_TX_FRAG;
 			bool last = k + 1 == nfrags;
-			t[1 + k] = (struct vring_desc){.addr = htole64(FRAG_BASE + (uint64_t)k * DP_PAGE),
-						       .len = htole32(fl < DP_PAGE ? fl : DP_PAGE),
+			t[1 + k] = (struct vring_desc){.addr = htole64(FRAG_BASE + (uint64_t)k * DP_TX_FRAG),
+						       .len = htole32(fl < DP_TX_FRAG ? fl : DP_TX_FRAG),
 						       .flags = htole16(last ? 0 : VRING_DESC_F_NEXT),
 						       .next = htole16(last ? 0 : (uint16_t)(k + 2))};
 		}

@@ -8,7 +8,7 @@
  *   MRG_RXBUF, CSUM/GUEST_CSUM, HOST_/GUEST_TSO4/6, ECN, UFO, CTRL_*, MAC, STATUS, MTU);
  * - split rings in its own fake guest memory, set up as the transport's queue_enable does;
  * - TX: one descriptor for a linear frame (vnet header pushed in front), an indirect table for a
- *   GSO frame (head + page frags), as virtqueue_add_split() chooses; start_xmit's "free old
+ *   GSO frame (head + 32 KiB page frags), as virtqueue_add_split() chooses; start_xmit's "free old
  *   buffers, then virtqueue_enable_cb_delayed()" on every frame; the queue stops below
  *   2 + MAX_SKB_FRAGS free descriptors and waits for the TX interrupt;
  * - RX: mergeable buffers of one descriptor each (1536 bytes, 4096 for GSO-sized frames, as

@@ -11,17 +11,20 @@ set -uo pipefail
 E2E=$MINIVMM_SRC/tests/e2e
 GUEST_IP=10.0.2.15 HOST_IP=10.0.2.1
 
-QMP_PID=''
-qmp_start() { # SOCKET EVENTS
-	coproc QMP { exec python3 "$E2E/qmp.py" "$1" "$2"; }
-	QMP_PID=$QMP_PID
+QMP_PID='' QMP_IN='' QMP_OUT=''
+qmp_start() { # SOCKET EVENTS: the client runs on two fifos (a coproc's fds vanish when it exits)
+	local dir=$RESULTS/qmp-fifo
+	rm -rf "$dir" && mkdir -p "$dir" && mkfifo "$dir/in" "$dir/out"
+	python3 "$E2E/qmp.py" "$1" "$2" <"$dir/in" >"$dir/out" &
+	QMP_PID=$!
+	exec {QMP_IN}>"$dir/in" {QMP_OUT}<"$dir/out"
 	QMP_GREETING=''
-	read -r -t 60 QMP_GREETING <&"${QMP[0]}" || true
+	read -r -t 60 QMP_GREETING <&"$QMP_OUT" || true
 }
 qmp() { # JSON -> the reply line in QMP_REPLY
 	QMP_REPLY='(no reply)'
-	echo "$1" >&"${QMP[1]}"
-	read -r -t 30 QMP_REPLY <&"${QMP[0]}" || QMP_REPLY='(no reply)'
+	echo "$1" >&"$QMP_IN"
+	read -r -t 30 QMP_REPLY <&"$QMP_OUT" || QMP_REPLY='(no reply)'
 }
 qmp_ok() { # NAME JSON: the command returns
 	qmp "$2"
@@ -29,10 +32,11 @@ qmp_ok() { # NAME JSON: the command returns
 }
 qmp_stop_client() { # after the VMM exited: the client has read every event by then
 	[ -n "$QMP_PID" ] || return 0
-	eval "exec ${QMP[1]}>&-"
+	exec {QMP_IN}>&-
 	timeout 10 tail --pid="$QMP_PID" -f /dev/null
 	kill "$QMP_PID" 2>/dev/null
 	wait "$QMP_PID" 2>/dev/null
+	exec {QMP_OUT}<&-
 	QMP_PID=''
 }
 count_in_log() { tr -d '\r' <"$GUEST_LOG" | grep -c -- "$1" || true; }
@@ -52,14 +56,15 @@ wait_event() { # EVENTS NAME SECS
 	done
 }
 
-# One VMM: $1 = name, $2 = the VMM binary, $3 = vhost=on|off.
+# One VMM: $1 = name, $2 = the VMM binary, $3 = vhost=on|off, $4 = its tap.
 qmp_run() {
 	local n=$1 vmm=$2 vhost=$3
 	local sock=$RESULTS/$n.sock events=$RESULTS/$n.events
 	rm -f "$sock" "$events"
-	tap_create "tap-$n" "$HOST_IP/24" || { fail "$n:tap" "cannot create tap-$n"; return; }
+	local tap=$4
+	tap_create "$tap" "$HOST_IP/24" || { fail "$n:tap" "cannot create $tap"; return; }
 	boot_guest_bg --log "$n" --vmm "$vmm" --scenario qmp --args "$GUEST_IP" --timeout 400 -- \
-		--net "tap,ifname=tap-$n,vhost=$vhost" --qmp "unix:$sock"
+		--net "tap,ifname=$tap,vhost=$vhost" --qmp "unix:$sock"
 	qmp_start "$sock" "$events"
 	case $QMP_GREETING in '{"QMP": {"version": {"qemu": '*) pass "$n:greeting" ;; *) fail "$n:greeting" "got '$QMP_GREETING'" ;; esac
 	qmp '{"execute": "query-status"}'
@@ -113,7 +118,7 @@ qmp_run() {
 	check "$n:exits_zero_after_powerdown" test "$GUEST_RC" -eq 0
 	if grep -q '"event": "SHUTDOWN".*"reason": "guest-shutdown"' "$events"; then pass "$n:shutdown_event"; else fail "$n:shutdown_event" "events: $(tr '\n' ' ' <"$events")"; fi
 	if [ -e "$sock" ] && [ "$vmm" = "$MINIVMM" ]; then fail "$n:socket_removed" "$sock is still there"; elif [ "$vmm" = "$MINIVMM" ]; then pass "$n:socket_removed"; fi
-	ip link del "tap-$n" 2>/dev/null
+	ip link del "$tap" 2>/dev/null
 }
 
 # quit: the VMM stops at once with status 0 and says why.
@@ -138,9 +143,9 @@ boot_guest --log refuse -- --net none --qmp "unix:$RESULTS/not-a-socket"
 check qmp_refuses_non_socket_path test "$GUEST_RC" -eq 2
 check qmp_refusal_is_one_line test "$(grep -c . "$GUEST_LOG")" -eq 1
 
-qmp_run minivmm-userspace "$MINIVMM" off
-qmp_run minivmm-vhost "$MINIVMM" on
+qmp_run minivmm-userspace "$MINIVMM" off tq0
+qmp_run minivmm-vhost "$MINIVMM" on tq1
 quit_run minivmm "$MINIVMM"
-qmp_run qemu "$MINIVMM_SRC/tests/bench/qemu-as-minivmm.sh" off
+qmp_run qemu "$MINIVMM_SRC/tests/bench/qemu-as-minivmm.sh" off tq2
 quit_run qemu "$MINIVMM_SRC/tests/bench/qemu-as-minivmm.sh"
 e2e_finish
