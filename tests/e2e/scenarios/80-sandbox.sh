@@ -10,7 +10,7 @@
 #  (e) a guest printing without pause to a stdout nobody reads: its other vCPU keeps going, output
 #      is dropped and counted, SIGTERM still ends minivmm.
 # Run in the order b, d, a, e, c (the thread-kind checks first). E2E_SANDBOX_ONLY="a b ..." runs only those parts (for debugging).
-# e2e-timeout: 2400
+# e2e-timeout: 1500
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../net.sh"
