@@ -74,6 +74,7 @@ for t in "${TOOLS[@]}"; do rm -f "$root/bin/$(basename "$t")"; done
 mkdir -p "$root/usr/share/misc" "$root/scenarios"
 cp /usr/share/misc/pci.ids "$root/usr/share/misc/"
 cp "$src"/guest/scenarios/*.sh "$root/scenarios/"
+cp -r "$src/guest/scenarios/lib" "$root/scenarios/"
 install -m 755 "$src/guest/init" "$root/init"
 install -m 755 "$src/guest/udhcpc.script" "$root/etc/udhcpc.script"
 cc -static -Os -Wall -Werror -I"$src" -o "$root/bin/bootmark" "$src/guest/bootmark.c"

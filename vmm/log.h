@@ -39,16 +39,18 @@ struct log_site {
 	int linked;
 	struct log_site *next;
 };
+/* clang-format off */
 #define LOG_SITE_INIT(key) {.name = (key)}
+/* clang-format on */
 
 /* Counts an event of `site` and prints "minivmm: <fmt...>" if the rate limit allows, with
  * " (N more not shown)" when events were suppressed since the last line. */
 void log_guest(struct log_site *site, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same with a site of its own at the call site. */
-#define LOG_GUEST(key, ...)                                                        \
-	do {                                                                       \
-		static struct log_site log_site_ = LOG_SITE_INIT(key);             \
-		log_guest(&log_site_, __VA_ARGS__);                                \
+#define LOG_GUEST(key, ...)                                                                                  \
+	do {                                                                                                 \
+		static struct log_site log_site_ = LOG_SITE_INIT(key);                                       \
+		log_guest(&log_site_, __VA_ARGS__);                                                          \
 	} while (0)
 
 uint64_t log_site_count(const struct log_site *site);

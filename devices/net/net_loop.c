@@ -132,6 +132,7 @@ int net_loop_tx(struct net_loop *nl)
 {
 	struct virtio_net *n = nl->n;
 	struct virtq *vq = net_vq(nl, NET_Q_TX);
+	uint64_t bytes0 = n->stats[NET_Q_TX].bytes;
 	int pushed = 0, steps;
 	bool broken = false;
 	if (!vq->ready)
@@ -142,6 +143,8 @@ int net_loop_tx(struct net_loop *nl)
 		enum net_tx r = net_tx_step(nl);
 		if (r == TX_SENT || r == TX_DROPPED) {
 			pushed++;
+			if (n->stats[NET_Q_TX].bytes - bytes0 >= NET_BYTE_BUDGET)
+				steps = NET_TX_BUDGET - 1; /* this was the round's last step */
 			continue;
 		}
 		if (r == TX_RING_EMPTY) {
@@ -383,6 +386,7 @@ int net_loop_rx(struct net_loop *nl)
 	struct virtio_net *n = nl->n;
 	struct virtq *vq = net_vq(nl, NET_Q_RX);
 	uint16_t used0 = vq->used_idx;
+	uint64_t bytes0 = n->stats[NET_Q_RX].bytes;
 	int frames = 0, steps;
 	bool broken = false;
 	if (nl->rx_starved)
@@ -399,6 +403,8 @@ int net_loop_rx(struct net_loop *nl)
 		enum net_rx r = net_rx_step(nl);
 		if (r == RX_DELIVERED || r == RX_DROPPED) {
 			frames++;
+			if (n->stats[NET_Q_RX].bytes - bytes0 >= NET_BYTE_BUDGET)
+				steps = NET_RX_BUDGET - 1; /* this was the round's last step */
 			continue;
 		}
 		if (r == RX_NO_BUFFERS) {

@@ -23,6 +23,9 @@ extern const struct net_datapath_ops net_loop_datapath;
  * can keep the I/O thread in one round. */
 #define NET_TX_BUDGET 256 /* chains per TX round before the RX side gets a turn */
 #define NET_RX_BUDGET 256 /* steps per RX round (an fd backend's loop comes back while readable) */
+/* And at most about this many frame bytes per round either way (vhost-net's weight, 512 KiB), so
+ * that a stream of 64 KiB frames one way does not hold the other queue for 16 MiB. */
+#define NET_BYTE_BUDGET 0x80000
 
 struct net_loop;
 

@@ -11,16 +11,8 @@
 #   MINIVMM-HOSTILE-FETCHED <md5> <bytes>   the file fetched over the attacked NIC afterwards
 #   MINIVMM-HOSTILE-AFTER    every check is done; the guest idles until the host ends minivmm
 seed=$1 secs=$2 mac_a=$3 addr_a=$4 host_a=$5 port=$6 mac_b=$7 addr_b=$8
-check() {
-	name=$1
-	shift
-	if "$@" >/tmp/check.out 2>&1; then
-		echo "MINIVMM-CHECK $name ok"
-	else
-		echo "MINIVMM-CHECK $name fail"
-		tail -n 5 /tmp/check.out
-	fi
-}
+# shellcheck source=lib/check.sh
+. /scenarios/lib/check.sh
 # The interface with MAC address $1 (a NIC's name can change when its driver is rebound).
 ifname_of() {
 	for i in /sys/class/net/*; do

@@ -3,16 +3,8 @@
 # Prints "MINIVMM-CHECK <name> ok|fail" lines that the host-side scenario turns into results, and
 # synchronises with the host through console markers and a TCP "go" on port 5001.
 ip=$1 host=$2
-check() {
-	name=$1
-	shift
-	if "$@" >/tmp/check.out 2>&1; then
-		echo "MINIVMM-CHECK $name ok"
-	else
-		echo "MINIVMM-CHECK $name fail"
-		tail -n 5 /tmp/check.out
-	fi
-}
+# shellcheck source=lib/check.sh
+. /scenarios/lib/check.sh
 netup() {
 	ip addr add "$ip/24" dev eth0
 	ip link set eth0 up

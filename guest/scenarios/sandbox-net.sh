@@ -3,16 +3,8 @@
 # a short iperf3 to it, then serve iperf3 and ping for the host until its "go" on TCP port 5001.
 # Prints "MINIVMM-CHECK <name> ok|fail" lines like the "net" scenario.
 ip=$1 host=$2
-check() {
-	name=$1
-	shift
-	if "$@" >/tmp/check.out 2>&1; then
-		echo "MINIVMM-CHECK $name ok"
-	else
-		echo "MINIVMM-CHECK $name fail"
-		tail -n 5 /tmp/check.out
-	fi
-}
+# shellcheck source=lib/check.sh
+. /scenarios/lib/check.sh
 ip addr add "$ip/24" dev eth0
 ip link set eth0 up
 iperf3 -s -D

@@ -60,7 +60,8 @@ START_TEST(an_event_after_the_interval_prints_one_summary_line)
 		log_guest(&site, "bad chain late %d", i);
 	ck_assert_int_eq(lines(), LOG_GUEST_BURST + 1);
 	/* Events 4..10001 were not shown; event 10002 prints. */
-	ck_assert_ptr_nonnull(strstr(out_buf, "minivmm: bad chain late 0 (9998 more not shown, 10002 in all)\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(out_buf, "minivmm: bad chain late 0 (9998 more not shown, 10002 in all)\n"));
 	ck_assert_uint_eq(log_site_count(&site), 10101);
 	fake_ns += LOG_GUEST_INTERVAL_NS;
 	log_guest(&site, "bad chain next");
@@ -94,7 +95,8 @@ END_TEST
 
 START_TEST(stats_list_every_site_that_saw_an_event)
 {
-	static struct log_site a = LOG_SITE_INIT("alpha"), b = LOG_SITE_INIT("beta"), c = LOG_SITE_INIT("gamma");
+	static struct log_site a = LOG_SITE_INIT("alpha"), b = LOG_SITE_INIT("beta"),
+			       c = LOG_SITE_INIT("gamma");
 	char *s = NULL;
 	size_t len = 0;
 	capture();

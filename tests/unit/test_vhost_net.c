@@ -954,8 +954,8 @@ START_TEST(stats_say_rx_and_tx_are_counted_in_the_kernel_with_vhost)
 	T->n.stats[NET_Q_TX].packets = 5;
 	s = stats_text();
 	ck_assert_ptr_null(strstr(s, "in the kernel"));
-	ck_assert_ptr_nonnull(
-	    strstr(s, "stats: net0 tx (userspace) kicks=0 interrupts=0 packets=5 bytes=0 drops=0 broken=0\n"));
+	ck_assert_ptr_nonnull(strstr(
+	    s, "stats: net0 tx (userspace) kicks=0 interrupts=0 packets=5 bytes=0 drops=0 broken=0\n"));
 	free(s);
 	tnet_close(true);
 }
