@@ -24,9 +24,9 @@ static struct console {
 	uint8_t buf[256];
 	size_t off, len;
 	int escape;
-	int out_fd;	  /* serial's out_fd, watched for EPOLLOUT while it is full */
+	int out_fd; /* serial's out_fd, watched for EPOLLOUT while it is full */
 	bool out_watched;
-} con = { .fd = -1, .out_fd = -1 };
+} con = {.fd = -1, .out_fd = -1};
 
 /* The flags stdout's shared description had before we made it non-blocking; -1 = untouched. */
 static int out_saved_fd = -1, out_saved_flags;
@@ -91,7 +91,7 @@ void console_out_flush(struct serial *s, int max_ms)
 {
 	/* At exit: what the guest printed last (a panic) is worth a short, bounded wait. */
 	for (int waited = 0; serial_out_drain(s) == -EAGAIN && waited < max_ms; waited += 10) {
-		struct pollfd p = { .fd = s->out_fd, .events = POLLOUT };
+		struct pollfd p = {.fd = s->out_fd, .events = POLLOUT};
 		poll(&p, 1, 10);
 	}
 }
@@ -130,8 +130,8 @@ static void console_readable(void *opaque, uint32_t events)
 	if (con.len == 0) {
 		ssize_t n = read(con.fd, con.buf, sizeof(con.buf));
 		if (n <= 0) {
-			if (n == 0 || (errno != EAGAIN && errno != EINTR) || (events & (EPOLLHUP | EPOLLERR)))
-			{
+			if (n == 0 || (errno != EAGAIN && errno != EINTR) ||
+			    (events & (EPOLLHUP | EPOLLERR))) {
 				loop_del(con.l, con.fd); /* stdin closed: the guest keeps running headless */
 				con.fd = -1;
 			}
@@ -155,7 +155,7 @@ static int console_prepoll(void *opaque)
 
 int console_attach(struct loop *l, int in_fd, struct serial *s)
 {
-	con = (struct console){ .l = l, .fd = in_fd, .s = s, .out_fd = s->out_fd };
+	con = (struct console){.l = l, .fd = in_fd, .s = s, .out_fd = s->out_fd};
 	loop_set_prepoll(l, console_prepoll, NULL);
 	int ret = loop_add(l, serial_out_fd(s), EPOLLIN, console_out_kick, NULL);
 	if (ret)

@@ -48,7 +48,7 @@ void privs_raise_nofile(void)
 /* Any capability left in the effective or permitted set. */
 static int privs_caps_left(void)
 {
-	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct d[2];
 	if (syscall(SYS_capget, &h, d) < 0)
 		return -1;
@@ -65,11 +65,13 @@ int privs_drop(const struct privs_user *u)
 		return -EPERM;
 	}
 	if (u->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
-		log_err("--runas: setuid(0) still succeeds after dropping to uid %u; refusing to run", (unsigned)u->uid);
+		log_err("--runas: setuid(0) still succeeds after dropping to uid %u; refusing to run",
+			(unsigned)u->uid);
 		abort();
 	}
 	if (u->uid != 0 && privs_caps_left() != 0) {
-		log_err("--runas: capabilities are left after dropping to uid %u; refusing to run", (unsigned)u->uid);
+		log_err("--runas: capabilities are left after dropping to uid %u; refusing to run",
+			(unsigned)u->uid);
 		abort();
 	}
 	return 0;

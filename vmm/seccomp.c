@@ -39,6 +39,8 @@ struct seccomp_rule {
 	uint64_t mask, val;
 };
 
+/* The table reads as a table: */
+/* clang-format off */
 #define ANY(sys, k)	       { SCMP_SYS(sys), (k), -1, 0, 0 }
 #define IF(sys, k, a, m, v)    { SCMP_SYS(sys), (k), (a), (m), (v) }
 #define IOCTL(req, k)	       IF(ioctl, (k), 1, 0xffffffffu, (uint32_t)(req))
@@ -86,8 +88,7 @@ static const struct seccomp_rule seccomp_rules[] = {
 	IOCTL(VHOST_GET_FEATURES, M), IOCTL(VHOST_SET_FEATURES, M), IOCTL(VHOST_SET_MEM_TABLE, M),
 	IOCTL(VHOST_SET_VRING_NUM, M), IOCTL(VHOST_SET_VRING_BASE, M), IOCTL(VHOST_GET_VRING_BASE, M),
 	IOCTL(VHOST_SET_VRING_ADDR, M), IOCTL(VHOST_SET_VRING_KICK, M), IOCTL(VHOST_SET_VRING_CALL, M),
-	IOCTL(VHOST_SET_VRING_ERR, M),
-	IOCTL(VHOST_NET_SET_BACKEND, M), IOCTL(TCGETS, M), IOCTL(TCSETS, M),
+	IOCTL(VHOST_SET_VRING_ERR, M), IOCTL(VHOST_NET_SET_BACKEND, M), IOCTL(TCGETS, M), IOCTL(TCSETS, M),
 	/* main: QMP (vmm/qmp.c, control.c): clients on the socket opened at setup, a timer each,
 	 * the guest clock frozen across stop/cont, the socket removed at exit. */
 	ANY(timerfd_create, M), ANY(timerfd_settime, M), ANY(unlink, M), ANY(unlinkat, M),
@@ -102,9 +103,13 @@ static const struct seccomp_rule seccomp_rules[] = {
 #endif
 };
 
+/* clang-format on */
+
 static const char *const seccomp_kind_names[SECCOMP_KINDS] = {
-	[SECCOMP_MAIN] = "main", [SECCOMP_VCPU] = "vcpu", [SECCOMP_NET_IO] = "net-io",
-	[SECCOMP_IRQ_POLLER] = "irq-poller",
+    [SECCOMP_MAIN] = "main",
+    [SECCOMP_VCPU] = "vcpu",
+    [SECCOMP_NET_IO] = "net-io",
+    [SECCOMP_IRQ_POLLER] = "irq-poller",
 };
 
 const char *seccomp_kind_name(enum seccomp_kind kind)
@@ -162,7 +167,8 @@ static void seccomp_sigsys(int sig, siginfo_t *si, void *uc_)
 	n = seccomp_put(buf, n, cap, " thread ");
 	n = seccomp_put(buf, n, cap, seccomp_thread_name[0] ? seccomp_thread_name : "?");
 	n = seccomp_put(buf, n, cap, " made a forbidden system call: ");
-	n = seccomp_put(buf, n, cap, nr >= 0 && nr < SECCOMP_NAMES && seccomp_names[nr] ? seccomp_names[nr] : "?");
+	n = seccomp_put(buf, n, cap,
+			nr >= 0 && nr < SECCOMP_NAMES && seccomp_names[nr] ? seccomp_names[nr] : "?");
 	n = seccomp_put(buf, n, cap, " (");
 	n = seccomp_put_num(buf, n, cap, (unsigned long)nr, 10);
 	if (nr == SYS_ioctl) {
@@ -193,7 +199,7 @@ int seccomp_setup(bool on)
 		return 0;
 	for (int nr = 0; nr < SECCOMP_NAMES; nr++)
 		seccomp_names[nr] = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-	struct sigaction sa = { .sa_sigaction = seccomp_sigsys, .sa_flags = SA_SIGINFO };
+	struct sigaction sa = {.sa_sigaction = seccomp_sigsys, .sa_flags = SA_SIGINFO};
 	sigfillset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) < 0) {
 		log_err("seccomp: cannot install the SIGSYS reporter: %s", strerror(errno));
@@ -234,8 +240,9 @@ int seccomp_enter(enum seccomp_kind kind)
 		if (ru->arg < 0)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, ru->nr, 0);
 		else
-			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, ru->nr, 1,
-					     SCMP_CMP((unsigned)ru->arg, SCMP_CMP_MASKED_EQ, ru->mask, ru->val));
+			r = seccomp_rule_add(
+			    ctx, SCMP_ACT_ALLOW, ru->nr, 1,
+			    SCMP_CMP((unsigned)ru->arg, SCMP_CMP_MASKED_EQ, ru->mask, ru->val));
 	}
 	/* libseccomp sets NO_NEW_PRIVS (SCMP_FLTATR_CTL_NNP defaults to on) before loading. */
 	if (!r) {
@@ -247,7 +254,8 @@ int seccomp_enter(enum seccomp_kind kind)
 		seccomp_release(ctx);
 	if (r) {
 		seccomp_thread_kind = NULL;
-		log_err("seccomp: cannot install the %s thread's filter: %s", seccomp_kind_name(kind), strerror(-r));
+		log_err("seccomp: cannot install the %s thread's filter: %s", seccomp_kind_name(kind),
+			strerror(-r));
 		return r;
 	}
 #ifdef MINIVMM_TEST_HOOKS

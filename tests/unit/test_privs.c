@@ -49,7 +49,7 @@ START_TEST(drop_leaves_no_way_back_to_root)
 	}
 	pid_t pid = fork();
 	if (pid == 0) {
-		struct privs_user u = { .uid = 65534, .gid = 65534 };
+		struct privs_user u = {.uid = 65534, .gid = 65534};
 		if (privs_drop(&u))
 			_exit(10);
 		uid_t r, e, s;
@@ -60,9 +60,10 @@ START_TEST(drop_leaves_no_way_back_to_root)
 			_exit(11);
 		if (getgroups(0, NULL) != 0)
 			_exit(12);
-		struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+		struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
 		struct __user_cap_data_struct d[2];
-		if (syscall(SYS_capget, &h, d) || d[0].effective || d[0].permitted || d[1].effective || d[1].permitted)
+		if (syscall(SYS_capget, &h, d) || d[0].effective || d[0].permitted || d[1].effective ||
+		    d[1].permitted)
 			_exit(13);
 		if (setuid(0) == 0 || setgroups(0, NULL) == 0)
 			_exit(14);

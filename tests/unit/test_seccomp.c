@@ -6,6 +6,10 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/vhost.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +19,19 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "devices/net/vhost_net.h"
+#include "devices/virtio/virtio_net.h"
+#include "tests/unit/fake_net.h"
+#include "tests/unit/fake_ring.h"
 #include "tests/unit/unit.h"
+#include "vmm/ioeventfd.h"
+#include "vmm/irq.h"
+#include "vmm/loop.h"
+#include "vmm/qmp.h"
 #include "vmm/seccomp.h"
 
 static int devnull = -1;
@@ -163,7 +176,7 @@ static void tun_setiff_on_devnull(enum seccomp_kind k)
 	(void)k;
 	struct ifreq_like {
 		char b[40];
-	} ifr = { { 0 } };
+	} ifr = {{0}};
 	ioctl(devnull, TUNSETIFF, &ifr);
 }
 
@@ -300,6 +313,249 @@ START_TEST(two_threads_violating_at_once_leave_one_line)
 }
 END_TEST
 
+/* ---- the userspace datapath under the lists: main activates, net-io moves frames ---- */
+
+static struct fake_net *FN;
+
+static bool used_reaches(struct fake_ring *fr, uint16_t idx)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (__atomic_load_n((volatile uint16_t *)fake_ring_host(fr, fr->used_gpa + 2, 2),
+				    __ATOMIC_ACQUIRE) == idx)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+static void main_runs_a_nic(enum seccomp_kind k)
+{
+	(void)k;
+	struct virtio_dev *v = &FN->n.vdev;
+	uint8_t frame[12 + 200] = {0}, got[512];
+	uint64_t one = 1;
+	for (int round = 0; round < 2; round++) {
+		/* Activation as the main loop does it: the net-io thread is created under main's
+		 * list and installs its own. */
+		if (v->ops->start(v))
+			_exit(20);
+		frame[20] = (uint8_t)round;
+		struct fake_seg tx[] = {FAKE_OUT(frame, sizeof(frame))};
+		fake_ring_send(&FN->fr[NET_Q_TX], tx, 1);
+		if (write(FN->kick[NET_Q_TX], &one, 8) != 8)
+			_exit(21);
+		struct pollfd p = {.fd = FN->wire, .events = POLLIN};
+		if (poll(&p, 1, 2000) != 1 || recv(FN->wire, got, sizeof(got), 0) != (ssize_t)sizeof(frame) ||
+		    got[20] != round)
+			_exit(22);
+		if (send(FN->wire, frame, sizeof(frame), 0) != (ssize_t)sizeof(frame))
+			_exit(23);
+		struct fake_seg rx[] = {FAKE_IN(2048)};
+		fake_ring_send(&FN->fr[NET_Q_RX], rx, 1);
+		if (write(FN->kick[NET_Q_RX], &one, 8) != 8 || !used_reaches(&FN->fr[NET_Q_RX], round + 1))
+			_exit(24);
+		uint8_t cmd[3] = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1};
+		struct fake_seg c[] = {FAKE_OUT(cmd, 3), FAKE_IN(1)};
+		fake_ring_send(&FN->fr[NET_Q_CTRL], c, 2);
+		if (write(FN->kick[NET_Q_CTRL], &one, 8) != 8 ||
+		    !used_reaches(&FN->fr[NET_Q_CTRL], round + 1))
+			_exit(25);
+		v->ops->stop(v);
+	}
+}
+
+START_TEST(main_activates_a_nic_and_its_io_thread_moves_frames_under_their_lists)
+{
+	FN = fake_net_new(16, 1 << 20);
+	struct net_opts opts = {.kind = NET_TAP, .ifname = "tap7"};
+	ck_assert_int_eq(fake_net_create(FN, &opts), 0);
+	fake_net_negotiate(FN, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_NET_F_MAC |
+				   1ULL << VIRTIO_NET_F_CTRL_VQ | 1ULL << VIRTIO_NET_F_CTRL_RX |
+				   1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	char err[512];
+	int st = in_child(SECCOMP_MAIN, main_runs_a_nic, err, sizeof(err));
+	fake_net_free(FN, true);
+	ck_assert_msg(exited_with(st) == 0, "status %#x: %s", st, err);
+	ck_assert_str_eq(err, "");
+}
+END_TEST
+
+/* vhost's ioctls for real, on /dev/null: the filter sees the request numbers vhost_net.c uses;
+ * ENOTTY is the kernel's answer when it let one through, a trap ends the child. */
+static int vhost_devnull_ioctl(int fd, unsigned long req, void *arg)
+{
+	(void)fd;
+	ioctl(devnull, req, arg);
+	if (req == VHOST_GET_FEATURES)
+		*(uint64_t *)arg = ~0ULL;
+	return 0;
+}
+
+static const struct vhost_ops vhost_devnull = {.ioctl = vhost_devnull_ioctl};
+
+static void main_starts_and_stops_vhost(enum seccomp_kind k)
+{
+	(void)k;
+	struct virtio_dev *v = &FN->n.vdev;
+	for (int round = 0; round < 2; round++) {
+		if (v->ops->start(v))
+			_exit(30);
+		v->ops->stop(v);
+	}
+}
+
+START_TEST(main_drives_vhost_and_only_main_may)
+{
+	FN = fake_net_new(16, 1 << 20);
+	struct net_opts opts = {.kind = NET_TAP, .ifname = "tap7"};
+	ck_assert_int_eq(fake_net_create(FN, &opts), 0);
+	fake_net_negotiate(FN, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_NET_F_MAC |
+				   1ULL << VIRTIO_NET_F_CTRL_VQ);
+	vhost_net_set_ops(&vhost_devnull);
+	FN->n.datapath = &vhost_net_datapath;
+	FN->n.vhost_fd = 1000; /* any: the ioctls go to /dev/null */
+	char err[512];
+	int st = in_child(SECCOMP_MAIN, main_starts_and_stops_vhost, err, sizeof(err));
+	int io = in_child(SECCOMP_NET_IO, main_starts_and_stops_vhost, err + 256, 256);
+	FN->n.vhost_fd = -1;
+	vhost_net_set_ops(NULL);
+	fake_net_free(FN, true);
+	ck_assert_msg(exited_with(st) == 0, "status %#x: %s", st, err);
+	ck_assert_int_eq(exited_with(io), 1);
+	assert_report(err + 256, "net-io", "ioctl");
+}
+END_TEST
+
+/* The interrupt and doorbell calls device models make (vmm/irq.c, ioeventfd.c), for real on
+ * /dev/null: the filter judges the request numbers, the kernel answers ENOTTY. */
+static int kvm_efd;
+
+static void device_model_kvm_calls(enum seccomp_kind k)
+{
+	(void)k;
+	irq_line(4, 1);
+	int gsi = irq_msi_alloc();
+	irq_msi_set(gsi, 0xfee00000, 0x41); /* KVM_SET_GSI_ROUTING */
+	irq_msi_signal(0xfee00000, 0x41);
+	irq_irqfd(kvm_efd, gsi, 1);
+	ioeventfd_mmio(kvm_efd, 0xe0000000, 2, true);
+}
+
+static void poller_kvm_calls(enum seccomp_kind k)
+{
+	(void)k;
+	irq_line(4, 1);
+	irq_msi_signal(0xfee00000, 0x41);
+	irq_irqfd(kvm_efd, 40, 1); /* routing is the vCPU's (MSI-X writes) and main's, not the poller's */
+}
+
+START_TEST(vcpus_reach_kvm_interrupts_and_doorbells_pollers_only_inject)
+{
+	char err[512];
+	int nul = open("/dev/null", O_RDWR);
+	kvm_efd = eventfd(0, 0);
+	irq_init(nul);
+	ioeventfd_init(nul);
+	int v = in_child(SECCOMP_VCPU, device_model_kvm_calls, err, sizeof(err));
+	ck_assert_msg(exited_with(v) == 0, "status %#x: %s", v, err);
+	int m = in_child(SECCOMP_MAIN, device_model_kvm_calls, err, sizeof(err));
+	ck_assert_msg(exited_with(m) == 0, "status %#x: %s", m, err);
+	int p = in_child(SECCOMP_IRQ_POLLER, poller_kvm_calls, err, sizeof(err));
+	ioeventfd_init(-1);
+	irq_init(-1);
+	close(nul);
+	close(kvm_efd);
+	ck_assert_int_eq(exited_with(p), 1);
+	assert_report(err, "irq-poller", "ioctl");
+	ck_assert_msg(strstr(err, "request 0x4020ae76)"), "report: %s", err); /* KVM_IRQFD */
+}
+END_TEST
+
+/* QMP (vmm/qmp.c) serving a client from the main loop under main's list: accept, a timer per
+ * client, recv/send, close, and the socket removed at the end. */
+static bool qmp_quit;
+static const char *q_status(void *o)
+{
+	(void)o;
+	return "running";
+}
+static void q_quit(void *o)
+{
+	(void)o;
+	qmp_quit = true;
+}
+static const struct qmp_ops q_ops = {.status = q_status, .quit = q_quit};
+
+static void qmp_say(int fd, const char *msg, char *reply, size_t cap)
+{
+	if (msg)
+		ck_assert_int_eq(write(fd, msg, strlen(msg)), (ssize_t)strlen(msg));
+	size_t n = 0;
+	while (n < cap - 1) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ck_assert_int_eq(poll(&p, 1, 5000), 1);
+		ssize_t r = read(fd, reply + n, 1);
+		ck_assert_int_eq(r, 1);
+		if (reply[n++] == '\n')
+			break;
+	}
+	reply[n] = 0;
+}
+
+START_TEST(qmp_serves_a_client_under_mains_list)
+{
+	char dir[] = "/tmp/test_seccomp.XXXXXX", path[64];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/qmp.sock", dir);
+	int ready[2], errp[2];
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(errp), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(errp[1], STDERR_FILENO);
+		pthread_t t;
+		pthread_create(&t, NULL, nothing, NULL);
+		pthread_join(t, NULL);
+		struct loop *l = loop_new();
+		struct qmp *q;
+		if (!l || qmp_open(&q, path, l, &q_ops, NULL) || seccomp_setup(true) ||
+		    seccomp_enter(SECCOMP_MAIN))
+			_exit(3);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(4);
+		for (int i = 0; i < 400 && !qmp_quit; i++)
+			loop_run_once(l, 25);
+		qmp_flush(q, 1000);
+		qmp_close(q);
+		_exit(qmp_quit ? 0 : 5);
+	}
+	close(errp[1]);
+	char c, line[512];
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	qmp_say(fd, NULL, line, sizeof(line));
+	ck_assert_msg(strstr(line, "\"QMP\""), "greeting: %s", line);
+	qmp_say(fd, "{\"execute\": \"qmp_capabilities\"}\n", line, sizeof(line));
+	ck_assert_msg(!strncmp(line, "{\"return\": {}}", 14), "reply: %s", line);
+	qmp_say(fd, "{\"execute\": \"query-status\"}\n", line, sizeof(line));
+	ck_assert_msg(strstr(line, "running"), "status: %s", line);
+	qmp_say(fd, "{\"execute\": \"quit\"}\n", line, sizeof(line));
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	char err[512];
+	ssize_t n = read(errp[0], err, sizeof(err) - 1);
+	err[n > 0 ? n : 0] = 0;
+	close(fd);
+	rmdir(dir);
+	ck_assert_msg(exited_with(st) == 0, "status %#x: %s", st, err);
+	ck_assert_int_ne(access(path, F_OK), 0); /* removed at close, under the filter */
+}
+END_TEST
+
 START_TEST(off_installs_nothing)
 {
 	pid_t pid = fork();
@@ -321,4 +577,7 @@ UNIT_MAIN("seccomp", every_kind_reports_a_call_outside_its_list_in_one_line,
 	  every_device_thread_kind_may_raise_interrupts,
 	  no_kind_may_attach_a_new_tap_after_setup, net_io_opens_inet_sockets_for_slirp_and_nothing_else,
 	  no_kind_maps_executable_memory, main_creates_net_io_threads_which_then_follow_their_own_list,
-	  only_main_creates_threads, two_threads_violating_at_once_leave_one_line, off_installs_nothing)
+	  only_main_creates_threads, two_threads_violating_at_once_leave_one_line,
+	  main_activates_a_nic_and_its_io_thread_moves_frames_under_their_lists,
+	  main_drives_vhost_and_only_main_may, vcpus_reach_kvm_interrupts_and_doorbells_pollers_only_inject,
+	  qmp_serves_a_client_under_mains_list, off_installs_nothing)
