@@ -10,10 +10,14 @@
  *           (fuzz_ring.h), 5 wire frame len:u16 bytes, 6 drain the wire, 7 scribble off:u16
  *           val:u64, 8 avail idx += u16 on q:u8, 9 toggle backend EAGAIN.
  * Invariants (fuzz_work.h, fuzz_mem.h): no access outside guest memory, bounded work per
- * round, used index never ahead of the chains taken, frames on the wire hold a vnet header. */
+ * round, used index never ahead of the chains taken, frames on the wire hold a vnet header, no
+ * lost interrupt (without EVENT_IDX), at most FUZZ_LOG_MAX lines on stderr. */
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
+#include <endian.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "devices/net/net_loop.h"
 #include "tests/fuzz/fuzz_mem.h"
@@ -42,6 +46,25 @@ static uint64_t offloads_from(uint8_t b)
 		if (b & (1u << i))
 			f |= offload_bits[i];
 	return f;
+}
+
+/* 2.7.10: a driver that did not negotiate EVENT_IDX and did not set VIRTQ_AVAIL_F_NO_INTERRUPT
+ * gets an interrupt for every batch the device publishes; a lost one hangs it. Checked after each
+ * round on queue q, whose used index was used0 before it. A queue that broke in the round is
+ * exempt: the device then asks for a reset (NEEDS_RESET + config interrupt) instead. */
+static void interrupt_check(struct fake_net *t, struct fuzz_mem *fm, const struct fuzz_ring *r, int q,
+			    uint16_t used0)
+{
+	const struct virtq *vq = &t->n.vdev.vq[q];
+	uint64_t v;
+	bool signalled = read(t->call[q], &v, sizeof(v)) == sizeof(v);
+	uint16_t flags;
+	memcpy(&flags, fm->base + r->avail, sizeof(flags));
+	if (vq->used_idx == used0 || vq->broken || vq->event_idx ||
+	    (le16toh(flags) & VRING_AVAIL_F_NO_INTERRUPT))
+		return;
+	FUZZ_CHECK(signalled, "queue %d: used index moved %u -> %u without an interrupt", q, used0,
+		   vq->used_idx);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -86,6 +109,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fprintf(stderr, "step %d: op %u\n", k, op);
 		/* Steps that are not a datapath round may do no device work at all. */
 		fuzz_work_begin("driver step", 0, 0, 0);
+		uint16_t used0[NET_NUM_QUEUES];
+		for (int q = 0; q < NET_NUM_QUEUES; q++) {
+			uint64_t v;
+			used0[q] = vdev->vq[q].used_idx;
+			if (read(t->call[q], &v, sizeof(v)) < 0) {
+				/* Nothing signalled yet. */
+			}
+		}
 		switch (op) {
 		case 0:
 			fuzz_work_begin("TX round", 2 * (NET_TX_BUDGET + 2), NET_TX_BUDGET + 1, 0);
@@ -129,6 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		fuzz_work_check_queues();
 		fuzz_net_check_log();
+		for (int q = 0; q < NET_NUM_QUEUES; q++)
+			interrupt_check(t, &fm, &ring[q], q, used0[q]);
 	}
 	net_loop_free(nl);
 	fuzz_net_free(t);

@@ -2,6 +2,7 @@
 #include "tests/fuzz/fuzz_ring.h"
 
 #include <endian.h>
+#include <stdbool.h>
 #include <linux/virtio_ring.h>
 #include <string.h>
 
@@ -39,59 +40,64 @@ static void le16_put(uint8_t *p, uint16_t v)
 	memcpy(p, &v, 2);
 }
 
-static void desc_put(void *p, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
-{
-	struct vring_desc d = {htole64(addr), htole32(len), htole16(flags), htole16(next)};
-	memcpy(p, &d, sizeof(d));
-}
+/* One descriptor of a chain program, decoded. */
+struct desc_prog {
+	uint8_t f; /* FUZZ_DESC_* */
+	uint64_t addr;
+	uint32_t len;
+	uint16_t next;
+	bool more;	  /* VRING_DESC_F_NEXT */
+	uint64_t table;	  /* gpa of its indirect table, if it has one */
+	uint16_t table_n; /* entries of that table, 0 if none */
+};
 
-/* Reads one descriptor's program; table is the gpa of its indirect table if it has one. */
-static void desc_read(struct fuzz_ring *r, struct fuzz_in *in, uint8_t *f, uint64_t *addr, uint32_t *len,
-		      uint16_t *next, uint64_t *table, uint16_t *table_n)
+/* Reads descriptor k of n of a chain or table; its next is `next` unless the program says. */
+static void desc_read(struct fuzz_ring *r, struct fuzz_in *in, struct desc_prog *d, unsigned k, unsigned n,
+		      uint16_t next)
 {
 	uint64_t span = r->data_hi - r->data_lo;
-	*f = fuzz_u8(in);
-	*len = fuzz_u16(in);
-	*addr = r->data_lo + fuzz_u16(in) % span;
-	*next = *f & FUZZ_DESC_RAW_NEXT ? fuzz_u16(in) : 0;
-	if (*f & FUZZ_DESC_RAW_ADDR)
-		*addr = fuzz_u64(in);
-	else if (!(*f & FUZZ_DESC_RAW_LEN))
-		*len %= r->data_hi - *addr + 1;
-	*table = 0;
-	*table_n = 0;
-	if (*f & FUZZ_DESC_INDIRECT) {
-		*table_n = 1 + *len % 8;
-		if (r->data_next + 16ULL * *table_n > r->data_hi)
+	d->f = fuzz_u8(in);
+	d->len = fuzz_u16(in);
+	d->addr = r->data_lo + fuzz_u16(in) % span;
+	d->next = d->f & FUZZ_DESC_RAW_NEXT ? fuzz_u16(in) : next;
+	d->more = d->f & FUZZ_DESC_RAW_NEXT ? true : k + 1 < n && !(d->f & FUZZ_DESC_STOP);
+	if (d->f & FUZZ_DESC_RAW_ADDR)
+		d->addr = fuzz_u64(in);
+	else if (!(d->f & FUZZ_DESC_RAW_LEN))
+		d->len %= r->data_hi - d->addr + 1;
+	d->table = 0;
+	d->table_n = 0;
+	if (d->f & FUZZ_DESC_INDIRECT) {
+		d->table_n = 1 + d->len % 8;
+		if (r->data_next + 16ULL * d->table_n > r->data_hi)
 			r->data_next = r->data_lo;
-		*table = r->data_next;
-		r->data_next += 16ULL * *table_n;
-		if (!(*f & (FUZZ_DESC_RAW_ADDR | FUZZ_DESC_RAW_LEN))) {
-			*addr = *table;
-			*len = 16 * *table_n;
+		d->table = r->data_next;
+		r->data_next += 16ULL * d->table_n;
+		if (!(d->f & (FUZZ_DESC_RAW_ADDR | FUZZ_DESC_RAW_LEN))) {
+			d->addr = d->table;
+			d->len = 16 * d->table_n;
 		}
 	}
 }
 
-static uint16_t vring_flags(uint8_t f, int more)
+static void desc_write(void *p, const struct desc_prog *d)
 {
-	return (f & FUZZ_DESC_WRITE ? VRING_DESC_F_WRITE : 0) |
-	       (f & FUZZ_DESC_INDIRECT ? VRING_DESC_F_INDIRECT : 0) | (more ? VRING_DESC_F_NEXT : 0);
+	uint16_t flags = (d->f & FUZZ_DESC_WRITE ? VRING_DESC_F_WRITE : 0) |
+			 (d->f & FUZZ_DESC_INDIRECT ? VRING_DESC_F_INDIRECT : 0) |
+			 (d->more ? VRING_DESC_F_NEXT : 0);
+	struct vring_desc v = {htole64(d->addr), htole32(d->len), htole16(flags), htole16(d->next)};
+	memcpy(p, &v, sizeof(v));
 }
 
 static void table_build(struct fuzz_ring *r, struct fuzz_in *in, uint64_t table, uint16_t n)
 {
 	for (uint16_t k = 0; k < n; k++) {
-		uint8_t f;
-		uint64_t addr, sub;
-		uint32_t len;
-		uint16_t next, sub_n;
-		desc_read(r, in, &f, &addr, &len, &next, &sub, &sub_n);
+		struct desc_prog d;
+		desc_read(r, in, &d, k, n, k + 1);
 		/* Nested tables are not built (the device must refuse them anyway); the flag stays. */
-		int more = f & FUZZ_DESC_RAW_NEXT ? 1 : (k + 1 < n && !(f & FUZZ_DESC_STOP));
 		void *p = at(r, table + 16ULL * k, 16);
 		if (p)
-			desc_put(p, addr, len, vring_flags(f, more), f & FUZZ_DESC_RAW_NEXT ? next : k + 1);
+			desc_write(p, &d);
 	}
 }
 
@@ -102,19 +108,13 @@ void fuzz_ring_chain(struct fuzz_ring *r, struct fuzz_in *in)
 		return;
 	uint16_t head = r->cursor % r->size;
 	for (unsigned k = 0; k < n; k++) {
-		uint8_t f;
-		uint64_t addr, table;
-		uint32_t len;
-		uint16_t next, table_n;
-		desc_read(r, in, &f, &addr, &len, &next, &table, &table_n);
+		struct desc_prog d;
 		uint16_t i = r->cursor++ % r->size;
-		int more = f & FUZZ_DESC_RAW_NEXT ? 1 : (k + 1 < n && !(f & FUZZ_DESC_STOP));
-		if (!(f & FUZZ_DESC_RAW_NEXT))
-			next = r->cursor % r->size;
-		desc_put(r->fm->base + r->desc + 16ULL * i, addr, len, vring_flags(f, more), next);
-		if (table_n)
-			table_build(r, in, table, table_n);
-		if (!more)
+		desc_read(r, in, &d, k, n, r->cursor % r->size);
+		desc_write(r->fm->base + r->desc + 16ULL * i, &d);
+		if (d.table_n)
+			table_build(r, in, d.table, d.table_n);
+		if (!d.more)
 			break;
 	}
 	uint8_t *a = r->fm->base + r->avail;

@@ -115,6 +115,9 @@ write('virtio_pci', 'bug-driver-ok-reinit-live-queues', u8(0) + bringup +
 write('virtio_pci', 'bug-bme-cleared-still-dma', u8(0) + bringup +
       u8(V_ACC) + u8(2 | 4 | (1 << 3)) + u16(0x04) + u64(0x2) + u8(V_LIFE) +
       v_rx + u8(V_KICK) + u8(0) + v_wire + u8(V_IO) + u8(V_LIFE) + u8(V_IO))
+# 100 one-byte writes to the device config: one log line each would flood stderr.
+write('virtio_pci', 'bug-config-write-log-flood',
+      u8(0) + b''.join(u8(V_ACC) + u8(4) + u16(0x2000) + u64(0) for _ in range(100)))
 # CTRL_MAC_ADDR_SET must move config_generation.
 write('virtio_pci', 'bug-mac-set-keeps-config-generation', u8(0) + u8(V_NEG) + u64(FULL_MAC) + vq(0) + vq(1) +
       vq(2) + u8(V_DOK) + u8(V_LIFE) + u8(V_SCRIB) + u16(0x6000 + CTRL_CMD) + bytes([1, 1, 2, 0, 0, 0, 0, 0x42]) +
