@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # QEMU behind minivmm's command line, so the bench boots both VMMs through the same helper
 # with the same kernel, initrd, command line, memory and CPUs. Understands the options the bench
-# uses: --kernel --initrd --append --mem --cpus --net tap,ifname=NAME,vhost=on|off|none --stats,
+# uses: --kernel --initrd --append --mem --cpus --net tap,ifname=NAME,vhost=on|off|user|none --stats,
 # and --qmp unix:PATH (the QMP e2e scenario runs its client against QEMU too).
 # It execs QEMU (the process the bench measures is QEMU itself).
 #   BENCH_QEMU=qemu-system-x86_64   BENCH_QEMU_MACHINE=q35 (or pc)
@@ -25,6 +25,10 @@ while [ $# -gt 0 ]; do
 			# shellcheck disable=SC2054 # commas belong to QEMU options
 			net+=(-netdev "tap,id=n0,ifname=$ifname,script=no,downscript=no,vhost=${vhost:-off}"
 				-device virtio-net-pci,netdev=n0,disable-legacy=on,id=net0)
+			;;
+		user)
+			# shellcheck disable=SC2054 # commas belong to QEMU options
+			net+=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0,disable-legacy=on,id=net0)
 			;;
 		*) echo "qemu-as-minivmm: unsupported --net $2" >&2; exit 2 ;;
 		esac

@@ -9,6 +9,9 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 E2E=$MINIVMM_SRC/tests/e2e
+# A client that died (it could not connect) must fail its checks, not kill this script with
+# SIGPIPE when the next command is written to it.
+trap '' PIPE
 GUEST_IP=10.0.2.15 HOST_IP=10.0.2.1
 
 QMP_PID='' QMP_IN='' QMP_OUT=''
@@ -23,7 +26,7 @@ qmp_start() { # SOCKET EVENTS: the client runs on two fifos (a coproc's fds vani
 }
 qmp() { # JSON -> the reply line in QMP_REPLY
 	QMP_REPLY='(no reply)'
-	echo "$1" >&"$QMP_IN"
+	echo "$1" >&"$QMP_IN" 2>/dev/null || return 0
 	read -r -t 30 QMP_REPLY <&"$QMP_OUT" || QMP_REPLY='(no reply)'
 }
 qmp_ok() { # NAME JSON: the command returns
