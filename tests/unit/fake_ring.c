@@ -5,6 +5,7 @@
 #include <endian.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uint64_t)(a) - 1))
 
@@ -220,4 +221,14 @@ void fake_ring_warp(struct fake_ring *fr, struct virtq *vq, uint16_t idx)
 	vq->last_avail = vq->shadow_avail = idx;
 	vq->used_idx = idx;
 	vq->signalled_used = idx;
+}
+
+bool fake_ring_wait_used(struct fake_ring *fr, uint16_t idx)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (fake_ring_used_idx(fr) == idx)
+			return true;
+		usleep(1000);
+	}
+	return false;
 }

@@ -73,6 +73,9 @@ int fake_ring_attach(struct fake_ring *fr, struct virtq *vq, uint64_t features);
 
 /* Host pointer to [gpa, gpa+len) of the fake memory (fails the test if outside). */
 void *fake_ring_host(struct fake_ring *fr, uint64_t gpa, uint64_t len);
+/* Waits (up to about 2 s) until the device's used index reaches idx, for tests where the device
+ * runs on its own thread. */
+bool fake_ring_wait_used(struct fake_ring *fr, uint16_t idx);
 /* len bytes of the data area (16-aligned), filled from init or zeroed; returns the gpa. */
 uint64_t fake_ring_alloc(struct fake_ring *fr, uint64_t len, const void *init);
 

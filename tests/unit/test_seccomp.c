@@ -63,15 +63,7 @@ static int in_child(enum seccomp_kind kind, void (*fn)(enum seccomp_kind), char 
 		_exit(0);
 	}
 	close(p[1]);
-	size_t n = 0;
-	ssize_t r;
-	while (n < cap - 1 && (r = read(p[0], err + n, cap - 1 - n)) > 0)
-		n += (size_t)r;
-	err[n] = 0;
-	close(p[0]);
-	int st;
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	return st;
+	return unit_child_collect(pid, p[0], err, cap);
 }
 
 static int exited_with(int st)
@@ -317,17 +309,6 @@ END_TEST
 
 static struct fake_net *FN;
 
-static bool used_reaches(struct fake_ring *fr, uint16_t idx)
-{
-	for (int i = 0; i < 2000; i++) {
-		if (__atomic_load_n((volatile uint16_t *)fake_ring_host(fr, fr->used_gpa + 2, 2),
-				    __ATOMIC_ACQUIRE) == idx)
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-
 static void main_runs_a_nic(enum seccomp_kind k)
 {
 	(void)k;
@@ -352,13 +333,13 @@ static void main_runs_a_nic(enum seccomp_kind k)
 			_exit(23);
 		struct fake_seg rx[] = {FAKE_IN(2048)};
 		fake_ring_send(&FN->fr[NET_Q_RX], rx, 1);
-		if (write(FN->kick[NET_Q_RX], &one, 8) != 8 || !used_reaches(&FN->fr[NET_Q_RX], round + 1))
+		if (write(FN->kick[NET_Q_RX], &one, 8) != 8 || !fake_ring_wait_used(&FN->fr[NET_Q_RX], round + 1))
 			_exit(24);
 		uint8_t cmd[3] = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1};
 		struct fake_seg c[] = {FAKE_OUT(cmd, 3), FAKE_IN(1)};
 		fake_ring_send(&FN->fr[NET_Q_CTRL], c, 2);
 		if (write(FN->kick[NET_Q_CTRL], &one, 8) != 8 ||
-		    !used_reaches(&FN->fr[NET_Q_CTRL], round + 1))
+		    !fake_ring_wait_used(&FN->fr[NET_Q_CTRL], round + 1))
 			_exit(25);
 		v->ops->stop(v);
 	}

@@ -184,14 +184,7 @@ static int open_as_nobody(const char *name, char *err, size_t cap)
 		_exit(-r);
 	}
 	close(p[1]);
-	size_t n = 0;
-	ssize_t r;
-	while (n < cap - 1 && (r = read(p[0], err + n, cap - 1 - n)) > 0)
-		n += (size_t)r;
-	err[n] = 0;
-	close(p[0]);
-	int st;
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	int st = unit_child_collect(pid, p[0], err, cap);
 	ck_assert(WIFEXITED(st));
 	return WEXITSTATUS(st);
 }

@@ -1019,17 +1019,6 @@ static ssize_t recv_timeout(int fd, void *buf, size_t len)
 	return recv(fd, buf, len, MSG_DONTWAIT);
 }
 
-static bool wait_used(struct fake_ring *fr, uint16_t idx)
-{
-	for (int i = 0; i < 2000; i++) {
-		if (__atomic_load_n((volatile uint16_t *)fake_ring_host(fr, fr->used_gpa + 2, 2),
-				    __ATOMIC_ACQUIRE) == idx)
-			return true;
-		usleep(1000);
-	}
-	return false;
-}
-
 START_TEST(io_thread_moves_frames_both_ways_and_restarts_after_stop)
 {
 	tnet_open(BASE_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF), ALL_OFFLOADS, 16);
@@ -1054,13 +1043,13 @@ START_TEST(io_thread_moves_frames_both_ways_and_restarts_after_stop)
 		usleep(20000);
 		post_rx(1, 2048);
 		ck_assert_int_eq(write(T->kick[NET_Q_RX], &one, 8), 8);
-		ck_assert(wait_used(&T->fr[NET_Q_RX], round + 1));
+		ck_assert(fake_ring_wait_used(&T->fr[NET_Q_RX], round + 1));
 		/* Control queue on the same thread. */
 		uint8_t cmd[3] = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1};
 		struct fake_seg c[] = {FAKE_OUT(cmd, 3), FAKE_IN(1)};
 		fake_ring_send(&T->fr[NET_Q_CTRL], c, 2);
 		ck_assert_int_eq(write(T->kick[NET_Q_CTRL], &one, 8), 8);
-		ck_assert(wait_used(&T->fr[NET_Q_CTRL], round + 1));
+		ck_assert(fake_ring_wait_used(&T->fr[NET_Q_CTRL], round + 1));
 		v->ops->stop(v);
 		ck_assert(!T->n.running);
 		ck_assert_uint_ge(T->n.stats[NET_Q_TX].kicks, round + 1);

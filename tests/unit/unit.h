@@ -4,6 +4,11 @@
 #include <check.h>
 /* Runs the suite, prints Check's summary, returns main's exit status. */
 int unit_run(Suite *s);
+/* For tests that run code in a forked child: reads the child's end of a pipe (its stderr) into
+ * buf until EOF (NUL-terminated, at most cap - 1 bytes), closes fd, reaps pid and returns its
+ * wait status. */
+#include <sys/types.h>
+int unit_child_collect(pid_t pid, int fd, char *buf, size_t cap);
 /* One TCase named after the suite holding the given tests, then unit_run(). */
 #define UNIT_MAIN(name, ...)                                                                   \
 	int main(void)                                                                         \
