@@ -139,7 +139,7 @@ static const char *shutdown_cause(struct control *c, bool *guest)
 		*guest = false;
 		return "host-qmp-quit";
 	}
-	if (strstr(why, "signal")) {
+	if (vm_exit_signal()) {
 		*guest = false;
 		return "host-signal";
 	}

@@ -132,13 +132,19 @@ static int cmd_capabilities(struct qmp_client *c, const struct json *args, struc
 	return 0;
 }
 
-static int cmd_version(struct qmp_client *c, const struct json *args, struct jbuf *ret, struct qmp_error *e)
+/* QEMU's VersionInfo, as the greeting and query-version both give it. */
+static void version_info(struct jbuf *b)
 {
 	int major = 0, minor = 0, micro = 0;
-	(void)c, (void)args, (void)e;
 	sscanf(MINIVMM_VERSION, "%d.%d.%d", &major, &minor, &micro);
-	jbuf_printf(ret, "{\"qemu\": {\"major\": %d, \"minor\": %d, \"micro\": %d}, \"package\": \"minivmm %s\"}",
-		    major, minor, micro, MINIVMM_VERSION);
+	jbuf_printf(b, "{\"qemu\": {\"micro\": %d, \"minor\": %d, \"major\": %d}, \"package\": \"minivmm %s\"}",
+		    micro, minor, major, MINIVMM_VERSION);
+}
+
+static int cmd_version(struct qmp_client *c, const struct json *args, struct jbuf *ret, struct qmp_error *e)
+{
+	(void)c, (void)args, (void)e;
+	version_info(ret);
 	return 0;
 }
 
@@ -413,12 +419,9 @@ static void client_drop(struct qmp_client *c)
 
 static void greet(struct qmp_client *c)
 {
-	int major = 0, minor = 0, micro = 0;
-	sscanf(MINIVMM_VERSION, "%d.%d.%d", &major, &minor, &micro);
-	jbuf_printf(&c->out,
-		    "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": %d, \"minor\": %d, \"major\": %d}, "
-		    "\"package\": \"minivmm %s\"}, \"capabilities\": []}}\r\n",
-		    micro, minor, major, MINIVMM_VERSION);
+	jbuf_raw(&c->out, "{\"QMP\": {\"version\": ");
+	version_info(&c->out);
+	jbuf_raw(&c->out, ", \"capabilities\": []}}\r\n");
 }
 
 static void on_listen(void *opaque, uint32_t events)
