@@ -46,7 +46,7 @@ kvmtrace_stopped() {
 kvmtrace_save() {
 	[ -d $KVMTRACE/events/kvm ] || return 1
 	echo 0 >$KVMTRACE/tracing_on
-	gzip -c $KVMTRACE/trace >"$1"
+	gzip -c <$KVMTRACE/trace >"$1" # (stdin: tracefs files have no fixed size)
 	: >$KVMTRACE/trace
 	echo 1 >$KVMTRACE/tracing_on
 }
