@@ -394,11 +394,11 @@ START_TEST(main_drives_vhost_and_only_main_may)
 				   1ULL << VIRTIO_NET_F_CTRL_VQ);
 	vhost_net_set_ops(&vhost_devnull);
 	FN->n.datapath = &vhost_net_datapath;
-	FN->n.vhost_fd = 1000; /* any: the ioctls go to /dev/null */
+	FN->n.pair[0].vhost_fd = 1000; /* any: the ioctls go to /dev/null */
 	char err[512];
 	int st = in_child(SECCOMP_MAIN, main_starts_and_stops_vhost, err, sizeof(err));
 	int io = in_child(SECCOMP_NET_IO, main_starts_and_stops_vhost, err + 256, 256);
-	FN->n.vhost_fd = -1;
+	FN->n.pair[0].vhost_fd = -1;
 	vhost_net_set_ops(NULL);
 	fake_net_free(FN, true);
 	ck_assert_msg(exited_with(st) == 0, "status %#x: %s", st, err);

@@ -50,7 +50,7 @@ static void tnet_open(uint64_t features, uint64_t be_offloads, uint16_t qsize)
 	struct net_opts opts = {.kind = NET_TAP, .ifname = "tap7"};
 	ck_assert_int_eq(fake_net_create(T, &opts), 0);
 	fake_net_negotiate(T, features);
-	NL = net_loop_new(&T->n);
+	NL = net_loop_new(&T->n.pair[0]);
 	ck_assert_ptr_nonnull(NL);
 }
 
@@ -1051,7 +1051,7 @@ START_TEST(io_thread_moves_frames_both_ways_and_restarts_after_stop)
 		ck_assert_int_eq(write(T->kick[NET_Q_CTRL], &one, 8), 8);
 		ck_assert(fake_ring_wait_used(&T->fr[NET_Q_CTRL], round + 1));
 		v->ops->stop(v);
-		ck_assert(!T->n.running);
+		ck_assert(!T->n.pair[0].running);
 		ck_assert_uint_ge(T->n.stats[NET_Q_TX].kicks, round + 1);
 	}
 	ck_assert_uint_eq(T->n.stats[NET_Q_TX].packets, 2);
@@ -1076,10 +1076,10 @@ START_TEST(device_over_an_attaching_backend_restarts_and_frees_cleanly)
 	n->vdev.features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_VQ);
 	for (int round = 0; round < 3; round++) {
 		ck_assert_int_eq(n->vdev.ops->start(&n->vdev), 0);
-		ck_assert(n->running);
+		ck_assert(n->pair[0].running);
 		usleep(5000);
 		n->vdev.ops->stop(&n->vdev);
-		ck_assert(!n->running);
+		ck_assert(!n->pair[0].running);
 	}
 	fake_net_free(t, true);
 }
@@ -1112,7 +1112,7 @@ START_TEST(start_and_stop_return_on_a_garbage_rx_ring_with_frames_waiting)
 	while (__atomic_load_n(&T->needs_reset, __ATOMIC_ACQUIRE) == 0)
 		sched_yield();
 	v->ops->stop(v);
-	ck_assert(!T->n.running);
+	ck_assert(!T->n.pair[0].running);
 	ck_assert_int_eq(T->needs_reset, 1);
 	tnet_close();
 }
@@ -1171,7 +1171,7 @@ START_TEST(stop_returns_while_a_driver_keeps_both_queues_busy)
 	while (T->n.stats[NET_Q_TX].packets < 10000 || T->n.stats[NET_Q_RX].packets < 10000)
 		sched_yield();
 	v->ops->stop(v);
-	ck_assert(!T->n.running);
+	ck_assert(!T->n.pair[0].running);
 	__atomic_store_n(&d.stop, true, __ATOMIC_RELEASE);
 	pthread_join(d.thread, NULL);
 	ck_assert_int_eq(T->needs_reset, 0);

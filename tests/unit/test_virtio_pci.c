@@ -903,11 +903,11 @@ START_TEST(bus_master_cleared_stops_net_dma_until_set_again)
 	CW(queue_enable, 1);
 	CW(device_status, ST_ALL_OK);
 	virtio_pci_lifecycle_run(v);
-	ck_assert(NT->n.running);
+	ck_assert(NT->n.pair[0].running);
 
 	bus_master(false);
 	virtio_pci_lifecycle_run(v);
-	ck_assert(!NT->n.running); /* the I/O thread is gone: nothing can touch the rings */
+	ck_assert(!NT->n.pair[0].running); /* the I/O thread is gone: nothing can touch the rings */
 	uint8_t frame[NET_HDR_LEN + 60] = {0}, got[256];
 	memset(frame + NET_HDR_LEN, 0xab, 60);
 	if (q == NET_Q_RX) {
@@ -929,7 +929,7 @@ START_TEST(bus_master_cleared_stops_net_dma_until_set_again)
 	/* Set again: the device resumes and does the work it was given. */
 	bus_master(true);
 	virtio_pci_lifecycle_run(v);
-	ck_assert(NT->n.running);
+	ck_assert(NT->n.pair[0].running);
 	if (q == NET_Q_RX) {
 		ck_assert(readable_within_2s(v->tops->call_fd(v, NET_Q_RX)));
 		ck_assert_uint_eq(fake_ring_used_idx(fr), 1);
