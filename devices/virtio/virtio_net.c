@@ -258,9 +258,10 @@ static uint8_t net_ctrl_mq(struct virtio_net *n, uint8_t cmd, const struct virtq
 	if (pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || pairs > n->max_pairs)
 		return VIRTIO_NET_ERR;
 	__atomic_store_n(&n->active_pairs, pairs, __ATOMIC_RELEASE);
+	/* Every pair, running or not: one whose thread main is about to create finds the wake
+	 * waiting, so a command racing its start is not lost. */
 	for (int i = 1; i < n->max_pairs; i++)
-		if (n->pair[i].running)
-			net_pair_wake(&n->pair[i]);
+		net_pair_wake(&n->pair[i]);
 	return VIRTIO_NET_OK;
 }
 
