@@ -533,6 +533,7 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 	memset(n, 0, sizeof(*n));
 	n->be = *be;
 	n->max_pairs = opts->queues > 1 ? opts->queues : 1;
+	n->active_pairs = 1;
 	for (int i = 0; i < NET_MAX_PAIRS; i++)
 		n->pair[i].wake_fd = n->pair[i].vhost_fd = -1;
 	/* A backend of one queue fills neither queues nor qfd. */
