@@ -1322,6 +1322,7 @@ START_TEST(pairs_attach_and_detach_their_backend_queue_as_the_driver_says)
 	ck_assert(T->n.pair[0].running && T->n.pair[1].running);
 	ck_assert(T->attached[0]);
 	ck_assert(!T->attached[1]); /* detached by main before pair 1's thread ran */
+	ck_assert(attach_changed()); /* that one (synchronous): the next is pair 1's thread's */
 	ck_assert_uint_eq(mq_pairs_set_running(2, 1), VIRTIO_NET_OK);
 	ck_assert(attach_changed());
 	ck_assert(T->attached[1]);
