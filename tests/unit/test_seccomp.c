@@ -163,13 +163,19 @@ START_TEST(only_vcpus_may_run_the_guest)
 }
 END_TEST
 
-static void tun_setiff_on_devnull(enum seccomp_kind k)
+/* A tun ioctl on /dev/null: the filter judges the request, the kernel answers ENOTTY. */
+static void tun_ioctl_on_devnull(unsigned long req)
 {
-	(void)k;
 	struct ifreq_like {
 		char b[40];
 	} ifr = {{0}};
-	ioctl(devnull, TUNSETIFF, &ifr);
+	ioctl(devnull, req, &ifr);
+}
+
+static void tun_setiff_on_devnull(enum seccomp_kind k)
+{
+	(void)k;
+	tun_ioctl_on_devnull(TUNSETIFF);
 }
 
 START_TEST(no_kind_may_attach_a_new_tap_after_setup)
@@ -185,10 +191,7 @@ END_TEST
 static void tun_setqueue_on_devnull(enum seccomp_kind k)
 {
 	(void)k;
-	struct ifreq_like {
-		char b[40];
-	} ifr = {{0}};
-	ioctl(devnull, TUNSETQUEUE, &ifr);
+	tun_ioctl_on_devnull(TUNSETQUEUE);
 }
 
 /* A multi-queue tap's queues are attached at activation (main) and switched by each pair's own
@@ -393,10 +396,7 @@ static struct net_backend_ops mq_ops;
 
 static int mq_queue_enable(struct net_backend *be, bool on)
 {
-	struct ifreq_like {
-		char b[40];
-	} ifr = {{0}};
-	ioctl(devnull, TUNSETQUEUE, &ifr);
+	tun_ioctl_on_devnull(TUNSETQUEUE);
 	return fake_net_backend_ops.queue_enable(be, on);
 }
 

@@ -167,20 +167,35 @@ static void persistent_tap(const char *name, uid_t owner, bool mq, bool keep)
 	close(fd);
 }
 
-/* net_backend_open() of name as uid 65534 in a child: its result, and its stderr. */
-static int open_as_nobody(const char *name, char *err, size_t cap)
+/* Queue q's view of a multi-queue backend, as the device's pairs use it. */
+static struct net_backend tap_queue(const struct net_backend *b, int q)
+{
+	struct net_backend v = *b;
+	v.fd = b->qfd[q];
+	return v;
+}
+
+/* net_backend_open() of name with `queues` in a child (as uid, 0 = root), then, if that worked,
+ * a detach and an attach of queue 1: its result (-errno of the first failure), and its stderr. */
+static int open_queues_as(uid_t uid, const char *name, int queues, char *err, size_t cap)
 {
 	int p[2];
 	ck_assert_int_eq(pipe(p), 0);
 	pid_t pid = fork();
 	if (pid == 0) {
 		dup2(p[1], STDERR_FILENO);
-		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		if (uid && (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid)))
 			_exit(100);
 		struct net_backend b;
-		struct net_opts o = {.kind = NET_TAP};
+		struct net_opts o = {.kind = NET_TAP, .queues = (uint8_t)queues};
 		strncpy(o.ifname, name, sizeof(o.ifname) - 1);
 		int r = net_backend_open(&b, &o);
+		if (r == 0 && queues > 1) {
+			struct net_backend q1 = tap_queue(&b, 1);
+			r = b.ops->queue_enable(&q1, false);
+			if (r == 0)
+				r = b.ops->queue_enable(&q1, true);
+		}
 		_exit(-r);
 	}
 	close(p[1]);
@@ -197,7 +212,7 @@ START_TEST(a_tap_owned_by_the_user_needs_no_privilege)
 	if ((st.st_mode & 0006) != 0006) {
 		/* Not the usual 0666 (a container): then that is what the one line says. */
 		persistent_tap("mvmtest1", 65534, false, true);
-		int r = open_as_nobody("mvmtest1", err, sizeof(err));
+		int r = open_queues_as(65534, "mvmtest1", 1, err, sizeof(err));
 		persistent_tap("mvmtest1", 0, false, false);
 		ck_assert_int_eq(r, EACCES);
 		ck_assert_msg(strstr(err, "chmod 666 /dev/net/tun"), "message: %s", err);
@@ -206,9 +221,9 @@ START_TEST(a_tap_owned_by_the_user_needs_no_privilege)
 	persistent_tap("mvmtest1", 65534, false, true);
 	persistent_tap("mvmtest2", 65534, true, true);
 	persistent_tap("mvmtest3", 0, false, true);
-	int own = open_as_nobody("mvmtest1", err, sizeof(err));
-	int mq = open_as_nobody("mvmtest2", err, sizeof(err));
-	int other = open_as_nobody("mvmtest3", err, sizeof(err));
+	int own = open_queues_as(65534, "mvmtest1", 1, err, sizeof(err));
+	int mq = open_queues_as(65534, "mvmtest2", 1, err, sizeof(err));
+	int other = open_queues_as(65534, "mvmtest3", 1, err, sizeof(err));
 	persistent_tap("mvmtest1", 0, false, false);
 	persistent_tap("mvmtest2", 0, true, false);
 	persistent_tap("mvmtest3", 0, false, false);
@@ -241,14 +256,6 @@ static int tap_queue_flags(int fd)
 {
 	struct ifreq ifr = {0};
 	return ioctl(fd, TUNGETIFF, &ifr) < 0 ? -errno : ifr.ifr_flags;
-}
-
-/* Queue q's view of a multi-queue backend, as the device's pairs use it. */
-static struct net_backend tap_queue(const struct net_backend *b, int q)
-{
-	struct net_backend v = *b;
-	v.fd = b->qfd[q];
-	return v;
 }
 
 START_TEST(queues_open_one_attached_multi_queue_fd_each)
@@ -348,35 +355,6 @@ START_TEST(detached_queue_gets_no_frames_until_attached_again)
 	b.ops->close(&b);
 }
 END_TEST
-
-/* net_backend_open() of name with `queues` in a child (as uid, 0 = root), then, if that worked,
- * a detach and an attach of queue 1: its result (-errno of the first failure), and its stderr. */
-static int open_queues_as(uid_t uid, const char *name, int queues, char *err, size_t cap)
-{
-	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(p[1], STDERR_FILENO);
-		if (uid && (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid)))
-			_exit(100);
-		struct net_backend b;
-		struct net_opts o = {.kind = NET_TAP, .queues = (uint8_t)queues};
-		strncpy(o.ifname, name, sizeof(o.ifname) - 1);
-		int r = net_backend_open(&b, &o);
-		if (r == 0 && queues > 1) {
-			struct net_backend q1 = tap_queue(&b, 1);
-			r = b.ops->queue_enable(&q1, false);
-			if (r == 0)
-				r = b.ops->queue_enable(&q1, true);
-		}
-		_exit(-r);
-	}
-	close(p[1]);
-	int st = unit_child_collect(pid, p[0], err, cap);
-	ck_assert(WIFEXITED(st));
-	return WEXITSTATUS(st);
-}
 
 START_TEST(queues_on_a_single_queue_tap_is_refused_in_one_line)
 {

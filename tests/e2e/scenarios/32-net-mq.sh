@@ -59,10 +59,7 @@ mq_boot() {
 	wait_guest
 	tr -d '\r' <"$GUEST_LOG" | grep -E '^MINIVMM-(IPERF|MQ-IRQS)' | sed 's/^MINIVMM-/  /'
 	expect "${pre}lspci_msix_count_5" 'MSI-X: Enable\+ Count=5'
-	net_guest_results "$pre"
-	expect "${pre}guest_scenario_done" '^MINIVMM-SCENARIO-DONE'
-	check "${pre}vmm_exit_status_0" test "$GUEST_RC" -eq 0
-	grep -E '^stats: net' "$GUEST_LOG" | sed 's/^/  /'
+	net_guest_end "$pre"
 	local q
 	for q in rx0 tx0 rx1 tx1 ctrl; do
 		expect "${pre}stats_line_$q" "^stats: net0 $q "
