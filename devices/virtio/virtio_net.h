@@ -50,8 +50,9 @@ enum { NET_Q_RX = 0, NET_Q_TX = 1, NET_Q_CTRL = 2, NET_NUM_QUEUES = 3 };
 /* The most a backend may hand us for one frame: the vnet header and NET_FRAME_MAX. */
 #define NET_RX_MAX (NET_HDR_LEN + NET_FRAME_MAX)
 
-/* Per-queue counters. Written only by the I/O thread; other threads (--stats) may read them
- * without locking (64-bit loads do not tear on the hosts we run on). */
+/* Per-queue counters. Written only by the queue's pair's I/O thread (the control queue's by pair
+ * 0's); other threads (--stats) may read them without locking (64-bit loads do not tear on the
+ * hosts we run on). */
 struct net_queue_stats {
 	uint64_t kicks;	     /* kick-eventfd wakeups handled */
 	uint64_t interrupts; /* call-eventfd writes */
@@ -168,7 +169,7 @@ void virtio_net_stats_json(const struct virtio_net *n, struct jbuf *b);
  * a given NIC index and tap name. */
 void virtio_net_default_mac(int index, const char *ifname, uint8_t mac[6]);
 
-/* Serves every available control-queue command (5.1.6.5); called by the I/O thread on the ctrl
+/* Serves every available control-queue command (5.1.6.5); called by pair 0's I/O thread on the ctrl
  * kick, and by tests. Returns the number of commands completed. */
 int virtio_net_ctrl_process(struct virtio_net *n);
 
