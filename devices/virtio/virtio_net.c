@@ -94,6 +94,10 @@ static int net_set_features(struct virtio_dev *vdev, uint64_t f)
 			return -1;
 		}
 	}
+	/* 5.1.6.5.5: a driver starts with multiqueue disabled, one pair in use. Here, once per
+	 * driver initialisation (FEATURES_OK, the device stopped), not at every start: a start
+	 * after a Bus Master or QMP stop resumes with the pairs the driver asked for. */
+	__atomic_store_n(&to_net(vdev)->active_pairs, 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -455,8 +459,7 @@ static int net_start(struct virtio_dev *vdev)
 	n->guest_offloads = vdev->features & NET_GUEST_OFFLOADS;
 	if (n->be.ops->set_offloads)
 		n->be.ops->set_offloads(&n->be, n->guest_offloads);
-	/* 5.1.6.5.5: multiqueue is off until the driver's VQ_PAIRS_SET. */
-	n->active_pairs = 1;
+	/* active_pairs: 1 since FEATURES_OK (net_set_features) or what VQ_PAIRS_SET said since. */
 	n->ctrl_q = net_ctrlq(n);
 	if ((vdev->features & BIT(VIRTIO_NET_F_CTRL_VQ)) && vdev->vq[n->ctrl_q].ready) {
 		err = loop_add(n->pair[0].loop, vdev->tops->kick_fd(vdev, n->ctrl_q), EPOLLIN, net_ctrl_kick, n);

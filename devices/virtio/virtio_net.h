@@ -10,7 +10,8 @@
  * Multiqueue (5.1.6.5.5, --net tap,queues=N): VIRTIO_NET_F_MQ is offered only when N > 1 (as
  * QEMU), so a one-pair device looks to the guest exactly as before. At DRIVER_OK every pair whose
  * queues the driver enabled gets its thread (and its vhost instance), but only pair 0 is in use
- * (multiqueue starts disabled); CTRL_MQ_VQ_PAIRS_SET then says how many are, and each pair's
+ * (multiqueue starts disabled at FEATURES_OK, and a stop/start for Bus Master or QMP stop keeps
+ * what the driver chose); CTRL_MQ_VQ_PAIRS_SET then says how many are, and each pair's
  * thread attaches or detaches its own tap queue (TUNSETQUEUE), so the kernel steers frames only
  * into pairs the driver uses. A pair's tap queue: attached iff the pair is started and in use. */
 #ifndef MINIVMM_VIRTIO_NET_H
@@ -115,8 +116,8 @@ struct virtio_net {
 	const struct net_datapath_ops *datapath; /* chosen at init by vhost_net_select() */
 	int index;				 /* NIC number on the command line */
 	int max_pairs;				 /* --net queues= (max_virtqueue_pairs) */
-	/* Pairs in use (CTRL_MQ_VQ_PAIRS_SET; 1 after start). Atomic: written by pair 0's thread,
-	 * read by every pair's thread. */
+	/* Pairs in use (CTRL_MQ_VQ_PAIRS_SET; 1 from FEATURES_OK on). Atomic: written by pair 0's
+	 * thread, read by every pair's thread. */
 	int active_pairs;
 	struct net_pair pair[NET_MAX_PAIRS];
 

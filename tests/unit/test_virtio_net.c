@@ -1352,6 +1352,31 @@ START_TEST(pairs_attach_and_detach_their_backend_queue_as_the_driver_says)
 }
 END_TEST
 
+/* A stop and start that is no driver reset (Bus Master off and on, QMP stop/cont) resumes with the
+ * pairs the driver chose; a new driver initialisation (FEATURES_OK) starts with one again. */
+START_TEST(a_stop_and_start_keeps_the_pairs_the_driver_chose)
+{
+	mq_open(2, MQ_FEATURES);
+	struct virtio_dev *v = &T->n.vdev;
+	ck_assert_int_eq(v->ops->start(v), 0);
+	ck_assert(attach_changed()); /* start's detach of pair 1 */
+	ck_assert_uint_eq(mq_pairs_set_running(2, 1), VIRTIO_NET_OK);
+	ck_assert(attach_changed());
+	ck_assert(T->attached[1]);
+	v->ops->stop(v);
+	ck_assert_int_eq(v->ops->start(v), 0);
+	ck_assert(T->attached[1]);
+	ck_assert_int_eq(T->attach_calls, 2);
+	v->ops->stop(v);
+	ck_assert_int_eq(v->ops->set_features(v, MQ_FEATURES), 0);
+	ck_assert_int_eq(v->ops->start(v), 0);
+	ck_assert(!T->attached[1]);
+	ck_assert_int_eq(T->attach_calls, 3);
+	v->ops->stop(v);
+	mq_close();
+}
+END_TEST
+
 /* Without F_MQ the driver uses one pair (and queue 2 is the control queue): pair 1 gets no
  * thread and its backend queue is detached, so the kernel steers no frames where nobody reads. */
 START_TEST(pairs_the_driver_cannot_use_are_detached_and_get_no_thread)
@@ -1463,6 +1488,7 @@ static Suite *virtio_net_suite(void)
 	tcase_add_test(mq, ctrl_mq_needs_f_mq_and_a_known_command);
 	tcase_add_test(mq, pairs_attach_and_detach_their_backend_queue_as_the_driver_says);
 	tcase_add_test(mq, pairs_the_driver_cannot_use_are_detached_and_get_no_thread);
+	tcase_add_test(mq, a_stop_and_start_keeps_the_pairs_the_driver_chose);
 	tcase_add_test(mq, stats_name_every_queue_of_every_pair);
 	tcase_set_timeout(mq, 20);
 	suite_add_tcase(s, mq);
