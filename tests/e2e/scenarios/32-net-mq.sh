@@ -2,8 +2,9 @@
 # e2e: multiqueue virtio-net (--net tap,queues=2) in a 2-vCPU guest, one boot with vhost=off and
 # one with vhost=on, everything checked in each (guest side: guest/scenarios/mq.sh): ethtool -l
 # shows 2 combined, lspci MSI-X Count=5, iperf3 -P 4 both ways, interrupts on both input queues,
-# ethtool -L combined 1 and back to 2 (the tap's attached queues follow), a driver reload; on the
-# host an I/O thread per pair (vhost=off) or a vhost worker per pair (vhost=on), per-queue --stats.
+# ethtool -L combined 1 and back to 2 (the tap's attached queues follow), QMP stop/cont keeping
+# both pairs, a driver reload; on the host an I/O thread per pair (vhost=off) or a vhost worker per
+# pair (vhost=on), per-queue --stats.
 # e2e-timeout: 660
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -32,10 +33,22 @@ mq_step() {
 }
 mq_go() { echo go | nc -N -w 5 "$NET_GUEST" 5001 || fail "${pre}signal_guest"; }
 
+# QMP stop and cont (every pair stopped and started again, no driver reset): the pairs the
+# driver chose stay in use, so the tap keeps both queues attached (the guest then sends and
+# receives on both again).
+mq_stop_cont() {
+	local out
+	out=$(printf '%s\n' '{"execute": "qmp_capabilities"}' '{"execute": "stop"}' '{"execute": "cont"}' |
+		socat -t 5 - "UNIX-CONNECT:$2" 2>&1)
+	check "${1}qmp_stop_cont" test "$(grep -o '"return": {}' <<<"$out" | wc -l)" -eq 3
+	check "${1}tap_queues_attached_2_after_stop_cont" test "$(mq_tap_queues)" -eq 2
+}
+
 mq_boot() {
-	local vhost=$1 pre="${SCENARIO#*-}:vhost-$1:" p n
+	local vhost=$1 pre="${SCENARIO#*-}:vhost-$1:" p n sock=$RESULTS/mq-vhost-$1.sock
+	rm -f "$sock"
 	boot_guest_bg --scenario mq --log "mq-vhost-$vhost" --args "$NET_GUEST,$NET_HOST" --timeout 600 -- \
-		--cpus 2 --mem 512M --net "tap,ifname=$MQ_TAP,vhost=$vhost,queues=2" --stats
+		--cpus 2 --mem 512M --net "tap,ifname=$MQ_TAP,vhost=$vhost,queues=2" --stats --qmp "unix:$sock"
 	if mq_step LOADED; then
 		p=$(net_vmm_pid)
 		if [ "$vhost" = on ]; then
@@ -52,6 +65,7 @@ mq_boot() {
 			mq_go
 			if mq_step PAIRS-2; then
 				check "${pre}tap_queues_attached_2_after_combined_2" mq_wait_tap_queues 2
+				mq_stop_cont "$pre" "$sock"
 				mq_go
 			fi
 		fi
