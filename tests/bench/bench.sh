@@ -16,8 +16,11 @@
 #   BENCH_RUNS=3 BENCH_SECS=5 BENCH_PINGS=200 BENCH_CONFIGS="minivmm-userspace minivmm-vhost
 #   qemu-userspace qemu-vhost" BENCH_QEMU_MACHINE=q35 BENCH_QEMU BENCH_MEM=512M BENCH_CPUS=2
 set -uo pipefail
+bench_kernel=${GUEST_KERNEL:-}
 # shellcheck source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
+# The bzImage, as users boot it (e2e's default is the PVH vmlinux), for both VMMs.
+GUEST_KERNEL=${bench_kernel:-$BUILD/guest/vmlinuz}
 
 RUNS=${BENCH_RUNS:-3} SECS=${BENCH_SECS:-5} PINGS=${BENCH_PINGS:-200}
 MEM=${BENCH_MEM:-512M} CPUS=${BENCH_CPUS:-2}
