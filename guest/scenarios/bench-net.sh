@@ -8,7 +8,8 @@ iperf3 -s -D
 sockperf server -i "$1" --daemonize >/dev/null
 [ -d /proc/net/pktgen ] || { echo "bench-net: no /proc/net/pktgen (pktgen.ko not loaded)"; exit 1; }
 mkfifo /tmp/bench-finish
-socat TCP-LISTEN:5001,reuseaddr,fork EXEC:/scenarios/lib/bench-ctl.sh &
+# -t: after the host's half-close, wait for the command's reply (socat's default is 0.5 s).
+socat -t 60 TCP-LISTEN:5001,reuseaddr,fork EXEC:/scenarios/lib/bench-ctl.sh &
 ctl=$!
 echo MINIVMM-BENCH-READY
 # bench-ctl.sh's "finish" writes the line that ends the wait.

@@ -118,12 +118,13 @@ cpu_sample() {
 	done
 	for w in $workers; do CPU_ALL=$((CPU_ALL + $(stat_ticks "/proc/$w/stat"))); done
 }
-# vhost-net's workers for PID: Linux before 6.4 runs them as kernel threads "vhost-PID" (not
-# part of the process: listed here), later ones as threads of the process (already counted).
-# Fails when there are neither.
+# vhost-net's workers for PID: Linux before 6.4 runs them as kernel threads "vhost-TID" (TID:
+# the thread that set the owner; not part of the process: listed here), later ones as threads
+# "vhost-PID" of the process (already counted). Fails when there are neither.
 vhost_workers() {
-	local pid=$1 f
-	f=$(grep -lx "vhost-$pid" /proc/[0-9]*/comm 2>/dev/null | cut -d/ -f3 | tr '\n' ' ')
+	local pid=$1 names f
+	names=$(cd "/proc/$pid/task" && printf 'vhost-%s\n' *)
+	f=$(grep -lxF "$names" /proc/[0-9]*/comm 2>/dev/null | cut -d/ -f3 | tr '\n' ' ')
 	if [ -z "$f" ] && ! grep -qx "vhost-$pid" /proc/"$pid"/task/*/comm 2>/dev/null; then
 		return 1
 	fi
@@ -274,7 +275,7 @@ m_pktgen_tx() {
 	local slot=$1 tap=${S_TAP[$1]} c0 c1 c2 t1 t2 a1 v1 reply rc=0 end
 	reply=$(mktemp /tmp/bench-pktgen.XXXXXX)
 	c0=$(tap_counter "$tap" rx_packets) || return 1
-	ctl "$slot" "pktgen $((SECS + 3)) ${S_HIP[slot]} $TX_DST_MAC" >"$reply" &
+	ctl "$slot" "pktgen $((SECS + 2)) ${S_HIP[slot]} $TX_DST_MAC" >"$reply" &
 	local job=$!
 	# Started: the guest's own frames (ARP, TCP) are a few; pktgen's are thousands.
 	end=$((SECONDS + 20))
@@ -292,6 +293,11 @@ m_pktgen_tx() {
 		c2=$(tap_counter "$tap" rx_packets)
 		t2=$(now_us)
 		cpu_sample "${S_PID[slot]}" "${S_VHOST[slot]}"
+		# The window must lie inside the guest's run (its reply comes after the run stops).
+		if ! kill -0 "$job" 2>/dev/null; then
+			rc=1
+			log "${S_CFG[slot]}: pktgen TX: the guest's run ended inside the ${SECS} s window"
+		fi
 	fi
 	wait "$job" || rc=1
 	case $(cat "$reply") in
@@ -440,6 +446,9 @@ measure() {
 
 METRICS=(h2g g2h tx_kpps rx_kpps rr_tps rr_p50 rr_p99 ping_avg ping_p50 ping_min cpu_gb cpu_gb_dp
 	cpu_mpkt cpu_mpkt_dp cpu vcpu overhead hwm)
+declare -A LABELS=([h2g]="host->guest Mbit/s" [g2h]="guest->host Mbit/s" [tx_kpps]="TX kpps"
+	[rx_kpps]="RX kpps" [rr_tps]="RR/s" [rr_p50]="RR p50" [rr_p99]="RR p99"
+	[cpu_gb_dp]="datapath CPU ms/GB" [cpu_mpkt_dp]="datapath CPU ms/Mpkt" [overhead]="overhead MiB")
 # Median, min and max of every per-round metric: CFG.METRIC, CFG.METRIC.min, CFG.METRIC.max.
 summarize() {
 	local cfg=$1 m s
@@ -456,7 +465,7 @@ round_ratios() {
 	read -ra a <<<"${R[minivmm-$dp.$m.rounds]:-}"
 	read -ra b <<<"${R[qemu-$dp.$m.rounds]:-}"
 	for i in "${!a[@]}"; do
-		r=$(ratio '%.3f' "${a[i]}" "${b[i]:-}")
+		r=$(ratio '%.2f' "${a[i]}" "${b[i]:-}")
 		[ -z "$r" ] || rs+=("$r")
 	done
 	RATIO=$(stats "${rs[@]}")
@@ -535,7 +544,7 @@ write_results() {
 		echo "| metric |$(printf ' %s |' "${RATIO_DPS[@]}")"
 		echo "|---|$(printf -- '---:|%.0s' "${RATIO_DPS[@]}")"
 		for m in h2g g2h tx_kpps rx_kpps rr_tps rr_p50 rr_p99 cpu_gb_dp cpu_mpkt_dp overhead; do
-			printf '| %s |' "$m"
+			printf '| %s |' "${LABELS[$m]}"
 			for dp in "${RATIO_DPS[@]}"; do
 				round_ratios "$dp" "$m"
 				if [ -n "$RATIO" ]; then
@@ -643,6 +652,17 @@ cleanup_slots() {
 	local s
 	for s in "${!S_WRAP[@]}"; do guest_down "$s"; done
 }
+# Whatever happens, no pktgen run outlives the bench, no guest and no tap either.
+pktgen_stop() { [ ! -w /proc/net/pktgen/pgctrl ] || echo stop >/proc/net/pktgen/pgctrl; }
+slots_kill() {
+	local s
+	for s in "${!S_WRAP[@]}"; do
+		[ -z "${S_WRAP[s]}" ] || { kill "${S_WRAP[s]}" 2>/dev/null; ip link del "${S_TAP[s]}" 2>/dev/null; }
+	done
+}
+on_exit pktgen_stop
+on_exit slots_kill
+trap 'exit 143' TERM INT HUP
 for dp in "${DATAPATHS[@]}"; do
 	[ "$dp" != mq2 ] || [ -z "$MQ_SKIPPED" ] || continue
 	log "datapath $dp: booting ${VMMS[*]}"

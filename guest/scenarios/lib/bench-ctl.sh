@@ -7,6 +7,7 @@
 #   finish                    end the scenario (the guest powers off)
 pg() { echo "$2" >"/proc/net/pktgen/$1" || { echo "error: pktgen $1: $2"; exit 1; }; }
 read -r cmd a b c || exit 1
+echo "bench-ctl: $cmd $a $b $c" >&2
 case $cmd in
 rx) cat /sys/class/net/eth0/statistics/rx_packets ;;
 pktgen)
@@ -19,7 +20,9 @@ pktgen)
 	pg eth0 "dst_mac $c"
 	pg eth0 "udp_dst_min 9"
 	pg eth0 "udp_dst_max 9"
-	# "start" returns when the run stops.
+	# "start" returns when the run stops; a run left going would own a vCPU for good.
+	trap 'echo stop >/proc/net/pktgen/pgctrl' EXIT
+	trap 'exit 1' INT TERM HUP
 	echo start >/proc/net/pktgen/pgctrl &
 	run=$!
 	sleep "$a"
