@@ -94,7 +94,9 @@ static int machine_nic(struct machine *m, int i)
 static int machine_pollers(struct machine *m)
 {
 	for (int i = 0; i < m->nnics; i++) {
-		int ret = virtio_pci_poller_start(&m->nic[i]->vdev);
+		char name[16];
+		snprintf(name, sizeof(name), "net%d-irq", i);
+		int ret = virtio_pci_poller_start(&m->nic[i]->vdev, name);
 		if (ret) {
 			log_err("net%d: cannot start the interrupt poller: %s", i, strerror(-ret));
 			return ret;

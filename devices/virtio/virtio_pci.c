@@ -7,6 +7,7 @@
 #include <linux/virtio_pci.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -67,6 +68,7 @@ struct virtio_pci {
 	int epfd, stop_fd;
 	pthread_t poller;
 	bool poller_running;
+	char poller_name[16]; /* its thread name (comm: 15 characters and the NUL) */
 };
 
 static struct virtio_pci *vpci_of(struct virtio_dev *vdev)
@@ -777,6 +779,7 @@ int virtio_pci_poll(struct virtio_dev *vdev, int timeout_ms)
 static void *poller_main(void *opaque)
 {
 	struct virtio_dev *vdev = opaque;
+	pthread_setname_np(pthread_self(), vpci_of(vdev)->poller_name);
 	if (seccomp_enter(SECCOMP_IRQ_POLLER)) {
 		vm_request_exit(EXIT_RUNTIME, "cannot install an interrupt poller's system call filter");
 		return NULL;
@@ -786,9 +789,10 @@ static void *poller_main(void *opaque)
 	return NULL;
 }
 
-int virtio_pci_poller_start(struct virtio_dev *vdev)
+int virtio_pci_poller_start(struct virtio_dev *vdev, const char *name)
 {
 	struct virtio_pci *vp = vpci_of(vdev);
+	snprintf(vp->poller_name, sizeof(vp->poller_name), "%s", name);
 	int r = pthread_create(&vp->poller, NULL, poller_main, vdev);
 	if (r)
 		return -r;

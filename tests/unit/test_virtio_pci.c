@@ -3,6 +3,7 @@
  * interrupt paths (irqfd on unmasked MSI-X vectors, the poller otherwise). A fake device records
  * what the transport asks of it; fake_kvm stands in for KVM. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <linux/pci_regs.h>
 #include <linux/virtio_config.h>
@@ -1067,9 +1068,36 @@ START_TEST(unmappable_vector_reads_back_no_vector)
 }
 END_TEST
 
+/* The thread with the comm `name` (what ps, top and /proc show), waiting for it to name itself. */
+static bool thread_named(const char *name)
+{
+	for (int tries = 0; tries < 1000; tries++, usleep(1000)) {
+		DIR *d = opendir("/proc/self/task");
+		struct dirent *e;
+		bool found = false;
+		while (d && !found && (e = readdir(d))) {
+			char path[300], comm[32] = "";
+			snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+			FILE *f = fopen(path, "r");
+			if (f && fgets(comm, sizeof(comm), f)) {
+				comm[strcspn(comm, "\n")] = '\0';
+				found = strcmp(comm, name) == 0;
+			}
+			if (f)
+				fclose(f);
+		}
+		if (d)
+			closedir(d);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
 START_TEST(poller_thread_stops_on_destroy)
 {
-	ck_assert_int_eq(virtio_pci_poller_start(&vdev), 0);
+	ck_assert_int_eq(virtio_pci_poller_start(&vdev, "net7-irq"), 0);
+	ck_assert_msg(thread_named("net7-irq"), "the poller thread is not named net7-irq");
 	eventfd_write(vdev.tops->call_fd(&vdev, 1), 1);
 	for (int i = 0; i < 1000 && !fake_kvm.line[pd->intx_gsi]; i++)
 		usleep(1000);
