@@ -24,7 +24,7 @@
 # console log per guest (<config>.log, .cmd beside it). Nothing here passes or fails on a number:
 # the exit status is 1 when a measurement could not be taken (each one a "bench: FAILED" line),
 # 2 for bad settings.
-#   BENCH_ROUNDS=5 BENCH_SECS=3 BENCH_PINGS=100 BENCH_DATAPATHS="userspace vhost mq2"
+#   BENCH_ROUNDS=5 BENCH_SECS=2 BENCH_PINGS=100 BENCH_DATAPATHS="userspace vhost mq2"
 #   BENCH_VMMS="minivmm qemu" BENCH_QEMU_MACHINE=q35 BENCH_QEMU BENCH_MEM=512M BENCH_CPUS=2
 set -uo pipefail
 # The test guest with sockperf added (guest/build.sh).
@@ -33,7 +33,7 @@ GUEST_INITRD=${GUEST_INITRD:-${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build
 . "$(dirname "$0")/../e2e/lib.sh"
 # shellcheck disable=SC2034 # GUEST_START is lib.sh's (wait_guest)
 
-ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECS:-3} PINGS=${BENCH_PINGS:-100}
+ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECS:-2} PINGS=${BENCH_PINGS:-100}
 MEM=${BENCH_MEM:-512M} CPUS=${BENCH_CPUS:-2}
 read -ra DATAPATHS <<<"${BENCH_DATAPATHS:-userspace vhost mq2}"
 read -ra VMMS <<<"${BENCH_VMMS:-minivmm qemu}"

@@ -8,7 +8,7 @@
 # when a measurement could not be taken.
 #   Environment (all optional):
 #     BENCH_ROUNDS=5      interleaved rounds (figures are their medians)
-#     BENCH_SECS=3        seconds per iperf3 direction, pktgen direction and sockperf run
+#     BENCH_SECS=2        seconds per iperf3 direction, pktgen direction and sockperf run
 #     BENCH_PINGS=100     pings host->guest per round, 10 ms apart
 #     BENCH_DATAPATHS="userspace vhost mq2"   BENCH_VMMS="minivmm qemu"
 #     BENCH_QEMU_MACHINE=q35 (or pc)    BENCH_MEM=512M    BENCH_CPUS=2
@@ -27,7 +27,7 @@ hostrun_prepare "$mode"
 
 read -ra dps <<<"${BENCH_DATAPATHS:-userspace vhost mq2}"
 read -ra vmms <<<"${BENCH_VMMS:-minivmm qemu}"
-rounds=${BENCH_ROUNDS:-5} s=${BENCH_SECS:-3}
+rounds=${BENCH_ROUNDS:-5} s=${BENCH_SECS:-2}
 # Per guest: a boot (up to 2 min under TCG), and per round the measurements and tool start-ups.
 per_dp=$((${#vmms[@]} * (120 + rounds * (6 * s + 40))))
 secs=${BENCH_TIMEOUT:-$((300 + ${#dps[@]} * per_dp))}
