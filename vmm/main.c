@@ -95,7 +95,7 @@ static int machine_pollers(struct machine *m)
 {
 	for (int i = 0; i < m->nnics; i++) {
 		char name[16];
-		snprintf(name, sizeof(name), "net%d-irq", i);
+		snprintf(name, sizeof(name), "net%u-irq", (unsigned)i % CONFIG_MAX_NICS);
 		int ret = virtio_pci_poller_start(&m->nic[i]->vdev, name);
 		if (ret) {
 			log_err("net%d: cannot start the interrupt poller: %s", i, strerror(-ret));

@@ -154,20 +154,21 @@ static void config_interrupt(struct virtio_pci *vp)
 static void on_msix_changed(void *opaque, int vector)
 {
 	struct virtio_pci *vp = opaque;
-	uint32_t changed = 0;
+	uint64_t changed = 0;
+	_Static_assert(VIRTIO_MAX_QUEUES <= 64, "one bit per queue in `changed`");
 	pthread_mutex_lock(&vp->lock);
 	for (int q = 0; q < vp->vdev->num_queues; q++) {
 		if (vector >= 0 && vp->q[q].vector != vector)
 			continue;
 		call_route(vp, q);
-		changed |= 1u << q;
+		changed |= 1ull << q;
 	}
 	bool started = vp->started;
 	pthread_mutex_unlock(&vp->lock);
 	if (!started || !vp->vdev->ops->irq_changed)
 		return;
 	for (int q = 0; q < vp->vdev->num_queues; q++)
-		if (changed & (1u << q))
+		if (changed & (1ull << q))
 			vp->vdev->ops->irq_changed(vp->vdev, q);
 }
 

@@ -29,9 +29,12 @@
 set -uo pipefail
 # The test guest with sockperf added (guest/build.sh).
 GUEST_INITRD=${GUEST_INITRD:-${BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}/guest/initrd-bench.img}
+bench_kernel=${GUEST_KERNEL:-}
 # shellcheck source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
 # shellcheck disable=SC2034 # GUEST_START is lib.sh's (wait_guest)
+# The bzImage, as users boot it (e2e's default is the PVH vmlinux), for both VMMs.
+GUEST_KERNEL=${bench_kernel:-$BUILD/guest/vmlinuz}
 
 ROUNDS=${BENCH_ROUNDS:-5} SECS=${BENCH_SECS:-2} PINGS=${BENCH_PINGS:-100}
 MEM=${BENCH_MEM:-512M} CPUS=${BENCH_CPUS:-2}
@@ -671,9 +674,10 @@ for dp in "${DATAPATHS[@]}"; do
 		for i in "${!VMMS[@]}"; do measure "$i"; done
 	done
 	cleanup_slots
+	# After each datapath, so that a bench cut short still leaves what it measured.
+	for cfg in "${CONFIGS[@]}"; do summarize "$cfg"; done
+	write_results
 done
-for cfg in "${CONFIGS[@]}"; do summarize "$cfg"; done
-write_results
 if [ ${#FAILS[@]} -gt 0 ]; then
 	log "FAILED: ${#FAILS[@]} measurement(s) could not be taken; the first: ${FAILS[0]}"
 	exit 1

@@ -7,7 +7,9 @@
 # Paths (all absolute; override by exporting before sourcing):
 #   MINIVMM_SRC   the source tree          BUILD         $MINIVMM_SRC/build
 #   MINIVMM       $BUILD/minivmm           MINIVMM_SAN   $BUILD/minivmm-san (ASan+UBSan build)
-#   GUEST_KERNEL  $BUILD/guest/vmlinuz     GUEST_INITRD  $BUILD/guest/initrd.img
+#   GUEST_KERNEL  $BUILD/guest/vmlinux     GUEST_INITRD  $BUILD/guest/initrd.img
+#                 (the ELF, entered through PVH: under nested TCG a bzImage's decompressor costs
+#                 4-5 s a boot; scenarios about the bzImage path name $BUILD/guest/vmlinuz)
 #   RESULTS       this scenario's writable log directory ($MINIVMM_RESULTS from the driver, else
 #                 $BUILD/e2e/<scenario>)
 #   SCENARIO      this scenario's name (its file name without .sh)
@@ -37,7 +39,7 @@ MINIVMM_SRC=${MINIVMM_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILD=${BUILD:-$MINIVMM_SRC/build}
 MINIVMM=${MINIVMM:-$BUILD/minivmm}
 MINIVMM_SAN=${MINIVMM_SAN:-$BUILD/minivmm-san}
-GUEST_KERNEL=${GUEST_KERNEL:-$BUILD/guest/vmlinuz}
+GUEST_KERNEL=${GUEST_KERNEL:-$BUILD/guest/vmlinux}
 GUEST_INITRD=${GUEST_INITRD:-$BUILD/guest/initrd.img}
 SCENARIO=${SCENARIO:-$(basename "${0%.sh}")}
 RESULTS=${MINIVMM_RESULTS:-$BUILD/e2e/$SCENARIO}
