@@ -15,7 +15,7 @@ for t in "$dir"/*.kvmtrace.gz "$dir"/kvm-trace.txt.gz; do
 	code=$(sed -n 's/.* intr_info 0x80000b0e error_code 0x\([0-9a-f]\{1,8\}\).*/\1/p' <<<"$line")
 	[ -n "$code" ] || continue
 	if (((0x$code & 0x9) == 0x8)); then
-		echo "${t#"$dir"/}: $line"
+		echo "${t#"$dir"/}: $(tr -s " " <<<"${line# *}")"
 		exit 0
 	fi
 done

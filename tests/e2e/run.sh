@@ -110,7 +110,7 @@ else
 	# emulation fault (emulfault.sh: the KVM trace's evidence) runs once more at the end.
 	top=$build/e2e
 	mkdir -p "$top/.group"
-	for s in "${scripts[@]}"; do rm -rf "${top:?}/$(name_of "$s")" "$top/$(name_of "$s").stalled"; done
+	for s in "${scripts[@]}"; do rm -rf "${top:?}/$(name_of "$s")" "$top/$(name_of "$s")".{stalled,emulfault}; done
 	todo=("${scripts[@]}") retry=()
 	while [ ${#todo[@]} -gt 0 ]; do
 		total=60
