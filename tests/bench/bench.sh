@@ -355,6 +355,30 @@ put_all() {
 	for ((i = 1; i <= $#; i++)); do put "$cfg" "${!i}" "${v[i - 1]:-}"; done
 }
 
+# The other slots' VMMs idle while SLOT is measured; what they cost the machine meanwhile (in %
+# of one CPU, their processes and vhost workers) says how much they stole from the measurement.
+neighbour_cpu_start() {
+	local s
+	NB_SLOT=$1 NB_T0=$(now_us) NB_TICKS0=0
+	for s in "${!S_PID[@]}"; do
+		[ "$s" = "$NB_SLOT" ] || [ -z "${S_PID[s]}" ] || [ -n "${S_DEAD[s]}" ] || {
+			cpu_sample "${S_PID[s]}" "${S_VHOST[s]}"
+			NB_TICKS0=$((NB_TICKS0 + CPU_ALL))
+		}
+	done
+}
+neighbour_cpu_pct() {
+	local s ticks=0 n=0
+	for s in "${!S_PID[@]}"; do
+		[ "$s" = "$NB_SLOT" ] || [ -z "${S_PID[s]}" ] || [ -n "${S_DEAD[s]}" ] || {
+			cpu_sample "${S_PID[s]}" "${S_VHOST[s]}"
+			ticks=$((ticks + CPU_ALL)) n=$((n + 1))
+		}
+	done
+	[ "$n" -gt 0 ] || return 0
+	calc '%.1f' 'ARGV[1] / ARGV[3] * 100 / (ARGV[2] / 1e6)' $((ticks - NB_TICKS0)) $(($(now_us) - NB_T0)) "$HZ"
+}
+
 # One round's measurements of the guest in SLOT.
 measure() {
 	local slot=$1 cfg=${S_CFG[$1]} pid=${S_PID[$1]} w=${S_VHOST[$1]} par=() b0 b1 a0 v0 a1 v1
@@ -365,6 +389,7 @@ measure() {
 		return
 	fi
 	log "$cfg: round $ROUND"
+	neighbour_cpu_start "$slot"
 	if m_ping "$slot"; then
 		put_all "$cfg" "$M_PING" ping_avg ping_p50 ping_min
 	else
@@ -423,12 +448,14 @@ measure() {
 		failed "$cfg round $ROUND: no guest RAM mapping in /proc/$pid/smaps"
 	fi
 	put "$cfg" hwm "$(kib_mib "$(proc_kib "$pid" VmHWM)")"
+	p=$(neighbour_cpu_pct)
+	[ -z "$p" ] || put "$cfg" neighbour "$p"
 }
 
 # --- results -------------------------------------------------------------------------------
 
 METRICS=(h2g g2h tx_kpps rx_kpps rr_tps rr_p50 rr_p99 ping_avg ping_p50 ping_min cpu_gb cpu_gb_dp
-	cpu_mpkt cpu_mpkt_dp cpu vcpu overhead hwm)
+	cpu_mpkt cpu_mpkt_dp cpu vcpu overhead hwm neighbour)
 declare -A LABELS=([h2g]="host->guest Mbit/s" [g2h]="guest->host Mbit/s" [tx_kpps]="TX kpps"
 	[rx_kpps]="RX kpps" [rr_tps]="RR/s" [rr_p50]="RR p50" [rr_p99]="RR p99"
 	[cpu_gb_dp]="datapath CPU ms/GB" [cpu_mpkt_dp]="datapath CPU ms/Mpkt" [overhead]="overhead MiB")
@@ -510,15 +537,18 @@ write_results() {
 		echo "\"datapath\": without the vCPU threads (whose time is mostly the guest's). CPU s: over"
 		echo "iperf3, the VMM's threads other than the vCPUs (with vhost's workers), and its vCPUs."
 		echo "Overhead: the VMM's Rss minus its guest RAM's Rss (smaps), after the round."
+		echo "Neighbour: CPU of the other VMM (idle guest) during the round, % of one CPU."
 		echo
 		echo "| config | CPU ms/GB | datapath ms/GB | CPU ms/Mpkt | datapath ms/Mpkt | VMM CPU s |" \
-			"vCPU CPU s | overhead MiB | RSS after boot MiB | peak RSS MiB | boot ms | VMM ms | kernel s |"
-		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+			"vCPU CPU s | overhead MiB | RSS after boot MiB | peak RSS MiB | boot ms | VMM ms | kernel s |" \
+			"neighbour % |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 		for cfg in "${CONFIGS[@]}"; do
 			echo "| $cfg | $(cell "$cfg" cpu_gb) | $(cell "$cfg" cpu_gb_dp) | $(cell "$cfg" cpu_mpkt) |" \
 				"$(cell "$cfg" cpu_mpkt_dp) | $(cell "$cfg" cpu) | $(cell "$cfg" vcpu) |" \
 				"$(cell "$cfg" overhead) | $(cell "$cfg" rss) | $(cell "$cfg" hwm) |" \
-				"$(cell "$cfg" boot) | $(cell "$cfg" vmm_boot) | $(cell "$cfg" uptime) |"
+				"$(cell "$cfg" boot) | $(cell "$cfg" vmm_boot) | $(cell "$cfg" uptime) |" \
+				"$(cell "$cfg" neighbour) |"
 		done
 		echo
 		echo "minivmm / QEMU, taken per round: median (min-max). Above 1 is better for Mbit/s,"
