@@ -119,8 +119,9 @@ bench: deps all
 	@./tests/bench/run.sh
 
 # Needs root; knobs (DP_SECS, DP_RUNS, ...) in tests/bench/datapath/bench.c and HACKING.md.
-bench-datapath: $(BUILD)/bench-datapath
-	@DP_OUT=$${DP_OUT:-$(BUILD)/bench} $(BUILD)/bench-datapath
+# DP_MODE=testhost runs it inside the test host (vhost-net there), after the driver's vhost cases.
+bench-datapath: $(BUILD)/bench-datapath $(if $(filter testhost,$(DP_MODE)),$(BUILD)/unit/test_guest_driver)
+	@DP_OUT=$${DP_OUT:-$(BUILD)/bench} BUILD=$(BUILD) ./tests/bench/datapath/run.sh
 
 clean:
 	rm -rf $(BUILD)

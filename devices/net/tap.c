@@ -188,7 +188,8 @@ static int tap_open_queues(struct net_backend *be, const char *name, int queues)
 		be->queues = q + 1;
 		if (tap_attach(fd, name, true, &ifr) < 0) {
 			int err = -errno;
-			log_err("net: tap %s: TUNSETIFF for queue %d of %d: %s", name, q, queues, strerror(-err));
+			log_err("net: tap %s: TUNSETIFF for queue %d of %d: %s", name, q, queues,
+				strerror(-err));
 			return err;
 		}
 	}
@@ -212,8 +213,9 @@ static int tap_open(struct net_backend *be, const struct net_opts *opts)
 	if (tap_attach(fd, opts->ifname, queues > 1, &ifr) < 0) {
 		if (errno == EINVAL && queues > 1 && opts->ifname[0]) {
 			/* The one mistake a user makes with queues=: an existing single-queue tap. */
-			log_err("net: tap %s: queues=%d needs a multi-queue tap, and %s is not one (ip tuntap add dev %s "
-				"mode tap multi_queue ...)", want, queues, opts->ifname, opts->ifname);
+			log_err("net: tap %s: queues=%d needs a multi-queue tap, and %s is not one "
+				"(ip tuntap add dev %s mode tap multi_queue ...)",
+				want, queues, opts->ifname, opts->ifname);
 			close(fd);
 			free(t);
 			return -EINVAL;

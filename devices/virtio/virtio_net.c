@@ -345,8 +345,8 @@ static void net_pair_attach(struct net_pair *p, bool on)
 	int r = p->be.ops->queue_enable(&p->be, on);
 	if (r < 0) {
 		/* The guest asked for it (VQ_PAIRS_SET) but the host refused: counted, not fatal. */
-		log_guest(&site, "net%d: cannot %s backend queue %d: %s", p->n->index, on ? "attach" : "detach",
-			  p->index, strerror(-r));
+		log_guest(&site, "net%d: cannot %s backend queue %d: %s", p->n->index,
+			  on ? "attach" : "detach", p->index, strerror(-r));
 		return;
 	}
 	p->attached = on;
@@ -462,7 +462,8 @@ static int net_start(struct virtio_dev *vdev)
 	/* active_pairs: 1 since FEATURES_OK (net_set_features) or what VQ_PAIRS_SET said since. */
 	n->ctrl_q = net_ctrlq(n);
 	if ((vdev->features & BIT(VIRTIO_NET_F_CTRL_VQ)) && vdev->vq[n->ctrl_q].ready) {
-		err = loop_add(n->pair[0].loop, vdev->tops->kick_fd(vdev, n->ctrl_q), EPOLLIN, net_ctrl_kick, n);
+		int fd = vdev->tops->kick_fd(vdev, n->ctrl_q);
+		err = loop_add(n->pair[0].loop, fd, EPOLLIN, net_ctrl_kick, n);
 		if (err < 0)
 			goto fail;
 		n->ctrl_watched = true;

@@ -32,6 +32,8 @@
 #            expect_in_log PATTERN [LOG]    true if PATTERN (ERE) is in LOG (default GUEST_LOG)
 #            expect NAME '^MINIVMM-SCENARIO-DONE'  also fails on the guest's MINIVMM-SCENARIO-FAILED
 #                                           and on kernel errors (GUEST_KERNEL_ERRORS) in the log
+#            A guest that ended in a triple fault leaves the test host's KVM trace of it beside its
+#            log: NAME.log.kvmtrace.gz (tests/e2e/kvmtrace.sh; README: "The vCPU-1 triple fault")
 # Network:   tap_create NAME [ADDR/PREFIX]  a tap device, up, removed when the scenario exits
 #            on_exit CMD...                 run CMD when the scenario exits (LIFO)
 
@@ -142,6 +144,7 @@ boot_guest() {
 	GUEST_RC=0
 	"${GUEST_CMD[@]}" </dev/null >"$GUEST_LOG" 2>&1 || GUEST_RC=$?
 	GUEST_SECS=$((SECONDS - start))
+	guest_trace_save
 }
 
 boot_guest_bg() {
@@ -156,6 +159,19 @@ wait_guest() {
 	wait "$GUEST_PID" || GUEST_RC=$?
 	GUEST_SECS=$((SECONDS - GUEST_START))
 	GUEST_PID=
+	guest_trace_save
+}
+
+# shellcheck source=kvmtrace.sh
+. "$MINIVMM_SRC/tests/e2e/kvmtrace.sh"
+# After a guest ended: if it triple-faulted and the test host's KVM trace stopped on it, keep the
+# trace beside its log.
+guest_trace_save() {
+	if expect_in_log 'triple fault' && kvmtrace_stopped; then
+		kvmtrace_save "$GUEST_LOG.kvmtrace.gz"
+		echo "  (KVM trace of the triple fault: $GUEST_LOG.kvmtrace.gz)"
+	fi
+	return 0
 }
 
 E2E_ON_EXIT=()

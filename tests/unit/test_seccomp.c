@@ -430,8 +430,8 @@ START_TEST(pair_threads_switch_their_tap_queue_under_the_net_io_list)
 	FN = fake_net_new_pairs(2, 16, 1 << 20);
 	struct net_opts opts = {.kind = NET_TAP, .ifname = "tap7", .queues = 2};
 	ck_assert_int_eq(fake_net_create(FN, &opts), 0);
-	fake_net_negotiate(FN, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_NET_F_MAC | 1ULL << VIRTIO_NET_F_CTRL_VQ |
-				   1ULL << VIRTIO_NET_F_MQ);
+	fake_net_negotiate(FN, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_NET_F_MAC |
+				   1ULL << VIRTIO_NET_F_CTRL_VQ | 1ULL << VIRTIO_NET_F_MQ);
 	mq_ops = fake_net_backend_ops;
 	mq_ops.queue_enable = mq_queue_enable;
 	FN->n.be.ops = &mq_ops;

@@ -282,17 +282,21 @@ END_TEST
 /* Sends n UDP/IPv4 frames of n flows (source ports 1000..) to dport 9999 on the tap's link. */
 static void send_flows(int s, const char *name, int n)
 {
-	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex(name), .sll_halen = 6};
+	struct sockaddr_ll sll = {
+	    .sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex(name), .sll_halen = 6};
 	for (int i = 0; i < n; i++) {
-		uint8_t f[14 + 20 + 8 + 4] = {0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00, /* IPv4 */
-					      0x45, 0, 0, 32, 0, 0, 0, 0, 64, 17, 0, 0, 10, 99, 0, 1, 10, 99, 0, 2};
+		/* Ethernet (IPv4), then IPv4 10.99.0.1 -> 10.99.0.2, UDP. */
+		uint8_t f[14 + 20 + 8 + 4] = {0x02, 0, 0,  0,  0, 1, 0x02, 0, 0, 0,  0,  2, 0x08, 0x00,
+					      0x45, 0, 0,  32, 0, 0, 0,    0, 64, 17, 0, 0, 10,   99,
+					      0,    1, 10, 99, 0, 2};
 		f[34] = (uint8_t)((1000 + i) >> 8);
 		f[35] = (uint8_t)(1000 + i);
 		f[36] = 9999 >> 8;
 		f[37] = 9999 & 0xff;
 		f[39] = 12;
 		memcpy(f + 42, "MVMQ", 4);
-		ck_assert_int_eq(sendto(s, f, sizeof(f), 0, (struct sockaddr *)&sll, sizeof(sll)), (ssize_t)sizeof(f));
+		ck_assert_int_eq(sendto(s, f, sizeof(f), 0, (struct sockaddr *)&sll, sizeof(sll)),
+				 (ssize_t)sizeof(f));
 	}
 }
 
@@ -364,7 +368,8 @@ START_TEST(queues_on_a_single_queue_tap_is_refused_in_one_line)
 	bool still = if_nametoindex("mvmtestq2") != 0;
 	persistent_tap("mvmtestq2", 0, false, false);
 	ck_assert_int_eq(r, EINVAL);
-	ck_assert_msg(strstr(err, "queues=2 needs a multi-queue tap, and mvmtestq2 is not one"), "message: %s", err);
+	ck_assert_msg(strstr(err, "queues=2 needs a multi-queue tap, and mvmtestq2 is not one"),
+		      "message: %s", err);
 	ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1, "not one line: %s", err);
 	ck_assert(still);
 }

@@ -1282,8 +1282,9 @@ START_TEST(ctrl_mq_pairs_set_takes_1_to_max_pairs)
 {
 	mq_open(3, MQ_FEATURES);
 	uint8_t d[4] = {(uint8_t)pairs_set[_i].pairs, (uint8_t)(pairs_set[_i].pairs >> 8), 0, 0};
-	ck_assert_uint_eq(ctrl_on(6, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, d, pairs_set[_i].len),
-			  pairs_set[_i].ack);
+	ck_assert_uint_eq(
+	    ctrl_on(6, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, d, pairs_set[_i].len),
+	    pairs_set[_i].ack);
 	ck_assert_int_eq(T->n.active_pairs, pairs_set[_i].ack == VIRTIO_NET_OK ? pairs_set[_i].pairs : 1);
 	mq_close();
 }
@@ -1294,7 +1295,8 @@ START_TEST(ctrl_mq_needs_f_mq_and_a_known_command)
 	uint8_t one[2] = {1, 0};
 	/* Two pairs offered, F_MQ not taken: the control queue is queue 2, and MQ commands fail. */
 	mq_open(2, BASE_FEATURES);
-	ck_assert_uint_eq(ctrl_on(2, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, one, 2), VIRTIO_NET_ERR);
+	ck_assert_uint_eq(ctrl_on(2, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, one, 2),
+			  VIRTIO_NET_ERR);
 	mq_close();
 	/* One pair: nothing to set. */
 	mq_open(1, BASE_FEATURES);
@@ -1302,9 +1304,12 @@ START_TEST(ctrl_mq_needs_f_mq_and_a_known_command)
 	mq_close();
 	/* RSS and hash reports are not offered. */
 	mq_open(2, MQ_FEATURES);
-	ck_assert_uint_eq(ctrl_on(4, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, one, 2), VIRTIO_NET_ERR);
-	ck_assert_uint_eq(ctrl_on(4, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_HASH_CONFIG, one, 2), VIRTIO_NET_ERR);
-	ck_assert_uint_eq(ctrl_on(4, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, one, 2), VIRTIO_NET_OK);
+	ck_assert_uint_eq(ctrl_on(4, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, one, 2),
+			  VIRTIO_NET_ERR);
+	ck_assert_uint_eq(ctrl_on(4, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_HASH_CONFIG, one, 2),
+			  VIRTIO_NET_ERR);
+	ck_assert_uint_eq(ctrl_on(4, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, one, 2),
+			  VIRTIO_NET_OK);
 	mq_close();
 }
 END_TEST
@@ -1484,7 +1489,8 @@ static Suite *virtio_net_suite(void)
 	TCase *mq = tcase_create("mq");
 	tcase_add_test(mq, mq_is_offered_with_more_than_one_pair_only);
 	tcase_add_test(mq, queue_layout_is_rx_tx_pairs_then_ctrl_last);
-	tcase_add_loop_test(mq, ctrl_mq_pairs_set_takes_1_to_max_pairs, 0, sizeof(pairs_set) / sizeof(pairs_set[0]));
+	tcase_add_loop_test(mq, ctrl_mq_pairs_set_takes_1_to_max_pairs, 0,
+			    sizeof(pairs_set) / sizeof(pairs_set[0]));
 	tcase_add_test(mq, ctrl_mq_needs_f_mq_and_a_known_command);
 	tcase_add_test(mq, pairs_attach_and_detach_their_backend_queue_as_the_driver_says);
 	tcase_add_test(mq, pairs_the_driver_cannot_use_are_detached_and_get_no_thread);

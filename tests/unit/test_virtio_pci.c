@@ -1076,7 +1076,8 @@ START_TEST(a_device_with_the_most_queues_reaches_the_last_one)
 	for (uint8_t p = pci_cfg_read(pd, PCI_CAPABILITY_LIST, 1); p; p = pci_cfg_read(pd, p + 1, 1))
 		if (pci_cfg_read(pd, p, 1) == PCI_CAP_ID_MSIX)
 			cap = p;
-	ck_assert_uint_eq((pci_cfg_read(pd, cap + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_QSIZE) + 1, VIRTIO_MAX_QUEUES);
+	ck_assert_uint_eq((pci_cfg_read(pd, cap + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_QSIZE) + 1,
+			  VIRTIO_MAX_QUEUES);
 	CW(queue_select, last);
 	ck_assert_uint_eq(CR(queue_notify_off), last);
 	ck_assert_uint_eq(CR(queue_size), QMAX);

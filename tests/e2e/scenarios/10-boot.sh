@@ -54,6 +54,16 @@ expect triple_fault_register_dump '^ rip [0-9a-f]{16} rsp [0-9a-f]{16}'
 expect triple_fault_control_registers_dumped '^ cr0 [0-9a-f]{16} cr2'
 if [ "$(tr -d '\r' <"$GUEST_LOG" | grep -c 'triple fault')" -eq 1 ]; then pass triple_fault_reported_once
 else fail triple_fault_reported_once; fi
+# In the test host, the KVM trace of it is kept beside the log (lib.sh, kvmtrace.sh): it ends on
+# the SHUTDOWN exit of that vCPU, at the ud2 (0x200000) or its #UD intercept, and the exit to minivmm.
+if kvmtrace_on; then
+	t=$(zcat "$GUEST_LOG.kvmtrace.gz" 2>/dev/null | tail -n 40)
+	if grep -q 'kvm_userspace_exit: reason KVM_EXIT_SHUTDOWN' <<<"$t" && grep -q 'rip 0x200000' <<<"$t"; then
+		pass triple_fault_kvm_trace_kept
+	else
+		fail triple_fault_kvm_trace_kept "no SHUTDOWN exit at rip 0x200000 in $GUEST_LOG.kvmtrace.gz"
+	fi
+fi
 
 # --dump-dtb builds the machine (so it needs /dev/kvm), writes the tree and exits 0 at once.
 dtb=$RESULTS/machine.dtb
