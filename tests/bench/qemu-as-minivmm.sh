@@ -29,11 +29,11 @@ while [ $# -gt 0 ]; do
 			[ -z "$queues" ] || [ "$queues" -le 1 ] || mq=",queues=$queues"
 			# shellcheck disable=SC2054 # commas belong to QEMU options
 			net+=(-netdev "tap,id=n0,ifname=$ifname,script=no,downscript=no,vhost=${vhost:-off}$mq"
-				-device "virtio-net-pci,netdev=n0,disable-legacy=on,id=net0${mq:+,mq=on,vectors=$((2 * queues + 2))}")
+				-device "virtio-net-pci,netdev=n0,disable-legacy=on,romfile=,id=net0${mq:+,mq=on,vectors=$((2 * queues + 2))}")
 			;;
 		user)
 			# shellcheck disable=SC2054 # commas belong to QEMU options
-			net+=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0,disable-legacy=on,id=net0)
+			net+=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0,disable-legacy=on,romfile=,id=net0)
 			;;
 		*) echo "qemu-as-minivmm: unsupported --net $2" >&2; exit 2 ;;
 		esac
@@ -42,6 +42,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 # -nodefaults: no VGA, no default NIC, no monitor; the serial console alone on stdio, like minivmm.
+# romfile= (on the NIC): no iPXE option ROM, which a -kernel boot never uses (under nested TCG
+# SeaBIOS spent seconds setting it up).
 # debug-threads: vCPU threads named "CPU N/KVM", so the bench can tell their CPU time apart.
 exec "${BENCH_QEMU:-qemu-system-x86_64}" -enable-kvm -cpu host -M "${BENCH_QEMU_MACHINE:-q35}" \
 	-m "$mem" -smp "$cpus" -nographic -nodefaults -serial stdio -no-reboot \

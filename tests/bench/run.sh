@@ -9,7 +9,7 @@
 #   Environment (all optional):
 #     BENCH_ROUNDS=5      interleaved rounds (figures are their medians)
 #     BENCH_SECS=2        seconds per iperf3 direction, pktgen direction and sockperf run
-#     BENCH_PINGS=100     pings host->guest per round, 10 ms apart
+#     BENCH_PINGS=50      pings host->guest per round, 10 ms apart
 #     BENCH_DATAPATHS="userspace vhost mq2"   BENCH_VMMS="minivmm qemu"
 #     BENCH_QEMU_MACHINE=q35 (or pc)    BENCH_MEM=512M    BENCH_CPUS=2
 #     BENCH_MODE=direct|testhost        where to run (default as for the e2e suite)

@@ -3,7 +3,8 @@
 # connection on port 5001, the connection as stdin/stdout):
 #   rx                        eth0's rx_packets
 #   pktgen SECS DST_IP DST_MAC  the kernel's pktgen sends 64-byte UDP frames (60 B + FCS) out of
-#                             eth0 for SECS seconds; prints "sent N" (the host counts arrivals)
+#                             eth0 for SECS seconds; prints "sent N usec U": pktgen's count and
+#                             its run's length (the host counts what arrives)
 #   finish                    end the scenario (the guest powers off)
 pg() { echo "$2" >"/proc/net/pktgen/$1" || { echo "error: pktgen $1: $2"; exit 1; }; }
 read -r cmd a b c || exit 1
@@ -28,9 +29,9 @@ pktgen)
 	sleep "$a"
 	echo stop >/proc/net/pktgen/pgctrl
 	wait "$run"
-	sent=$(sed -n 's/.*pkts-sofar: \([0-9]*\).*/\1/p' /proc/net/pktgen/eth0)
+	# "Result: OK: 2000123(c1999000+d1123) usec, 51234 (60byte,0frags)"
+	sed -n 's/.*Result: OK: \([0-9]*\)(.* usec, \([0-9]*\) (.*/sent \2 usec \1/p' /proc/net/pktgen/eth0
 	pg kpktgend_0 rem_device_all
-	echo "sent ${sent:-0}"
 	;;
 finish)
 	echo ok
