@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the test guest: build/guest/vmlinuz (Debian's cloud kernel; vmlinux: the same, an
 # uncompressed ELF) and build/guest/initrd.img
-# (busybox, virtio-net modules, iperf3/ethtool/lspci/ip, guest/init, guest/scenarios/*.sh, and
-# guest/hostile: a malicious virtio-net driver for tests/e2e/scenarios/60-hostile.sh).
+# (busybox, virtio-net modules and pktgen, iperf3/ethtool/lspci/ip, guest/init,
+# guest/scenarios/*.sh, and guest/hostile: a malicious virtio-net driver for
+# tests/e2e/scenarios/60-hostile.sh), and build/guest/initrd-bench.img: the same plus sockperf.
 # Rebuilt only when an input changes (this script, init, scenarios, the kernel package, tools).
 #
 # Your own kernel: guest/build.sh --kernel VMLINUZ --modules /lib/modules/VERSION [--out DIR]
@@ -20,7 +21,12 @@ debs=${BUILD:-$src/build}/debs
 
 META=linux-image-cloud-amd64
 MODULES=(virtio_pci virtio_net virtio_pci_modern_dev virtio_pci_legacy_dev button evdev)
+# Where the kernel has them: pktgen, the bench's small-packet TX source (tests/bench/bench.sh).
+OPTIONAL_MODULES=(pktgen)
 TOOLS=(/usr/bin/iperf3 /usr/sbin/ethtool /usr/bin/lspci /usr/sbin/ip /usr/bin/socat)
+# Only in initrd-bench.img (the bench's guest): initrd.img with a second archive appended that
+# adds these (6 MiB that every other boot would unpack for nothing).
+BENCH_TOOLS=(/usr/bin/sockperf)
 
 own_kernel='' own_modules=''
 while [ $# -gt 0 ]; do
@@ -49,7 +55,7 @@ if [ -n "$own_kernel$own_modules" ]; then
 else
 	stamp=$(build_stamp "$META" "$src/guest/build.sh" "$src/guest/init" "$src/guest/scenarios" \
 		"$src/guest/bootmark.c" "$src/guest/powerbtn.c" "$src/guest/hostile" "$src/guest/udhcpc.script" "$src/tools/initramfs.sh" \
-		"${TOOLS[@]}" /bin/busybox)
+		"${TOOLS[@]}" "${BENCH_TOOLS[@]}" /bin/busybox)
 	if build_is_current "$out" "$stamp"; then
 		exit 0
 	fi
@@ -62,6 +68,11 @@ fi
 root=$out/initrd-root
 initramfs_skeleton "$root"
 initramfs_add_modules "$root" "$kroot" "${MODULES[@]}"
+for m in "${OPTIONAL_MODULES[@]}"; do
+	if grep -qsE "/$m\.ko" "$kroot/modules.dep" "$kroot"/lib/modules/*/modules.dep; then
+		initramfs_add_modules "$root" "$kroot" "$m"
+	fi
+done
 initramfs_add_bin "$root" "${TOOLS[@]}" /usr/bin/dash
 # busybox's sh runs its own applets before PATH (ip, lspci), so scripts get dash as /bin/sh and
 # the interactive ash gets aliases; the real tools' applet links go.
@@ -82,7 +93,14 @@ cc -static -Os -Wall -Werror -o "$root/bin/powerbtn" "$src/guest/powerbtn.c"
 cc -static -O2 -Wall -Wextra -Werror -o "$root/bin/hostile" "$src/guest/hostile/hostile.c"
 echo "$KPKG" >"$root/etc/minivmm-kernel"
 initramfs_pack "$root" "$out/initrd.img"
-rm -rf "$root"
+# The kernel unpacks concatenated archives in turn; the second one holds only what the first
+# lacks (a hard-linked copy of the first's tree, minus the files still linked to it).
+cp -al "$root" "$root.bench"
+initramfs_add_bin "$root.bench" "${BENCH_TOOLS[@]}"
+find "$root.bench" ! -type d -links +1 -delete
+initramfs_pack "$root.bench" "$out/bench-tools.img"
+cat "$out/initrd.img" "$out/bench-tools.img" >"$out/initrd-bench.img"
+rm -rf "$root" "$root.bench" "$out/bench-tools.img"
 if [ -n "$own_kernel" ]; then
 	echo "guest: $KPKG, initrd $(du -k "$out/initrd.img" | cut -f1) KiB; boot it with:" >&2
 	echo "  minivmm --kernel $out/vmlinuz --initrd $out/initrd.img --append 'console=ttyS0 reboot=k panic=-1'" >&2

@@ -60,6 +60,8 @@ void cli_usage(FILE *f)
 		"  --net SPEC        a virtio-net NIC, up to %d times (default: one user NIC):\n"
 		"      tap[,ifname=NAME][,mac=XX:XX:XX:XX:XX:XX][,mtu=N][,vhost=on|off|auto][,id=ID]\n"
 		"          [,queue_size=64..1024] (ring size offered, default 1024; also for user)\n"
+		"          [,queues=1..16] (queue pairs, one tap queue and I/O thread or vhost-net\n"
+		"          each; default 1; the tap must be multi_queue if it exists)\n"
 		"      "
 		"user[,net=A.B.C.D/NN][,host=ADDR][,dns=ADDR][,dhcpstart=ADDR][,mac=..][,mtu=..][,id=ID]\n"
 		"          [,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...\n"

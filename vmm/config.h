@@ -11,6 +11,7 @@
 #define CONFIG_MIN_MEM (64ULL << 20)
 #define CONFIG_MAX_MEM (64ULL << 30)
 #define CONFIG_ID_MAX 32 /* --net id=: QMP's name for the NIC */
+#define CONFIG_MAX_QUEUES 16 /* --net tap,queues=: queue pairs of one NIC (tap queues) */
 
 enum net_kind { NET_TAP, NET_USER };
 enum vhost_mode { VHOST_OFF, VHOST_ON, VHOST_AUTO };
@@ -34,6 +35,7 @@ struct net_opts {
 	bool mac_set;
 	uint16_t mtu;             /* 0 = not offered */
 	uint16_t queue_size;      /* rx/tx queue size offered, 0 = NET_QUEUE_SIZE */
+	uint8_t queues;           /* queue pairs (tap queues), 1..CONFIG_MAX_QUEUES; 0 = 1 */
 	/* user */
 	struct in_addr net, mask, host, dns, dhcp_start;
 	struct hostfwd fwd[CONFIG_MAX_HOSTFWD];

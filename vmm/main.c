@@ -94,7 +94,9 @@ static int machine_nic(struct machine *m, int i)
 static int machine_pollers(struct machine *m)
 {
 	for (int i = 0; i < m->nnics; i++) {
-		int ret = virtio_pci_poller_start(&m->nic[i]->vdev);
+		char name[16]; /* a thread name: 15 characters at most; i < CONFIG_MAX_NICS */
+		snprintf(name, sizeof(name), "net%u-irq", (unsigned)i % CONFIG_MAX_NICS);
+		int ret = virtio_pci_poller_start(&m->nic[i]->vdev, name);
 		if (ret) {
 			log_err("net%d: cannot start the interrupt poller: %s", i, strerror(-ret));
 			return ret;

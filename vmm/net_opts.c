@@ -18,6 +18,7 @@ enum net_key {
 	K_MTU,
 	K_VHOST,
 	K_QUEUE_SIZE,
+	K_QUEUES,
 	K_NET,
 	K_HOST,
 	K_DNS,
@@ -37,6 +38,7 @@ static const struct {
 	[K_IFNAME] = { "ifname", TAP },	   [K_MAC] = { "mac", TAP | USER },
 	[K_MTU] = { "mtu", TAP | USER },   [K_VHOST] = { "vhost", TAP },
 	[K_QUEUE_SIZE] = { "queue_size", TAP | USER },
+	[K_QUEUES] = { "queues", TAP | USER },
 	[K_NET] = { "net", USER },	   [K_HOST] = { "host", USER },
 	[K_DNS] = { "dns", USER },	   [K_DHCPSTART] = { "dhcpstart", USER },
 	[K_HOSTFWD] = { "hostfwd", USER }, [K_ID] = { "id", TAP | USER },
@@ -44,8 +46,8 @@ static const struct {
 
 static const char *const kind_name[] = { [NET_TAP] = "tap", [NET_USER] = "user" };
 static const char *const kind_keys[] = {
-	[NET_TAP] = "ifname, mac, mtu, vhost, queue_size, id",
-	[NET_USER] = "net, host, dns, dhcpstart, mac, mtu, queue_size, hostfwd, id",
+	[NET_TAP] = "ifname, mac, mtu, vhost, queue_size, queues, id",
+	[NET_USER] = "net, host, dns, dhcpstart, mac, mtu, queue_size, queues, hostfwd, id",
 };
 
 /* Dotted quad only; inet_pton() refuses the shorthand forms inet_aton() would take. */
@@ -339,6 +341,19 @@ static int key_apply(enum net_key k, const char *val, struct net_opts *o)
 		}
 		o->queue_size = (uint16_t)v;
 		return 0;
+	case K_QUEUES:
+		if (decimal_parse(val, NULL, CONFIG_MAX_QUEUES, &v) || v < 1) {
+			net_err("queues=%s is not in 1..%d", val, CONFIG_MAX_QUEUES);
+			return -EINVAL;
+		}
+		/* libslirp is one thread's work: more pairs would only queue behind it. */
+		if (o->kind == NET_USER && v > 1) {
+			net_err("user: queues=%s: user networking has one queue pair (libslirp runs on one "
+				"thread); use tap for more", val);
+			return -EINVAL;
+		}
+		o->queues = (uint8_t)v;
+		return 0;
 	case K_VHOST:
 		if (!strcmp(val, "on"))
 			o->vhost = VHOST_ON;
@@ -427,6 +442,7 @@ int net_opts_parse(const char *spec, struct net_opts *out)
 		net_err("\"%s\" is not a network backend (use tap, user or none)", spec);
 		ret = -EINVAL;
 	}
+	out->queues = 1;
 	while (!ret && (item = strsep(&p, ","))) {
 		if (!*item) {
 			net_err("\"%s\" has an empty option (stray comma?)", spec);

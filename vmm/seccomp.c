@@ -93,8 +93,10 @@ static const struct seccomp_rule seccomp_rules[] = {
 	 * the guest clock frozen across stop/cont, the socket removed at exit. */
 	ANY(timerfd_create, M), ANY(timerfd_settime, M), ANY(unlink, M), ANY(unlinkat, M),
 	IOCTL(KVM_GET_CLOCK, M), IOCTL(KVM_SET_CLOCK, M),
-	/* The tap's offloads: main at activation, net-io when the guest changes them (ctrl vq). */
-	IOCTL(TUNSETOFFLOAD, M | N), IOCTL(FIONREAD, M | N), IOCTL(FIONBIO, M | N),
+	/* The tap's offloads: main at activation, net-io when the guest changes them (ctrl vq).
+	 * A multi-queue tap's queues: main attaches them at activation, each pair's net-io thread
+	 * attaches or detaches its own as the guest picks how many pairs it uses (VQ_PAIRS_SET). */
+	IOCTL(TUNSETOFFLOAD, M | N), IOCTL(TUNSETQUEUE, M | N), IOCTL(FIONREAD, M | N), IOCTL(FIONBIO, M | N),
 
 #ifdef MINIVMM_TEST_HOOKS
 	/* The sanitizer runtime (ASan/UBSan) keeps an alternate signal stack per thread and sizes

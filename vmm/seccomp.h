@@ -5,7 +5,8 @@
  *               irqfd/ioeventfd), teardown; creates the net-io threads
  *   vcpu        KVM_RUN and the device models' register accesses (MSI-X routing, irqfd,
  *               ioeventfd, INTx, eventfd kicks)
- *   net-io      a NIC's I/O thread: tap read/write, eventfds, epoll, and libslirp's sockets
+ *   net-io      a NIC queue pair's I/O thread: tap read/write and queue attach (TUNSETQUEUE),
+ *               eventfds, epoll, and libslirp's sockets
  *   irq-poller  the virtio transport's interrupt poller: eventfds -> MSI / INTx
  * A thread inherits its creator's filter and adds its own, so a kind gets the intersection:
  * the vcpu and irq-poller threads start before main installs its filter; net-io threads are

@@ -1,5 +1,9 @@
 /* net_backend.h: where a virtio-net queue pair's frames go: a tap or libslirp.
  *
+ * A multi-queue backend (a tap with queues=N) has one fd per queue pair; each pair uses a copy of
+ * the struct with fd set to its own qfd[] (the same ops and priv), and only the backend itself
+ * (qfd[0]'s copy, the one that was opened) is closed.
+ *
  * A backend moves whole Ethernet frames, each preceded by a 12-byte struct virtio_net_hdr_v1
  * (a backend without a vnet header, like slirp, strips it on send and writes a zero one on
  * receive, completing checksums itself). The device never knows which backend it has.
@@ -10,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+
+#include "vmm/config.h"
 
 struct loop;
 struct net_backend;
@@ -32,13 +38,20 @@ struct net_backend_ops {
 	/* Registers the backend's own fds/timers (slirp) on the I/O thread's loop; rx_ready is called
 	 * whenever frames may be waiting for recv(). NULL for fd backends. */
 	int (*attach)(struct net_backend *be, struct loop *l, void (*rx_ready)(void *), void *opaque);
+	/* Attaches (on) or detaches this queue (be->fd) from the backend, so that it gets frames
+	 * or none (a multi-queue tap's TUNSETQUEUE). 0 or -errno. NULL for one-queue backends. */
+	int (*queue_enable)(struct net_backend *be, bool on);
 	void (*close)(struct net_backend *be);
 };
 
 struct net_backend {
 	const struct net_backend_ops *ops;
-	int fd;        /* pollable fd (tap fd), or -1 */
+	int fd;        /* pollable fd (tap fd), or -1: queue 0's */
 	void *priv;
+	/* Queues (one per queue pair) and their fds, qfd[0] == fd. A backend that leaves queues 0
+	 * has one queue (the device fills them in). */
+	int queues;
+	int qfd[CONFIG_MAX_QUEUES];
 };
 
 /* Creates the backend described by opts (tap or user). 0 or -errno with a message printed. */

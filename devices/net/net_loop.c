@@ -34,6 +34,9 @@ struct net_rx_held {
 
 struct net_loop {
 	struct virtio_net *n;
+	struct net_pair *p;
+	struct net_backend *be; /* the pair's queue of the backend */
+	int rxq, txq;		/* the pair's queues */
 	struct loop *loop;  /* NULL when driven by tests */
 	bool mrg;	    /* VIRTIO_NET_F_MRG_RXBUF negotiated */
 	size_t rx_need;	    /* header + the largest frame the negotiated offloads allow */
@@ -41,6 +44,7 @@ struct net_loop {
 	bool tx_blocked;    /* backend said EAGAIN: waiting for EPOLLOUT */
 	bool tx_held;	    /* tx_elem holds a chain popped and not sent yet (the backend was full) */
 	bool be_dead;	    /* backend fd hung up */
+	bool be_watched;    /* the backend fd is on the loop (not while its queue is detached) */
 	uint32_t be_events; /* what the loop watches on the backend fd */
 
 	struct net_rx_held rx;
@@ -60,8 +64,8 @@ static struct virtq *net_vq(struct net_loop *nl, int q)
 
 static void net_be_update(struct net_loop *nl)
 {
-	struct net_backend *be = &nl->n->be;
-	if (!nl->loop || be->fd < 0 || nl->be_dead)
+	struct net_backend *be = nl->be;
+	if (!nl->loop || be->fd < 0 || nl->be_dead || !nl->be_watched)
 		return;
 	uint32_t ev = (nl->rx_starved ? 0 : EPOLLIN) | (nl->tx_blocked ? EPOLLOUT : 0);
 	if (ev != nl->be_events && loop_mod(nl->loop, be->fd, ev) == 0)
@@ -84,11 +88,11 @@ static void net_on_rx_ready(void *opaque);
  * in the loop, which costs no system call, else (no loop: tests; or no room) through the queue's
  * own kick eventfd. A 64 KiB TX stream ends a round every 8 frames, and the eventfd's write and
  * read cost more there than the device's own work per frame. */
-static void net_come_back(struct net_loop *nl, int q)
+static void net_come_back(struct net_loop *nl, bool tx)
 {
-	loop_defer_fn fn = q == NET_Q_TX ? net_on_tx_resume : net_on_rx_ready;
+	loop_defer_fn fn = tx ? net_on_tx_resume : net_on_rx_ready;
 	if (!nl->loop || loop_defer(nl->loop, fn, nl) < 0)
-		net_kick(nl, q);
+		net_kick(nl, tx ? nl->txq : nl->rxq);
 }
 
 /* ---- TX ---- */
@@ -105,8 +109,8 @@ enum net_tx {
 static enum net_tx net_tx_step(struct net_loop *nl)
 {
 	struct virtio_net *n = nl->n;
-	struct virtq *vq = net_vq(nl, NET_Q_TX);
-	struct net_queue_stats *st = &n->stats[NET_Q_TX];
+	struct virtq *vq = net_vq(nl, nl->txq);
+	struct net_queue_stats *st = &n->stats[nl->txq];
 	struct virtq_elem *e = &nl->tx_elem;
 	if (!nl->tx_held) {
 		int r = virtq_pop(vq, e);
@@ -125,11 +129,11 @@ static enum net_tx net_tx_step(struct net_loop *nl)
 	}
 	ssize_t s = -EMSGSIZE;
 	if (e->out_len - NET_HDR_LEN <= NET_FRAME_MAX)
-		s = n->be.ops->send(&n->be, e->iov, e->nr_out);
+		s = nl->be->ops->send(nl->be, e->iov, e->nr_out);
 	else
 		LOG_GUEST("net_tx_too_big", "net%d: TX frame of %u bytes dropped: larger than %u", n->index,
 			  e->out_len - NET_HDR_LEN, NET_FRAME_MAX);
-	if (s == -EAGAIN && n->be.fd >= 0)
+	if (s == -EAGAIN && nl->be->fd >= 0)
 		return TX_BLOCKED;
 	nl->tx_held = false;
 	virtq_push(vq, e->head, 0);
@@ -145,8 +149,8 @@ static enum net_tx net_tx_step(struct net_loop *nl)
 int net_loop_tx(struct net_loop *nl)
 {
 	struct virtio_net *n = nl->n;
-	struct virtq *vq = net_vq(nl, NET_Q_TX);
-	uint64_t bytes0 = n->stats[NET_Q_TX].bytes;
+	struct virtq *vq = net_vq(nl, nl->txq);
+	uint64_t bytes0 = n->stats[nl->txq].bytes;
 	int pushed = 0, steps;
 	bool broken = false;
 	if (!vq->ready)
@@ -157,7 +161,7 @@ int net_loop_tx(struct net_loop *nl)
 		enum net_tx r = net_tx_step(nl);
 		if (r == TX_SENT || r == TX_DROPPED) {
 			pushed++;
-			if (n->stats[NET_Q_TX].bytes - bytes0 >= NET_BYTE_BUDGET)
+			if (n->stats[nl->txq].bytes - bytes0 >= NET_BYTE_BUDGET)
 				steps = NET_TX_BUDGET - 1; /* this was the round's last step */
 			continue;
 		}
@@ -177,12 +181,12 @@ int net_loop_tx(struct net_loop *nl)
 	}
 	if (pushed) {
 		virtq_flush(vq, pushed);
-		virtio_net_notify(n, NET_Q_TX);
+		virtio_net_notify(n, nl->txq);
 	}
 	if (broken)
-		virtio_net_needs_reset(n, NET_Q_TX);
+		virtio_net_needs_reset(n, nl->txq);
 	else if (steps == NET_TX_BUDGET)
-		net_come_back(nl, NET_Q_TX);
+		net_come_back(nl, true);
 	return pushed;
 }
 
@@ -238,7 +242,7 @@ enum net_gather {
 static enum net_gather net_rx_gather(struct net_loop *nl, size_t need)
 {
 	struct net_rx_held *h = &nl->rx;
-	struct virtq *vq = net_vq(nl, NET_Q_RX);
+	struct virtq *vq = net_vq(nl, nl->rxq);
 	struct virtq_elem *e = &nl->rx_elem;
 	/* 5.1.6.4: one chain per frame unless the driver merges buffers. */
 	unsigned max_chains = nl->mrg ? VIRTQ_MAX_SIZE : 1;
@@ -268,8 +272,8 @@ static enum net_gather net_rx_gather(struct net_loop *nl, size_t need)
 static void net_rx_complete(struct net_loop *nl, size_t len)
 {
 	struct net_rx_held *h = &nl->rx;
-	struct virtq *vq = net_vq(nl, NET_Q_RX);
-	struct net_queue_stats *st = &nl->n->stats[NET_Q_RX];
+	struct virtq *vq = net_vq(nl, nl->rxq);
+	struct net_queue_stats *st = &nl->n->stats[nl->rxq];
 	unsigned used = 0;
 	for (size_t left = len; left; used++) {
 		uint32_t l = h->chains[h->c0 + used].len;
@@ -325,8 +329,8 @@ static int net_rx_iov_join(const struct iovec *in, int n, struct iovec *out)
 static enum net_rx net_rx_read(struct net_loop *nl, const struct iovec *iov, int iovcnt, size_t max,
 			       ssize_t *got)
 {
-	struct net_backend *be = &nl->n->be;
-	struct net_queue_stats *st = &nl->n->stats[NET_Q_RX];
+	struct net_backend *be = nl->be;
+	struct net_queue_stats *st = &nl->n->stats[nl->rxq];
 	ssize_t len = be->ops->recv(be, iov, iovcnt);
 	*got = len;
 	if (len == -EAGAIN || len == 0)
@@ -356,7 +360,7 @@ static enum net_rx net_rx_deliver_pending(struct net_loop *nl)
 	case GATHER_FULL:
 		/* The driver's buffers can never hold it (no MRG_RXBUF and a small buffer); the
 		 * held chain waits for the next frame. */
-		nl->n->stats[NET_Q_RX].drops++;
+		nl->n->stats[nl->rxq].drops++;
 		nl->pend_len = 0;
 		return RX_DROPPED;
 	case GATHER_BROKEN:
@@ -398,9 +402,9 @@ static enum net_rx net_rx_step(struct net_loop *nl)
 int net_loop_rx(struct net_loop *nl)
 {
 	struct virtio_net *n = nl->n;
-	struct virtq *vq = net_vq(nl, NET_Q_RX);
+	struct virtq *vq = net_vq(nl, nl->rxq);
 	uint16_t used0 = vq->used_idx;
-	uint64_t bytes0 = n->stats[NET_Q_RX].bytes;
+	uint64_t bytes0 = n->stats[nl->rxq].bytes;
 	int frames = 0, steps;
 	bool broken = false;
 	if (nl->rx_starved)
@@ -417,7 +421,7 @@ int net_loop_rx(struct net_loop *nl)
 		enum net_rx r = net_rx_step(nl);
 		if (r == RX_DELIVERED || r == RX_DROPPED) {
 			frames++;
-			if (n->stats[NET_Q_RX].bytes - bytes0 >= NET_BYTE_BUDGET)
+			if (n->stats[nl->rxq].bytes - bytes0 >= NET_BYTE_BUDGET)
 				steps = NET_RX_BUDGET - 1; /* this was the round's last step */
 			continue;
 		}
@@ -438,18 +442,18 @@ int net_loop_rx(struct net_loop *nl)
 		break; /* RX_NO_BUFFERS, RX_BACKEND_EMPTY, RX_BROKEN */
 	}
 	if (vq->used_idx != used0)
-		virtio_net_notify(n, NET_Q_RX);
+		virtio_net_notify(n, nl->rxq);
 	if (broken)
-		virtio_net_needs_reset(n, NET_Q_RX);
-	else if (steps == NET_RX_BUDGET && n->be.fd < 0)
-		net_come_back(nl, NET_Q_RX); /* a backend without an fd (slirp) does not signal again */
+		virtio_net_needs_reset(n, nl->rxq);
+	else if (steps == NET_RX_BUDGET && nl->be->fd < 0)
+		net_come_back(nl, false); /* a backend without an fd (slirp) does not signal again */
 	return frames;
 }
 
 int net_loop_rx_kick(struct net_loop *nl)
 {
 	nl->rx_starved = false;
-	virtq_set_notify(net_vq(nl, NET_Q_RX), false);
+	virtq_set_notify(net_vq(nl, nl->rxq), false);
 	net_be_update(nl);
 	return net_loop_rx(nl);
 }
@@ -459,8 +463,9 @@ bool net_loop_rx_starved(const struct net_loop *nl)
 	return nl->rx_starved;
 }
 
-struct net_loop *net_loop_new(struct virtio_net *n)
+struct net_loop *net_loop_new(struct net_pair *p)
 {
+	struct virtio_net *n = p->n;
 	struct net_loop *nl = calloc(1, sizeof(*nl));
 	if (!nl)
 		return NULL;
@@ -470,6 +475,10 @@ struct net_loop *net_loop_new(struct virtio_net *n)
 		return NULL;
 	}
 	nl->n = n;
+	nl->p = p;
+	nl->be = &p->be;
+	nl->rxq = net_rxq(p->index);
+	nl->txq = net_txq(p->index);
 	nl->mrg = n->vdev.features & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
 	nl->rx_need = net_rx_need(n);
 	return nl;
@@ -497,7 +506,7 @@ static void net_on_tx_kick(void *opaque, uint32_t events)
 {
 	struct net_loop *nl = opaque;
 	(void)events;
-	if (net_eventfd_drain(nl, NET_Q_TX))
+	if (net_eventfd_drain(nl, nl->txq))
 		net_loop_tx(nl);
 }
 
@@ -505,7 +514,7 @@ static void net_on_rx_kick(void *opaque, uint32_t events)
 {
 	struct net_loop *nl = opaque;
 	(void)events;
-	if (net_eventfd_drain(nl, NET_Q_RX))
+	if (net_eventfd_drain(nl, nl->rxq))
 		net_loop_rx_kick(nl);
 }
 
@@ -520,8 +529,8 @@ static void net_on_backend(void *opaque, uint32_t events)
 	if (events & EPOLLIN)
 		net_loop_rx(nl);
 	if (events & (EPOLLHUP | EPOLLERR)) {
-		log_warn("net%d: backend %s hung up", nl->n->index, nl->n->be.ops->name);
-		loop_del(nl->loop, nl->n->be.fd);
+		log_warn("net%d: backend %s hung up", nl->n->index, nl->be->ops->name);
+		loop_del(nl->loop, nl->be->fd);
 		nl->be_dead = true;
 	}
 }
@@ -536,49 +545,73 @@ static void net_on_tx_resume(void *opaque)
 	net_loop_tx(opaque);
 }
 
-static void net_loop_dp_stop(struct virtio_net *n)
+static void net_loop_dp_stop(struct net_pair *p)
 {
-	struct virtio_dev *vdev = &n->vdev;
-	struct net_loop *nl = n->dp;
+	struct virtio_dev *vdev = &p->n->vdev;
+	struct net_loop *nl = p->dp;
 	if (nl && nl->loop) {
 		loop_defer_cancel(nl->loop, net_on_tx_resume, nl);
 		loop_defer_cancel(nl->loop, net_on_rx_ready, nl);
-		loop_del(nl->loop, vdev->tops->kick_fd(vdev, NET_Q_TX));
-		loop_del(nl->loop, vdev->tops->kick_fd(vdev, NET_Q_RX));
-		if (n->be.fd >= 0)
-			loop_del(nl->loop, n->be.fd);
+		loop_del(nl->loop, vdev->tops->kick_fd(vdev, nl->txq));
+		loop_del(nl->loop, vdev->tops->kick_fd(vdev, nl->rxq));
+		if (nl->be_watched)
+			loop_del(nl->loop, nl->be->fd);
 	}
 	net_loop_free(nl);
-	n->dp = NULL;
+	p->dp = NULL;
 }
 
-static int net_loop_dp_start(struct virtio_net *n, struct loop *l)
+/* Puts the backend fd on the loop (or takes it off) with what the queues wait for. */
+static int net_be_watch(struct net_loop *nl, bool on)
 {
+	if (nl->be->fd < 0 || nl->be_dead || on == nl->be_watched)
+		return 0;
+	if (!on) {
+		loop_del(nl->loop, nl->be->fd);
+		nl->be_watched = false;
+		return 0;
+	}
+	nl->be_events = (nl->rx_starved ? 0 : EPOLLIN) | (nl->tx_blocked ? EPOLLOUT : 0);
+	int err = loop_add(nl->loop, nl->be->fd, nl->be_events, net_on_backend, nl);
+	nl->be_watched = !err;
+	return err;
+}
+
+static void net_loop_dp_attached(struct net_pair *p, bool on)
+{
+	struct net_loop *nl = p->dp;
+	int err = net_be_watch(nl, on);
+	if (err)
+		log_warn("net%d: cannot watch backend queue %d: %s", p->n->index, p->index, strerror(-err));
+}
+
+static int net_loop_dp_start(struct net_pair *p)
+{
+	struct virtio_net *n = p->n;
 	struct virtio_dev *vdev = &n->vdev;
-	struct net_loop *nl = net_loop_new(n);
+	struct net_loop *nl = net_loop_new(p);
+	struct loop *l = p->loop;
 	int err = 0;
 	if (!nl)
 		return -ENOMEM;
-	n->dp = nl;
+	p->dp = nl;
 	nl->loop = l;
-	if (vdev->vq[NET_Q_TX].ready)
-		err = loop_add(l, vdev->tops->kick_fd(vdev, NET_Q_TX), EPOLLIN, net_on_tx_kick, nl);
-	if (!err && vdev->vq[NET_Q_RX].ready)
-		err = loop_add(l, vdev->tops->kick_fd(vdev, NET_Q_RX), EPOLLIN, net_on_rx_kick, nl);
-	if (!err && n->be.fd >= 0) {
-		nl->rx_starved = !vdev->vq[NET_Q_RX].ready;
-		nl->be_events = nl->rx_starved ? 0 : EPOLLIN;
-		err = loop_add(l, n->be.fd, nl->be_events, net_on_backend, nl);
-	}
-	if (!err && n->be.ops->attach)
-		err = n->be.ops->attach(&n->be, l, net_on_rx_ready, nl);
+	if (vdev->vq[nl->txq].ready)
+		err = loop_add(l, vdev->tops->kick_fd(vdev, nl->txq), EPOLLIN, net_on_tx_kick, nl);
+	if (!err && vdev->vq[nl->rxq].ready)
+		err = loop_add(l, vdev->tops->kick_fd(vdev, nl->rxq), EPOLLIN, net_on_rx_kick, nl);
+	nl->rx_starved = !vdev->vq[nl->rxq].ready;
+	if (!err && p->attached)
+		err = net_be_watch(nl, true);
+	if (!err && nl->be->ops->attach)
+		err = nl->be->ops->attach(nl->be, l, net_on_rx_ready, nl);
 	if (err) {
-		net_loop_dp_stop(n);
+		net_loop_dp_stop(p);
 		return err;
 	}
 	/* RX kicks only matter once we run out of buffers. Chains the driver queued before
 	 * DRIVER_OK are the I/O thread's first work: net_start() kicks both queues. */
-	virtq_set_notify(&vdev->vq[NET_Q_RX], false);
+	virtq_set_notify(&vdev->vq[nl->rxq], false);
 	return 0;
 }
 
@@ -586,4 +619,5 @@ const struct net_datapath_ops net_loop_datapath = {
     .name = "userspace",
     .start = net_loop_dp_start,
     .stop = net_loop_dp_stop,
+    .attached = net_loop_dp_attached,
 };

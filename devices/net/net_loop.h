@@ -1,7 +1,9 @@
-/* net_loop.h: the userspace datapath of virtio-net: the I/O thread moves frames between the rx/tx
- * virtqueues and the backend with readv/writev straight on guest memory.
+/* net_loop.h: the userspace datapath of virtio-net: each queue pair's I/O thread moves frames between
+ * the pair's rx/tx virtqueues and its queue of the backend with readv/writev straight on guest
+ * memory.
  *
- * It watches the TX kick fd, the RX kick fd and the backend fd on the device's loop. TX chains are
+ * It watches the TX kick fd, the RX kick fd and the backend fd on the pair's loop (the backend fd
+ * only while the pair's tap queue is attached: a detached one polls as an error). TX chains are
  * written to the backend as they are (vnet header first); RX frames are read into one chain, or
  * with MRG_RXBUF into as many chains as the frame needs (5.1.6.4). RX chains popped ahead of need
  * are kept for the next frames, never given back. One interrupt per drained batch, and kicks are
@@ -29,9 +31,9 @@ extern const struct net_datapath_ops net_loop_datapath;
 
 struct net_loop;
 
-/* The datapath state for n's negotiated features, not attached to any loop (tests drive it with
- * the functions below; start() attaches it). NULL on allocation failure. */
-struct net_loop *net_loop_new(struct virtio_net *n);
+/* The datapath state of pair p for the negotiated features, not attached to any loop (tests drive
+ * it with the functions below; start() attaches it). NULL on allocation failure. */
+struct net_loop *net_loop_new(struct net_pair *p);
 void net_loop_free(struct net_loop *nl);
 
 /* One TX round: sends available chains (up to a budget; more work re-kicks the TX eventfd).

@@ -4,7 +4,12 @@
  * can hand guest buffers to readv/writev untouched and checksum/segmentation offloads pass
  * through in both directions. The interface's link state and addresses are left alone: whoever
  * created or owns the tap (the user, an e2e script) brings it up, as with QEMU's tap without a
- * script. */
+ * script.
+ *
+ * queues=N > 1 opens the tap N times with IFF_MULTI_QUEUE (a new tap is made multi-queue; an
+ * existing one must be): one fd per queue pair, each attached, and TUNSETQUEUE detaches and
+ * re-attaches a queue as the guest's use of pairs changes. Vnet header size and offloads belong to
+ * the interface, so they are set through queue 0's fd. */
 #include "devices/net/net_backend.h"
 
 #include <errno.h>
@@ -88,11 +93,23 @@ static uint64_t tap_offload_features(struct net_backend *be)
 	return f;
 }
 
+/* A detached queue gets no frames (the kernel steers only to attached ones), and reads, writes and
+ * polls on it fail (EBADFD, EPOLLERR) until it is attached again. */
+static int tap_queue_enable(struct net_backend *be, bool on)
+{
+	struct ifreq ifr = {.ifr_flags = on ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE};
+	return ioctl(be->fd, TUNSETQUEUE, &ifr) < 0 ? -errno : 0;
+}
+
 static void tap_close(struct net_backend *be)
 {
+	for (int q = 1; q < be->queues; q++)
+		if (be->qfd[q] >= 0)
+			close(be->qfd[q]);
 	if (be->fd >= 0)
 		close(be->fd);
 	be->fd = -1;
+	be->queues = 0;
 	free(be->priv);
 	be->priv = NULL;
 }
@@ -103,6 +120,7 @@ static const struct net_backend_ops tap_ops = {
     .recv = tap_recv,
     .set_offloads = tap_set_offloads,
     .offload_features = tap_offload_features,
+    .queue_enable = tap_queue_enable,
     .close = tap_close,
 };
 
@@ -126,16 +144,16 @@ static unsigned int tap_probe_offloads(int fd)
 
 /* Attaches fd to the named tap (or a new one). No capability is needed for a tap owned by this
  * user or group; a tap created with multi_queue only takes a queue attach (IFF_MULTI_QUEUE), so
- * that is the second try. */
-static int tap_attach(int fd, const char *ifname, struct ifreq *ifr)
+ * with one queue that is the second try, and with more (mq) the only one. */
+static int tap_attach(int fd, const char *ifname, bool mq, struct ifreq *ifr)
 {
 	memset(ifr, 0, sizeof(*ifr));
-	ifr->ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	ifr->ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (mq ? IFF_MULTI_QUEUE : 0);
 	/* ifname is at most 15 characters plus NUL (config.h), like IFNAMSIZ. */
 	memcpy(ifr->ifr_name, ifname, sizeof(ifr->ifr_name) - 1);
 	if (ioctl(fd, TUNSETIFF, ifr) == 0)
 		return 0;
-	if (errno != EINVAL || !ifname[0])
+	if (errno != EINVAL || !ifname[0] || mq)
 		return -1;
 	int saved = errno;
 	ifr->ifr_flags |= IFF_MULTI_QUEUE;
@@ -145,23 +163,63 @@ static int tap_attach(int fd, const char *ifname, struct ifreq *ifr)
 	return -1;
 }
 
-static int tap_open(struct net_backend *be, const struct net_opts *opts)
+static int tun_open(const char *want)
 {
-	const char *want = opts->ifname[0] ? opts->ifname : "(new)";
-	struct tap *t = calloc(1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
 	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		int err = -errno;
 		log_err("net: tap %s: cannot open /dev/net/tun: %s%s", want, strerror(-err),
 			err == -EACCES ? " (it is normally mode 0666: chmod 666 /dev/net/tun)" : "");
-		free(t);
 		return err;
+	}
+	return fd;
+}
+
+/* Queues 1..queues-1 of the multi-queue tap `name` that queue 0 attached to (be->qfd[]). 0 or
+ * -errno, one line printed; the fds opened so far stay in be->qfd[] for the caller to close. */
+static int tap_open_queues(struct net_backend *be, const char *name, int queues)
+{
+	for (int q = 1; q < queues; q++) {
+		struct ifreq ifr;
+		int fd = tun_open(name);
+		if (fd < 0)
+			return fd;
+		be->qfd[q] = fd;
+		be->queues = q + 1;
+		if (tap_attach(fd, name, true, &ifr) < 0) {
+			int err = -errno;
+			log_err("net: tap %s: TUNSETIFF for queue %d of %d: %s", name, q, queues,
+				strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int tap_open(struct net_backend *be, const struct net_opts *opts)
+{
+	const char *want = opts->ifname[0] ? opts->ifname : "(new)";
+	int queues = opts->queues > 1 ? opts->queues : 1;
+	struct tap *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	int fd = tun_open(want);
+	if (fd < 0) {
+		free(t);
+		return fd;
 	}
 	struct ifreq ifr = {0};
 	const char *step = "TUNSETIFF";
-	if (tap_attach(fd, opts->ifname, &ifr) < 0) {
+	if (tap_attach(fd, opts->ifname, queues > 1, &ifr) < 0) {
+		if (errno == EINVAL && queues > 1 && opts->ifname[0]) {
+			/* The one mistake a user makes with queues=: an existing single-queue tap. */
+			log_err("net: tap %s: queues=%d needs a multi-queue tap, and %s is not one "
+				"(ip tuntap add dev %s mode tap multi_queue ...)",
+				want, queues, opts->ifname, opts->ifname);
+			close(fd);
+			free(t);
+			return -EINVAL;
+		}
 		if (errno == EPERM) {
 			int err = -errno;
 			/* The one step that may need a privilege: say which, and how to do without. */
@@ -195,6 +253,13 @@ static int tap_open(struct net_backend *be, const struct net_opts *opts)
 	be->ops = &tap_ops;
 	be->fd = fd;
 	be->priv = t;
+	be->queues = 1;
+	be->qfd[0] = fd;
+	int r = tap_open_queues(be, t->ifname, queues);
+	if (r < 0) {
+		tap_close(be);
+		return r;
+	}
 	return 0;
 fail:;
 	int err = -errno;

@@ -1,5 +1,5 @@
-/* vhost_net.c: the kernel datapath of virtio-net: sets vhost-net up on DRIVER_OK for the rx/tx
- * queues and takes it down on reset (vhost_net.h). */
+/* vhost_net.c: the kernel datapath of virtio-net: sets vhost-net up on DRIVER_OK for each queue
+ * pair's rx/tx queues and takes it down on reset (vhost_net.h). */
 #include "devices/net/vhost_net.h"
 
 #include <endian.h>
@@ -22,10 +22,15 @@
 
 #define BIT(f) (1ULL << (f))
 
-/* vhost-net's queue numbers are fixed: 0 receives, 1 transmits, the same as virtio-net's
- * (5.1.2), so a queue index means the same on both sides. */
-_Static_assert(NET_Q_RX == 0 && NET_Q_TX == 1, "vhost-net queue 0 is rx, 1 is tx");
-#define VHOST_NET_QUEUES 2
+/* vhost-net's queue numbers are fixed: 0 receives, 1 transmits, in each instance (one per pair);
+ * the pair's virtqueues are net_rxq(pair) and net_txq(pair). */
+enum { VHOST_RX = 0, VHOST_TX = 1, VHOST_NET_QUEUES = 2 };
+
+/* The virtqueue of pair p that vhost ring vi serves. */
+static int vhost_vq(const struct net_pair *p, int vi)
+{
+	return vi == VHOST_RX ? net_rxq(p->index) : net_txq(p->index);
+}
 
 static int vhost_real_open(void)
 {
@@ -64,14 +69,14 @@ uint64_t vhost_net_features(uint64_t driver, uint64_t vhost)
 	return driver & vhost & VHOST_NET_RING_FEATURES & ~BIT(VHOST_NET_F_VIRTIO_NET_HDR);
 }
 
-/* A ring's error eventfd (VHOST_SET_VRING_ERR), watched on the NIC's I/O thread. */
+/* A ring's error eventfd (VHOST_SET_VRING_ERR), watched on the pair's I/O thread. */
 struct vhost_ring_err {
 	struct virtio_net *n;
-	int q;
+	int q;	/* the virtqueue */
 	int fd; /* -1 if none */
 };
 
-/* The vhost instance of one started device (n->dp). */
+/* The vhost instance of one started pair (p->dp); arrays by vhost ring (VHOST_RX, VHOST_TX). */
 struct vhost_net {
 	int fd;
 	struct loop *loop;
@@ -128,14 +133,14 @@ static void vhost_on_ring_err(void *opaque, uint32_t events)
 }
 
 /* Gives ring q an error eventfd and watches it on the I/O thread's loop. */
-static int vhost_set_ring_err(struct virtio_net *n, struct vhost_net *vh, int q)
+static int vhost_set_ring_err(struct virtio_net *n, struct vhost_net *vh, int vi)
 {
-	struct vhost_ring_err *e = &vh->err[q];
+	struct vhost_ring_err *e = &vh->err[vi];
 	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), r;
 	if (fd < 0)
 		return -errno;
 	e->fd = fd;
-	struct vhost_vring_file err = {.index = q, .fd = fd};
+	struct vhost_vring_file err = {.index = vi, .fd = fd};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_ERR, &err)) < 0)
 		return r;
 	if (vh->loop && (r = loop_add(vh->loop, fd, EPOLLIN, vhost_on_ring_err, e)) < 0)
@@ -143,7 +148,8 @@ static int vhost_set_ring_err(struct virtio_net *n, struct vhost_net *vh, int q)
 	return r;
 }
 
-static int vhost_set_ring(struct virtio_net *n, struct vhost_net *vh, int q)
+/* vhost ring vi of instance vh from virtqueue q. */
+static int vhost_set_ring(struct virtio_net *n, struct vhost_net *vh, int vi, int q)
 {
 	struct virtq *vq = &n->vdev.vq[q];
 	const struct guest_mem *m = vq->mem ? vq->mem : n->vdev.mem;
@@ -157,45 +163,46 @@ static int vhost_set_ring(struct virtio_net *n, struct vhost_net *vh, int q)
 	if (!desc || !avail || !used)
 		return -EFAULT; /* virtq_init() checked them: cannot happen */
 
-	struct vhost_vring_state num = {.index = q, .num = vq->size};
+	struct vhost_vring_state num = {.index = vi, .num = vq->size};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_NUM, &num)) < 0)
 		return r;
 	/* Where vhost resumes the avail ring: 0 after the driver set the queue up. */
-	struct vhost_vring_state base = {.index = q, .num = vq->last_avail};
+	struct vhost_vring_state base = {.index = vi, .num = vq->last_avail};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_BASE, &base)) < 0)
 		return r;
-	vh->ring[q] = true;
+	vh->ring[vi] = true;
 	struct vhost_vring_addr addr = {
-	    .index = q,
+	    .index = vi,
 	    .desc_user_addr = (uintptr_t)desc,
 	    .avail_user_addr = (uintptr_t)avail,
 	    .used_user_addr = (uintptr_t)used,
 	};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_ADDR, &addr)) < 0)
 		return r;
-	struct vhost_vring_file kick = {.index = q, .fd = n->vdev.tops->kick_fd(&n->vdev, q)};
+	struct vhost_vring_file kick = {.index = vi, .fd = n->vdev.tops->kick_fd(&n->vdev, q)};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_KICK, &kick)) < 0)
 		return r;
 	/* Always the transport's call fd, which it routes (irqfd or poller): see vhost_net.h. */
-	struct vhost_vring_file call = {.index = q, .fd = n->vdev.tops->call_fd(&n->vdev, q)};
+	struct vhost_vring_file call = {.index = vi, .fd = n->vdev.tops->call_fd(&n->vdev, q)};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_SET_VRING_CALL, &call)) < 0)
 		return r;
-	return vhost_set_ring_err(n, vh, q);
+	return vhost_set_ring_err(n, vh, vi);
 }
 
 /* Takes the tap away from vhost and brings each ring's position back into its virtq. The vhost fd
  * stays open and owned for the next start. */
-static void vhost_release(struct virtio_net *n, struct vhost_net *vh)
+static void vhost_release(struct net_pair *p, struct vhost_net *vh)
 {
-	for (int q = 0; q < VHOST_NET_QUEUES; q++) {
-		struct vhost_vring_file off = {.index = q, .fd = -1};
-		if (vh->backend[q])
+	struct virtio_net *n = p->n;
+	for (int vi = 0; vi < VHOST_NET_QUEUES; vi++) {
+		struct vhost_vring_file off = {.index = vi, .fd = -1};
+		if (vh->backend[vi])
 			VHOST_CALL(n, vh->fd, VHOST_NET_SET_BACKEND, &off);
 	}
-	for (int q = 0; q < VHOST_NET_QUEUES; q++) {
-		struct vhost_vring_state base = {.index = q};
-		struct virtq *vq = &n->vdev.vq[q];
-		if (!vh->ring[q] || VHOST_CALL(n, vh->fd, VHOST_GET_VRING_BASE, &base) < 0)
+	for (int vi = 0; vi < VHOST_NET_QUEUES; vi++) {
+		struct vhost_vring_state base = {.index = vi};
+		struct virtq *vq = &n->vdev.vq[vhost_vq(p, vi)];
+		if (!vh->ring[vi] || VHOST_CALL(n, vh->fd, VHOST_GET_VRING_BASE, &base) < 0)
 			continue;
 		/* The virtq continues where vhost stopped: next avail entry, and the used index
 		 * vhost published (vhost itself reads it from the ring when it starts). The shadow
@@ -217,29 +224,31 @@ static void vhost_release(struct virtio_net *n, struct vhost_net *vh)
 	free(vh);
 }
 
-static void vhost_dp_stop(struct virtio_net *n)
+static void vhost_dp_stop(struct net_pair *p)
 {
-	if (n->dp)
-		vhost_release(n, n->dp);
-	n->dp = NULL;
+	if (p->dp)
+		vhost_release(p, p->dp);
+	p->dp = NULL;
 }
 
-static int vhost_dp_start(struct virtio_net *n, struct loop *l)
+static int vhost_dp_start(struct net_pair *p)
 {
+	struct virtio_net *n = p->n;
 	struct virtio_dev *vdev = &n->vdev;
 	uint64_t offer = 0, want;
 	int r;
 
-	if (n->be.fd < 0 || n->vhost_fd < 0)
+	if (p->be.fd < 0 || p->vhost_fd < 0)
 		return -EINVAL;
 	struct vhost_net *vh = calloc(1, sizeof(*vh));
 	if (!vh)
 		return -ENOMEM;
-	vh->fd = n->vhost_fd;
-	/* The I/O thread serves the control queue and watches the rings' error fds. */
-	vh->loop = l;
-	for (int q = 0; q < VHOST_NET_QUEUES; q++)
-		vh->err[q] = (struct vhost_ring_err){.n = n, .q = q, .fd = -1};
+	vh->fd = p->vhost_fd;
+	/* The pair's I/O thread watches the rings' error fds (pair 0's also serves the control
+	 * queue). */
+	vh->loop = p->loop;
+	for (int vi = 0; vi < VHOST_NET_QUEUES; vi++)
+		vh->err[vi] = (struct vhost_ring_err){.n = n, .q = vhost_vq(p, vi), .fd = -1};
 	if ((r = VHOST_CALL(n, vh->fd, VHOST_GET_FEATURES, &offer)) < 0)
 		goto fail;
 	want = vhost_net_features(vdev->features, offer);
@@ -254,22 +263,22 @@ static int vhost_dp_start(struct virtio_net *n, struct loop *l)
 		goto fail;
 	if ((r = vhost_set_mem_table(n, vh->fd)) < 0)
 		goto fail;
-	for (int q = 0; q < VHOST_NET_QUEUES; q++)
-		if (vdev->vq[q].ready && (r = vhost_set_ring(n, vh, q)) < 0)
+	for (int vi = 0; vi < VHOST_NET_QUEUES; vi++)
+		if (vdev->vq[vhost_vq(p, vi)].ready && (r = vhost_set_ring(n, vh, vi, vhost_vq(p, vi))) < 0)
 			goto fail;
-	/* The tap last, when both rings are complete: from here on the kernel moves frames. */
-	for (int q = 0; q < VHOST_NET_QUEUES; q++) {
-		struct vhost_vring_file be = {.index = q, .fd = n->be.fd};
-		if (!vdev->vq[q].ready)
+	/* The tap queue last, when both rings are complete: from here on the kernel moves frames. */
+	for (int vi = 0; vi < VHOST_NET_QUEUES; vi++) {
+		struct vhost_vring_file be = {.index = vi, .fd = p->be.fd};
+		if (!vdev->vq[vhost_vq(p, vi)].ready)
 			continue;
 		if ((r = VHOST_CALL(n, vh->fd, VHOST_NET_SET_BACKEND, &be)) < 0)
 			goto fail;
-		vh->backend[q] = true;
+		vh->backend[vi] = true;
 	}
-	n->dp = vh;
+	p->dp = vh;
 	return 0;
 fail:
-	vhost_release(n, vh);
+	vhost_release(p, vh);
 	return r;
 }
 
@@ -283,8 +292,8 @@ const struct net_datapath_ops vhost_net_datapath = {
 };
 
 /* Opens /dev/vhost-net, checks it can drive the rings the device offers and takes ownership
- * (n->vhost_fd). 0 or -errno, one line printed. */
-static int vhost_probe(struct virtio_net *n, const char *spec, bool fatal)
+ * (p->vhost_fd). 0 or -errno, one line printed. */
+static int vhost_probe(struct virtio_net *n, struct net_pair *p, const char *spec, bool fatal)
 {
 	uint64_t offer = 0, need = n->offered & VHOST_NET_RING_FEATURES & ~BIT(VHOST_NET_F_VIRTIO_NET_HDR);
 	int fd = vhost_ops->open(), r;
@@ -316,15 +325,17 @@ static int vhost_probe(struct virtio_net *n, const char *spec, bool fatal)
 		vhost_ops->close(fd);
 		return r;
 	}
-	n->vhost_fd = fd;
+	p->vhost_fd = fd;
 	return 0;
 }
 
 void vhost_net_release(struct virtio_net *n)
 {
-	if (n->vhost_fd >= 0)
-		vhost_ops->close(n->vhost_fd);
-	n->vhost_fd = -1;
+	for (int i = 0; i < NET_MAX_PAIRS; i++) {
+		if (n->pair[i].vhost_fd >= 0)
+			vhost_ops->close(n->pair[i].vhost_fd);
+		n->pair[i].vhost_fd = -1;
+	}
 }
 
 int vhost_net_select(struct virtio_net *n, const struct net_opts *opts)
@@ -337,9 +348,15 @@ int vhost_net_select(struct virtio_net *n, const struct net_opts *opts)
 		log_err("--net: vhost=%s needs a tap backend", opts->vhost == VHOST_ON ? "on" : "auto");
 		return -EINVAL;
 	}
-	int r = vhost_probe(n, spec, opts->vhost == VHOST_ON);
-	if (r < 0)
-		return opts->vhost == VHOST_ON ? r : 0;
+	/* One instance (and one kernel worker) per pair, as QEMU: each pair's rings move in
+	 * parallel. All or none: auto falls back to the userspace loop for every pair. */
+	for (int i = 0; i < n->max_pairs; i++) {
+		int r = vhost_probe(n, &n->pair[i], spec, opts->vhost == VHOST_ON);
+		if (r < 0) {
+			vhost_net_release(n);
+			return opts->vhost == VHOST_ON ? r : 0;
+		}
+	}
 	n->datapath = &vhost_net_datapath;
 	return 0;
 }

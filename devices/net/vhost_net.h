@@ -1,12 +1,19 @@
 /* vhost_net.h: the kernel datapath of virtio-net: vhost-net moves the rx/tx queues' frames between
  * guest memory and the tap inside the kernel; the VMM only hands it the rings and fds and takes
- * them back. The control queue stays in the VMM, on the device's I/O thread, as with the userspace
+ * them back. The control queue stays in the VMM, on pair 0's I/O thread, as with the userspace
  * loop (devices/net/net_loop.c, the other implementation of struct net_datapath_ops).
  *
+ * Everything below is per queue pair (--net tap,queues=N, as QEMU): each pair has its own
+ * /dev/vhost-net instance (so its own kernel worker), whose rings 0 and 1 are the pair's virtqueues
+ * net_rxq(p) and net_txq(p), with their kick/call/err eventfds, and whose backend is the pair's own
+ * tap queue fd. A pair's tap queue must be attached for NET_SET_BACKEND (virtio_net.c attaches it
+ * for the start and detaches it after, when the driver does not use the pair).
+ *
  * Selection (--net tap,vhost=on|off|auto) happens once, when the NIC is created
- * (vhost_net_select()): it opens /dev/vhost-net, checks GET_FEATURES has every ring feature the
- * device offers and takes the instance with SET_OWNER, on the main thread, so that the kernel's
- * worker is named "vhost-<our pid>". The fd is kept in n->vhost_fd for the NIC's life. If any of
+ * (vhost_net_select()): it opens /dev/vhost-net once per pair, checks GET_FEATURES has every ring
+ * feature the device offers and takes each instance with SET_OWNER, on the main thread, so that
+ * the kernel's workers are named "vhost-<our pid>". The fds are kept in pair[i].vhost_fd for the
+ * NIC's life. If any of
  * that fails, the fd is closed: on fails the NIC's creation, auto falls back to the userspace loop
  * with one warning; off never touches /dev/vhost-net. Only a tap can be handed to vhost (it needs
  * a socket it can read and write in the kernel); vhost with user networking is an error.
@@ -14,7 +21,7 @@
  * Start (DRIVER_OK) uses that owned fd (no open, no SET_OWNER) and does, in this order:
  * GET_FEATURES, SET_FEATURES, SET_MEM_TABLE; for rx then tx: SET_VRING_NUM, _BASE, _ADDR, _KICK,
  * _CALL, _ERR; then NET_SET_BACKEND (tap fd) for rx then tx. Each ring's _ERR eventfd is watched on
- * the NIC's I/O thread: vhost signals it when the guest's ring is malformed, and the device then
+ * the pair's I/O thread: vhost signals it when the guest's ring is malformed, and the device then
  * breaks that queue and sets NEEDS_RESET, as the userspace loop does. Stop (reset, reboot, exit), and a start
  * that fails, detach the tap from each queue (backend -1) and read back (GET_VRING_BASE) the
  * last_avail of each ring whose base was set, into the virtq; the fd stays open and owned, and the
@@ -65,8 +72,8 @@ void vhost_net_set_ops(const struct vhost_ops *ops);
 extern const struct net_datapath_ops vhost_net_datapath;
 
 /* Chooses n's datapath from opts->vhost (n->offered must be set: vhost must support every ring
- * feature the device offers). Sets n->datapath to &vhost_net_datapath, with n->vhost_fd open and
- * owned by the calling (main) thread, or to &net_loop_datapath, with n->vhost_fd left -1.
+ * feature the device offers). Sets n->datapath to &vhost_net_datapath, with every pair's vhost_fd
+ * open and owned by the calling (main) thread, or to &net_loop_datapath, with them all left -1.
  * 0, or -errno with one line printed (vhost=on and /dev/vhost-net unusable; vhost with a
  * non-tap backend). */
 int vhost_net_select(struct virtio_net *n, const struct net_opts *opts);

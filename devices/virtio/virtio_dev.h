@@ -50,7 +50,8 @@ struct virtio_transport_ops {
 	void (*needs_reset)(struct virtio_dev *vdev);
 };
 
-#define VIRTIO_MAX_QUEUES 16
+/* virtio-net's 16 queue pairs and its control queue (virtio_net.h). */
+#define VIRTIO_MAX_QUEUES 33
 
 struct virtio_dev {
 	const struct virtio_dev_ops *ops;

@@ -1,5 +1,5 @@
-/* virtio_net.c: the virtio-net device (spec 5.1): features, config space, control queue and the
- * I/O thread; frames are moved by the datapath chosen at start (virtio_net.h). */
+/* virtio_net.c: the virtio-net device (spec 5.1): features, config space, control queue, queue pairs
+ * and their I/O threads; frames are moved by the datapath chosen at start (virtio_net.h). */
 #include "devices/virtio/virtio_net.h"
 
 #include <errno.h>
@@ -94,6 +94,10 @@ static int net_set_features(struct virtio_dev *vdev, uint64_t f)
 			return -1;
 		}
 	}
+	/* 5.1.6.5.5: a driver starts with multiqueue disabled, one pair in use. Here, once per
+	 * driver initialisation (FEATURES_OK, the device stopped), not at every start: a start
+	 * after a Bus Master or QMP stop resumes with the pairs the driver asked for. */
+	__atomic_store_n(&to_net(vdev)->active_pairs, 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -118,6 +122,22 @@ static void net_config_write(struct virtio_dev *vdev, uint32_t off, const void *
 		  len, off);
 }
 
+int net_pairs(const struct virtio_net *n)
+{
+	return n->vdev.features & BIT(VIRTIO_NET_F_MQ) ? n->max_pairs : 1;
+}
+
+int net_ctrlq(const struct virtio_net *n)
+{
+	return 2 * net_pairs(n);
+}
+
+/* Queue q's counters: the control queue's stay in one place whether or not F_MQ moved it. */
+static struct net_queue_stats *net_stats_q(struct virtio_net *n, int q)
+{
+	return &n->stats[q == net_ctrlq(n) ? 2 * n->max_pairs : q];
+}
+
 void virtio_net_notify(struct virtio_net *n, int q)
 {
 	struct virtio_dev *vdev = &n->vdev;
@@ -126,7 +146,7 @@ void virtio_net_notify(struct virtio_net *n, int q)
 	int fd = vdev->tops->call_fd(vdev, q);
 	uint64_t one = 1;
 	if (fd >= 0 && write(fd, &one, sizeof(one)) == sizeof(one))
-		n->stats[q].interrupts++;
+		net_stats_q(n, q)->interrupts++;
 }
 
 void virtio_net_needs_reset(struct virtio_net *n, int q)
@@ -135,8 +155,8 @@ void virtio_net_needs_reset(struct virtio_net *n, int q)
 	const char *why = n->vdev.vq[q].broken_why;
 	log_guest(&site, "net%d: queue %d broken (%s): device needs reset", n->index, q,
 		  why ? why : "malformed chain");
-	n->stats[q].drops++;
-	n->stats[q].broken++;
+	net_stats_q(n, q)->drops++;
+	net_stats_q(n, q)->broken++;
 	n->vdev.tops->needs_reset(&n->vdev);
 }
 
@@ -219,10 +239,41 @@ static uint8_t net_ctrl_offloads(struct virtio_net *n, uint8_t cmd, const struct
 	return VIRTIO_NET_OK;
 }
 
+static void net_pair_wake(struct net_pair *p)
+{
+	uint64_t one = 1;
+	if (write(p->wake_fd, &one, sizeof(one)) < 0) {
+		/* An eventfd at its limit is readable already. */
+	}
+}
+
+/* 5.1.6.5.5: how many pairs the driver uses. The answer is at once (Linux waits for it, spinning,
+ * under the RTNL); each pair's own thread then attaches or detaches its tap queue (net_pair_sync),
+ * as only that thread touches its fd's watch. */
+static uint8_t net_ctrl_mq(struct virtio_net *n, uint8_t cmd, const struct virtq_elem *e)
+{
+	uint16_t pairs;
+	if (!(n->vdev.features & BIT(VIRTIO_NET_F_MQ)) || cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET)
+		return VIRTIO_NET_ERR;
+	if (e->out_len != 2 + 2 || virtq_copy_from_out(e, 2, &pairs, 2) != 2)
+		return VIRTIO_NET_ERR;
+	pairs = le16toh(pairs);
+	/* 5.1.6.5.5.1: VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN (1) .. max_virtqueue_pairs. */
+	if (pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || pairs > n->max_pairs)
+		return VIRTIO_NET_ERR;
+	__atomic_store_n(&n->active_pairs, pairs, __ATOMIC_RELEASE);
+	/* Every pair, running or not: one whose thread main is about to create finds the wake
+	 * waiting, so a command racing its start is not lost. */
+	for (int i = 1; i < n->max_pairs; i++)
+		net_pair_wake(&n->pair[i]);
+	return VIRTIO_NET_OK;
+}
+
 int virtio_net_ctrl_process(struct virtio_net *n)
 {
-	struct virtq *vq = &n->vdev.vq[NET_Q_CTRL];
-	struct net_queue_stats *st = &n->stats[NET_Q_CTRL];
+	int ctrlq = net_ctrlq(n);
+	struct virtq *vq = &n->vdev.vq[ctrlq];
+	struct net_queue_stats *st = net_stats_q(n, ctrlq);
 	struct virtq_elem *e = &n->ctrl_elem;
 	int done = 0, r = 0;
 	if (vq->broken)
@@ -250,6 +301,9 @@ int virtio_net_ctrl_process(struct virtio_net *n)
 			case VIRTIO_NET_CTRL_GUEST_OFFLOADS:
 				ack = net_ctrl_offloads(n, h.cmd, e);
 				break;
+			case VIRTIO_NET_CTRL_MQ:
+				ack = net_ctrl_mq(n, h.cmd, e);
+				break;
 			default:
 				break;
 			}
@@ -264,9 +318,9 @@ int virtio_net_ctrl_process(struct virtio_net *n)
 	if (done)
 		virtq_flush(vq, done);
 	if (r < 0)
-		virtio_net_needs_reset(n, NET_Q_CTRL);
+		virtio_net_needs_reset(n, ctrlq);
 	if (done)
-		virtio_net_notify(n, NET_Q_CTRL);
+		virtio_net_notify(n, ctrlq);
 	return done;
 }
 
@@ -275,56 +329,126 @@ static void net_ctrl_kick(void *opaque, uint32_t events)
 	struct virtio_net *n = opaque;
 	uint64_t v;
 	(void)events;
-	if (read(n->vdev.tops->kick_fd(&n->vdev, NET_Q_CTRL), &v, sizeof(v)) < 0)
+	if (read(n->vdev.tops->kick_fd(&n->vdev, n->ctrl_q), &v, sizeof(v)) < 0)
 		return;
-	n->stats[NET_Q_CTRL].kicks++;
+	net_stats_q(n, n->ctrl_q)->kicks++;
 	virtio_net_ctrl_process(n);
+}
+
+/* Attaches or detaches pair p's backend queue (a multi-queue tap's TUNSETQUEUE). The pair's own
+ * thread while it runs, else main. A backend of one queue has nothing to switch. */
+static void net_pair_attach(struct net_pair *p, bool on)
+{
+	static struct log_site site = LOG_SITE_INIT("net_queue_attach");
+	if (p->attached == on || !p->be.ops->queue_enable)
+		return;
+	int r = p->be.ops->queue_enable(&p->be, on);
+	if (r < 0) {
+		/* The guest asked for it (VQ_PAIRS_SET) but the host refused: counted, not fatal. */
+		log_guest(&site, "net%d: cannot %s backend queue %d: %s", p->n->index,
+			  on ? "attach" : "detach", p->index, strerror(-r));
+		return;
+	}
+	p->attached = on;
+	if (p->dp_started && p->n->datapath->attached)
+		p->n->datapath->attached(p, on);
+}
+
+/* Brings pair p's backend queue where active_pairs says: attached iff the pair is in use. */
+static void net_pair_sync(struct net_pair *p)
+{
+	net_pair_attach(p, p->index < __atomic_load_n(&p->n->active_pairs, __ATOMIC_ACQUIRE));
 }
 
 static void *net_io_thread(void *opaque)
 {
-	struct virtio_net *n = opaque;
+	struct net_pair *p = opaque;
 	char name[16];
-	/* Named so top and the bench tell the datapath's CPU time from the other threads'. */
-	snprintf(name, sizeof(name), "net%d-io", n->index);
+	/* Named so top and the bench tell the datapath's CPU time from the other threads'; one pair
+	 * keeps the name it always had. */
+	if (p->n->max_pairs == 1)
+		snprintf(name, sizeof(name), "net%d-io", p->n->index);
+	else
+		snprintf(name, sizeof(name), "net%d-io%d", p->n->index, p->index);
 	pthread_setname_np(pthread_self(), name);
 	if (seccomp_enter(SECCOMP_NET_IO)) {
 		vm_request_exit(EXIT_RUNTIME, "cannot install a net I/O thread's system call filter");
 		return NULL;
 	}
-	while (!__atomic_load_n(&n->stopping, __ATOMIC_ACQUIRE))
-		loop_run_once(n->loop, -1);
+	while (!__atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE))
+		loop_run_once(p->loop, -1);
 	return NULL;
 }
 
 static void net_wake(void *opaque, uint32_t events)
 {
-	struct virtio_net *n = opaque;
+	struct net_pair *p = opaque;
 	uint64_t v;
 	(void)events;
-	if (read(n->wake_fd, &v, sizeof(v)) < 0) {
-		/* Spurious: the stopping flag is what the thread looks at. */
+	if (read(p->wake_fd, &v, sizeof(v)) < 0) {
+		/* Spurious: the flags are what the thread looks at. */
 	}
+	if (!__atomic_load_n(&p->stopping, __ATOMIC_ACQUIRE))
+		net_pair_sync(p);
+}
+
+static void net_pair_stop(struct net_pair *p)
+{
+	if (p->running) {
+		__atomic_store_n(&p->stopping, true, __ATOMIC_RELEASE);
+		net_pair_wake(p);
+		pthread_join(p->thread, NULL);
+		p->running = false;
+	}
+	if (p->dp_started)
+		p->n->datapath->stop(p);
+	p->dp_started = false;
 }
 
 static void net_stop(struct virtio_dev *vdev)
 {
 	struct virtio_net *n = to_net(vdev);
-	if (n->running) {
-		uint64_t one = 1;
-		__atomic_store_n(&n->stopping, true, __ATOMIC_RELEASE);
-		if (write(n->wake_fd, &one, sizeof(one)) < 0) {
-			/* Cannot overflow: one write per stop. */
-		}
-		pthread_join(n->thread, NULL);
-		n->running = false;
-	}
-	if (n->dp_started)
-		n->datapath->stop(n);
-	n->dp_started = false;
+	for (int i = 0; i < n->max_pairs; i++)
+		net_pair_stop(&n->pair[i]);
 	if (n->ctrl_watched)
-		loop_del(n->loop, vdev->tops->kick_fd(vdev, NET_Q_CTRL));
+		loop_del(n->pair[0].loop, vdev->tops->kick_fd(vdev, n->ctrl_q));
 	n->ctrl_watched = false;
+}
+
+/* Whether pair i runs: pair 0 always (its thread serves the control queue), another when the
+ * driver can use it (F_MQ) and enabled one of its queues. */
+static bool net_pair_used(struct virtio_net *n, int i)
+{
+	struct virtio_dev *vdev = &n->vdev;
+	return i == 0 || (i < net_pairs(n) && (vdev->vq[net_rxq(i)].ready || vdev->vq[net_txq(i)].ready));
+}
+
+static int net_pair_start(struct net_pair *p)
+{
+	struct virtio_net *n = p->n;
+	struct virtio_dev *vdev = &n->vdev;
+	int err;
+	/* vhost's NET_SET_BACKEND wants an attached tap queue (a detached one polls as an error):
+	 * attach for start, then detach what the driver does not use yet. */
+	net_pair_attach(p, true);
+	err = n->datapath->start(p);
+	if (err < 0)
+		return err;
+	p->dp_started = true;
+	net_pair_sync(p);
+	p->stopping = false;
+	err = -pthread_create(&p->thread, NULL, net_io_thread, p);
+	if (err < 0)
+		return err;
+	p->running = true;
+	/* Buffers and frames the driver queued before DRIVER_OK are the I/O thread's first work,
+	 * as if the driver had kicked: start() itself never walks a ring. */
+	uint64_t one = 1;
+	for (int q = net_rxq(p->index); q <= net_txq(p->index); q++)
+		if (vdev->vq[q].ready && write(vdev->tops->kick_fd(vdev, q), &one, sizeof(one)) < 0) {
+			/* An eventfd at its limit is readable already. */
+		}
+	return 0;
 }
 
 static int net_start(struct virtio_dev *vdev)
@@ -335,28 +459,24 @@ static int net_start(struct virtio_dev *vdev)
 	n->guest_offloads = vdev->features & NET_GUEST_OFFLOADS;
 	if (n->be.ops->set_offloads)
 		n->be.ops->set_offloads(&n->be, n->guest_offloads);
-	if ((vdev->features & BIT(VIRTIO_NET_F_CTRL_VQ)) && vdev->vq[NET_Q_CTRL].ready) {
-		err = loop_add(n->loop, vdev->tops->kick_fd(vdev, NET_Q_CTRL), EPOLLIN, net_ctrl_kick, n);
+	/* active_pairs: 1 since FEATURES_OK (net_set_features) or what VQ_PAIRS_SET said since. */
+	n->ctrl_q = net_ctrlq(n);
+	if ((vdev->features & BIT(VIRTIO_NET_F_CTRL_VQ)) && vdev->vq[n->ctrl_q].ready) {
+		int fd = vdev->tops->kick_fd(vdev, n->ctrl_q);
+		err = loop_add(n->pair[0].loop, fd, EPOLLIN, net_ctrl_kick, n);
 		if (err < 0)
 			goto fail;
 		n->ctrl_watched = true;
 	}
-	err = n->datapath->start(n, n->loop);
-	if (err < 0)
-		goto fail;
-	n->dp_started = true;
-	n->stopping = false;
-	err = -pthread_create(&n->thread, NULL, net_io_thread, n);
-	if (err < 0)
-		goto fail;
-	n->running = true;
-	/* Buffers and frames the driver queued before DRIVER_OK are the I/O thread's first work,
-	 * as if the driver had kicked: start() itself never walks a ring. */
-	uint64_t one = 1;
-	for (int q = NET_Q_RX; q <= NET_Q_TX; q++)
-		if (vdev->vq[q].ready && write(vdev->tops->kick_fd(vdev, q), &one, sizeof(one)) < 0) {
-			/* An eventfd at its limit is readable already. */
+	for (int i = 0; i < n->max_pairs; i++) {
+		if (!net_pair_used(n, i)) {
+			/* No frames for a pair nobody reads. */
+			net_pair_attach(&n->pair[i], false);
+			continue;
 		}
+		if ((err = net_pair_start(&n->pair[i])) < 0)
+			goto fail;
+	}
 	return 0;
 fail:
 	log_err("net%d: cannot start the %s datapath: %s", n->index, n->datapath->name, strerror(-err));
@@ -382,24 +502,64 @@ static const struct virtio_dev_ops net_ops = {
     .irq_changed = net_irq_changed,
 };
 
+/* One loop per pair for the device's life: backends that attach to it (slirp) keep their watches
+ * across driver resets, and it outlives the backend's close. */
+static int net_pair_init(struct virtio_net *n, int i)
+{
+	struct net_pair *p = &n->pair[i];
+	p->n = n;
+	p->index = i;
+	p->be = n->be;
+	p->be.fd = n->be.qfd[i];
+	p->attached = true; /* a backend opens with every queue attached */
+	p->loop = loop_new();
+	p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!p->loop || p->wake_fd < 0 || loop_add(p->loop, p->wake_fd, EPOLLIN, net_wake, p) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void net_pairs_free(struct virtio_net *n)
+{
+	for (int i = 0; i < NET_MAX_PAIRS; i++) {
+		struct net_pair *p = &n->pair[i];
+		loop_free(p->loop);
+		p->loop = NULL;
+		if (p->wake_fd >= 0)
+			close(p->wake_fd);
+		p->wake_fd = -1;
+	}
+}
+
 int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, int index,
 			    const struct guest_mem *mem, const struct net_backend *be)
 {
 	memset(n, 0, sizeof(*n));
 	n->be = *be;
-	n->vhost_fd = -1;
-	/* One loop for the device's life: backends that attach to it (slirp) keep their watches
-	 * across driver resets, and it outlives the backend's close. */
-	n->loop = loop_new();
-	n->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!n->loop || n->wake_fd < 0 || loop_add(n->loop, n->wake_fd, EPOLLIN, net_wake, n) < 0) {
-		log_err("net%d: cannot create the I/O loop", index);
-		loop_free(n->loop);
-		if (n->wake_fd >= 0)
-			close(n->wake_fd);
+	n->max_pairs = opts->queues > 1 ? opts->queues : 1;
+	n->active_pairs = 1;
+	for (int i = 0; i < NET_MAX_PAIRS; i++)
+		n->pair[i].wake_fd = n->pair[i].vhost_fd = -1;
+	/* A backend of one queue fills neither queues nor qfd. */
+	if (n->be.queues < 1) {
+		n->be.queues = 1;
+		n->be.qfd[0] = n->be.fd;
+	}
+	int err = 0;
+	if (n->be.queues != n->max_pairs) {
+		log_err("net%d: the %s backend has %d queues for %d queue pairs", index, be->ops->name,
+			n->be.queues, n->max_pairs);
+		err = -EINVAL;
+	}
+	for (int i = 0; !err && i < n->max_pairs; i++)
+		err = net_pair_init(n, i);
+	if (err) {
+		if (err == -ENOMEM)
+			log_err("net%d: cannot create the I/O loop", index);
+		net_pairs_free(n);
 		if (be->ops->close)
 			be->ops->close(&n->be);
-		return -ENOMEM;
+		return err;
 	}
 	n->index = index;
 	n->datapath = &net_loop_datapath;
@@ -413,13 +573,16 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 		     (offloads & NET_OFFLOADS);
 	if (opts->mtu)
 		n->offered |= BIT(VIRTIO_NET_F_MTU);
+	/* Only with more than one pair (as QEMU): one pair keeps the guest's view as it always was. */
+	if (n->max_pairs > 1)
+		n->offered |= BIT(VIRTIO_NET_F_MQ);
 
 	if (opts->mac_set)
 		memcpy(n->cfg.mac, opts->mac, 6);
 	else
 		virtio_net_default_mac(index, opts->kind == NET_TAP ? opts->ifname : "", n->cfg.mac);
 	n->cfg.status = htole16(VIRTIO_NET_S_LINK_UP);
-	n->cfg.max_virtqueue_pairs = htole16(1);
+	n->cfg.max_virtqueue_pairs = htole16((uint16_t)n->max_pairs);
 	n->cfg.mtu = htole16(opts->mtu);
 	n->cfg_len = offsetof(struct virtio_net_config, mtu) + sizeof(n->cfg.mtu);
 
@@ -428,13 +591,14 @@ int virtio_net_init_backend(struct virtio_net *n, const struct net_opts *opts, i
 	vdev->priv = n;
 	vdev->mem = mem;
 	vdev->device_id = 1; /* VIRTIO_ID_NET */
-	vdev->num_queues = NET_NUM_QUEUES;
+	vdev->num_queues = 2 * n->max_pairs + 1;
 	vdev->queue_max = opts->queue_size ? opts->queue_size : NET_QUEUE_SIZE;
-	/* rx, tx and config: Linux gives the control queue no callback, so no vector (as QEMU). */
-	vdev->msix_vectors = NET_NUM_QUEUES;
+	/* Each rx and tx queue, and config: Linux gives the control queue no callback, so no vector
+	 * (as QEMU): 2N+1, 3 for one pair. */
+	vdev->msix_vectors = 2 * n->max_pairs + 1;
 	vdev->config_len = n->cfg_len;
 
-	int err = vhost_net_select(n, opts);
+	err = vhost_net_select(n, opts);
 	if (err < 0) {
 		virtio_net_free(n);
 		return err;
@@ -451,16 +615,29 @@ int virtio_net_init(struct virtio_net *n, const struct net_opts *opts, int index
 	return virtio_net_init_backend(n, opts, index, mem, &be);
 }
 
+/* The name of stats slot q: rx, tx and ctrl with one pair (as always), rxP/txP with more. */
+static void net_stats_name(const struct virtio_net *n, int q, char *buf, size_t len)
+{
+	if (q == 2 * n->max_pairs)
+		snprintf(buf, len, "ctrl");
+	else if (n->max_pairs == 1)
+		snprintf(buf, len, "%s", q & 1 ? "tx" : "rx");
+	else
+		snprintf(buf, len, "%s%u", q & 1 ? "tx" : "rx", (unsigned)q / 2 % 100);
+}
+
 void virtio_net_stats_print(const struct virtio_net *n, FILE *f)
 {
-	static const char *const names[NET_NUM_QUEUES] = { "rx", "tx", "ctrl" };
-	for (int q = 0; q < NET_NUM_QUEUES; q++) {
+	for (int q = 0; q <= 2 * n->max_pairs; q++) {
 		const struct net_queue_stats *st = &n->stats[q];
-		bool kernel = q != NET_Q_CTRL && n->datapath && n->datapath->in_kernel;
+		bool ctrl = q == 2 * n->max_pairs;
+		bool kernel = !ctrl && n->datapath && n->datapath->in_kernel;
+		char name[16];
+		net_stats_name(n, q, name, sizeof(name));
 		/* With vhost the kernel handles kicks and moves packets: the VMM's counts stay near
 		 * zero, which is exactly what --stats is there to show. */
 		fprintf(f, "stats: net%d %s (%s) kicks=%llu interrupts=%llu packets=%llu bytes=%llu drops=%llu broken=%llu%s\n",
-			n->index, names[q], q == NET_Q_CTRL || !n->datapath ? "vmm" : n->datapath->name,
+			n->index, name, ctrl || !n->datapath ? "vmm" : n->datapath->name,
 			(unsigned long long)st->kicks, (unsigned long long)st->interrupts,
 			(unsigned long long)st->packets, (unsigned long long)st->bytes,
 			(unsigned long long)st->drops, (unsigned long long)st->broken,
@@ -491,15 +668,16 @@ bool virtio_net_link_up(struct virtio_net *n)
 
 void virtio_net_stats_json(const struct virtio_net *n, struct jbuf *b)
 {
-	static const char *const names[NET_NUM_QUEUES] = {"rx", "tx", "ctrl"};
 	jbuf_printf(b, "{\"name\": \"net%d\", \"datapath\": \"%s\", \"queues\": [", n->index,
 		    n->datapath ? n->datapath->name : "none");
-	for (int q = 0; q < NET_NUM_QUEUES; q++) {
+	for (int q = 0; q <= 2 * n->max_pairs; q++) {
 		const struct net_queue_stats *st = &n->stats[q];
+		char name[16];
+		net_stats_name(n, q, name, sizeof(name));
 		jbuf_printf(b,
 			    "%s{\"queue\": \"%s\", \"kicks\": %llu, \"interrupts\": %llu, \"packets\": %llu, "
 			    "\"bytes\": %llu, \"drops\": %llu}",
-			    q ? ", " : "", names[q], (unsigned long long)st->kicks,
+			    q ? ", " : "", name, (unsigned long long)st->kicks,
 			    (unsigned long long)st->interrupts, (unsigned long long)st->packets,
 			    (unsigned long long)st->bytes, (unsigned long long)st->drops);
 	}
@@ -513,8 +691,6 @@ void virtio_net_free(struct virtio_net *n)
 	if (n->be.ops && n->be.ops->close)
 		n->be.ops->close(&n->be);
 	n->be.ops = NULL;
-	loop_free(n->loop);
-	n->loop = NULL;
-	close(n->wake_fd);
+	net_pairs_free(n);
 	pthread_mutex_destroy(&n->cfg_lock);
 }

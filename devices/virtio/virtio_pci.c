@@ -7,6 +7,7 @@
 #include <linux/virtio_pci.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -67,6 +68,7 @@ struct virtio_pci {
 	int epfd, stop_fd;
 	pthread_t poller;
 	bool poller_running;
+	char poller_name[16]; /* its thread name (comm: 15 characters and the NUL) */
 };
 
 static struct virtio_pci *vpci_of(struct virtio_dev *vdev)
@@ -152,20 +154,21 @@ static void config_interrupt(struct virtio_pci *vp)
 static void on_msix_changed(void *opaque, int vector)
 {
 	struct virtio_pci *vp = opaque;
-	uint32_t changed = 0;
+	uint64_t changed = 0;
+	_Static_assert(VIRTIO_MAX_QUEUES <= 64, "one bit per queue in `changed`");
 	pthread_mutex_lock(&vp->lock);
 	for (int q = 0; q < vp->vdev->num_queues; q++) {
 		if (vector >= 0 && vp->q[q].vector != vector)
 			continue;
 		call_route(vp, q);
-		changed |= 1u << q;
+		changed |= 1ull << q;
 	}
 	bool started = vp->started;
 	pthread_mutex_unlock(&vp->lock);
 	if (!started || !vp->vdev->ops->irq_changed)
 		return;
 	for (int q = 0; q < vp->vdev->num_queues; q++)
-		if (changed & (1u << q))
+		if (changed & (1ull << q))
 			vp->vdev->ops->irq_changed(vp->vdev, q);
 }
 
@@ -777,6 +780,7 @@ int virtio_pci_poll(struct virtio_dev *vdev, int timeout_ms)
 static void *poller_main(void *opaque)
 {
 	struct virtio_dev *vdev = opaque;
+	pthread_setname_np(pthread_self(), vpci_of(vdev)->poller_name);
 	if (seccomp_enter(SECCOMP_IRQ_POLLER)) {
 		vm_request_exit(EXIT_RUNTIME, "cannot install an interrupt poller's system call filter");
 		return NULL;
@@ -786,9 +790,10 @@ static void *poller_main(void *opaque)
 	return NULL;
 }
 
-int virtio_pci_poller_start(struct virtio_dev *vdev)
+int virtio_pci_poller_start(struct virtio_dev *vdev, const char *name)
 {
 	struct virtio_pci *vp = vpci_of(vdev);
+	snprintf(vp->poller_name, sizeof(vp->poller_name), "%s", name);
 	int r = pthread_create(&vp->poller, NULL, poller_main, vdev);
 	if (r)
 		return -r;

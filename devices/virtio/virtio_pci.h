@@ -74,6 +74,7 @@ int virtio_pci_poll_fd(struct virtio_dev *vdev);
 /* ... handling readable call fds, waiting up to timeout_ms. Returns events handled, or -ECANCELED
  * once virtio_pci_destroy() began. */
 int virtio_pci_poll(struct virtio_dev *vdev, int timeout_ms);
-/* ... or a thread of its own running virtio_pci_poll() until destroy. 0 or -errno. */
-int virtio_pci_poller_start(struct virtio_dev *vdev);
+/* ... or a thread of its own named `name` (the transport does not know the device; the caller
+ * says e.g. "net0-irq"), running virtio_pci_poll() until destroy. 0 or -errno. */
+int virtio_pci_poller_start(struct virtio_dev *vdev, const char *name);
 #endif

@@ -6,21 +6,8 @@
 ip=$1 host=$2 failed=''
 # shellcheck source=lib/check.sh
 . /scenarios/lib/check.sh
-# Polls for an event (at most 10 s): a state change the kernel makes asynchronously.
-wait_until() {
-	n=0
-	until "$@" 2>/dev/null; do
-		n=$((n + 1))
-		[ $n -lt 100 ] || return 1
-		sleep 0.1
-	done
-}
-link_up() { [ "$(cat /sys/class/net/eth0/operstate)" = up ]; }
-netup() {
-	ip addr add "$ip/24" dev eth0
-	ip link set eth0 up
-	wait_until link_up
-}
+# shellcheck source=lib/netup.sh
+. /scenarios/lib/netup.sh
 
 netup
 echo MINIVMM-DIAG-BEGIN

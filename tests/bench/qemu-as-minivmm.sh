@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # QEMU behind minivmm's command line, so the bench boots both VMMs through the same helper
 # with the same kernel, initrd, command line, memory and CPUs. Understands the options the bench
-# uses: --kernel --initrd --append --mem --cpus --net tap,ifname=NAME,vhost=on|off|user|none --stats,
-# and --qmp unix:PATH (the QMP e2e scenario runs its client against QEMU too).
+# uses: --kernel --initrd --append --mem --cpus --stats, --net tap,ifname=NAME,vhost=on|off[,queues=N]
+# (N pairs: QEMU's mq=on) or user or none, and --qmp unix:PATH (the QMP e2e scenario runs its
+# client against QEMU too).
 # It execs QEMU (the process the bench measures is QEMU itself).
 #   BENCH_QEMU=qemu-system-x86_64   BENCH_QEMU_MACHINE=q35 (or pc)
 set -euo pipefail
@@ -22,9 +23,13 @@ while [ $# -gt 0 ]; do
 		tap,*)
 			ifname=$(sed -n 's/.*ifname=\([^,]*\).*/\1/p' <<<"$2")
 			vhost=$(sed -n 's/.*vhost=\([^,]*\).*/\1/p' <<<"$2")
+			queues=$(sed -n 's/.*queues=\([0-9]*\).*/\1/p' <<<"$2")
+			mq=''
+			# N pairs: mq=on, and MSI-X vectors for 2N queues, the control queue and config changes.
+			[ -z "$queues" ] || [ "$queues" -le 1 ] || mq=",queues=$queues"
 			# shellcheck disable=SC2054 # commas belong to QEMU options
-			net+=(-netdev "tap,id=n0,ifname=$ifname,script=no,downscript=no,vhost=${vhost:-off}"
-				-device virtio-net-pci,netdev=n0,disable-legacy=on,id=net0)
+			net+=(-netdev "tap,id=n0,ifname=$ifname,script=no,downscript=no,vhost=${vhost:-off}$mq"
+				-device "virtio-net-pci,netdev=n0,disable-legacy=on,id=net0${mq:+,mq=on,vectors=$((2 * queues + 2))}")
 			;;
 		user)
 			# shellcheck disable=SC2054 # commas belong to QEMU options

@@ -4,8 +4,13 @@
 # scenario: "SECS PATH". For each, in DIR=$MINIVMM_RESULTS/<name>/: output (its stdout+stderr),
 # .rc (its exit status, 124 on its timeout), .secs (its run time); its start is marked on the
 # test host's console ("TESTHOST-SCENARIO <name>") so run.sh can split console.log per scenario.
+# KVM's trace runs all along (tests/e2e/kvmtrace.sh); a guest triple fault that the scenario's
+# lib.sh did not save already is saved as DIR/kvm-trace.txt.gz.
 set -uo pipefail
 top=$MINIVMM_RESULTS
+# shellcheck source=kvmtrace.sh
+. "$(dirname "$0")/kvmtrace.sh"
+kvmtrace_start || echo "group: no KVM trace (tracefs or KVM's events missing)"
 while read -r secs path; do
 	[ -n "$path" ] || continue
 	name=$(basename "${path%.sh}")
@@ -24,6 +29,7 @@ while read -r secs path; do
 	for t in $(ip -o link show type tun 2>/dev/null | sed -n 's/^[0-9]*: \(mv[^:@]*\).*/\1/p'); do
 		ip link del "$t" 2>/dev/null
 	done
+	! kvmtrace_stopped || kvmtrace_save "$dir/kvm-trace.txt.gz"
 	echo "$rc" >"$dir/.rc"
 	echo "group: $name exited $rc after $((SECONDS - start))s"
 done <"$1"

@@ -7,7 +7,9 @@
 # Paths (all absolute; override by exporting before sourcing):
 #   MINIVMM_SRC   the source tree          BUILD         $MINIVMM_SRC/build
 #   MINIVMM       $BUILD/minivmm           MINIVMM_SAN   $BUILD/minivmm-san (ASan+UBSan build)
-#   GUEST_KERNEL  $BUILD/guest/vmlinuz     GUEST_INITRD  $BUILD/guest/initrd.img
+#   GUEST_KERNEL  $BUILD/guest/vmlinux     GUEST_INITRD  $BUILD/guest/initrd.img
+#                 (the ELF, entered through PVH: under nested TCG a bzImage's decompressor costs
+#                 4-5 s a boot; scenarios about the bzImage path name $BUILD/guest/vmlinuz)
 #   RESULTS       this scenario's writable log directory ($MINIVMM_RESULTS from the driver, else
 #                 $BUILD/e2e/<scenario>)
 #   SCENARIO      this scenario's name (its file name without .sh)
@@ -30,6 +32,8 @@
 #            expect_in_log PATTERN [LOG]    true if PATTERN (ERE) is in LOG (default GUEST_LOG)
 #            expect NAME '^MINIVMM-SCENARIO-DONE'  also fails on the guest's MINIVMM-SCENARIO-FAILED
 #                                           and on kernel errors (GUEST_KERNEL_ERRORS) in the log
+#            A guest that ended in a triple fault leaves the test host's KVM trace of it beside its
+#            log: NAME.log.kvmtrace.gz (tests/e2e/kvmtrace.sh; README: "The vCPU-1 triple fault")
 # Network:   tap_create NAME [ADDR/PREFIX]  a tap device, up, removed when the scenario exits
 #            on_exit CMD...                 run CMD when the scenario exits (LIFO)
 
@@ -37,7 +41,7 @@ MINIVMM_SRC=${MINIVMM_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILD=${BUILD:-$MINIVMM_SRC/build}
 MINIVMM=${MINIVMM:-$BUILD/minivmm}
 MINIVMM_SAN=${MINIVMM_SAN:-$BUILD/minivmm-san}
-GUEST_KERNEL=${GUEST_KERNEL:-$BUILD/guest/vmlinuz}
+GUEST_KERNEL=${GUEST_KERNEL:-$BUILD/guest/vmlinux}
 GUEST_INITRD=${GUEST_INITRD:-$BUILD/guest/initrd.img}
 SCENARIO=${SCENARIO:-$(basename "${0%.sh}")}
 RESULTS=${MINIVMM_RESULTS:-$BUILD/e2e/$SCENARIO}
@@ -140,6 +144,7 @@ boot_guest() {
 	GUEST_RC=0
 	"${GUEST_CMD[@]}" </dev/null >"$GUEST_LOG" 2>&1 || GUEST_RC=$?
 	GUEST_SECS=$((SECONDS - start))
+	guest_trace_save
 }
 
 boot_guest_bg() {
@@ -154,6 +159,19 @@ wait_guest() {
 	wait "$GUEST_PID" || GUEST_RC=$?
 	GUEST_SECS=$((SECONDS - GUEST_START))
 	GUEST_PID=
+	guest_trace_save
+}
+
+# shellcheck source=kvmtrace.sh
+. "$MINIVMM_SRC/tests/e2e/kvmtrace.sh"
+# After a guest ended: if it triple-faulted and the test host's KVM trace stopped on it, keep the
+# trace beside its log.
+guest_trace_save() {
+	if expect_in_log 'triple fault' && kvmtrace_stopped; then
+		kvmtrace_save "$GUEST_LOG.kvmtrace.gz"
+		echo "  (KVM trace of the triple fault: $GUEST_LOG.kvmtrace.gz)"
+	fi
+	return 0
 }
 
 E2E_ON_EXIT=()

@@ -83,6 +83,14 @@ net_check_diag() {
 	expect "${pre}ethtool_tso_on" '^tcp-segmentation-offload: on'
 }
 
+# After wait_guest: the guest's checks, its scenario's end, minivmm's exit status, the --stats lines.
+net_guest_end() {
+	net_guest_results "$1"
+	expect "${1}guest_scenario_done" '^MINIVMM-SCENARIO-DONE'
+	check "${1}vmm_exit_status_0" test "$GUEST_RC" -eq 0
+	grep -E '^stats: ' "$GUEST_LOG" | sed 's/^/  /'
+}
+
 net_scenario() {
 	local vhost=$1 append=${2:-} pre="${SCENARIO#*-}:" msix='\+' p out
 	[ -z "$append" ] || msix=-
@@ -114,10 +122,7 @@ net_scenario() {
 	wait_guest
 	tr -d '\r' <"$GUEST_LOG" | grep -E '^MINIVMM-IPERF' | sed 's/^MINIVMM-IPERF /  iperf /'
 	net_check_diag "$pre" "$msix"
-	net_guest_results "$pre"
-	expect "${pre}guest_scenario_done" '^MINIVMM-SCENARIO-DONE'
-	check "${pre}vmm_exit_status_0" test "$GUEST_RC" -eq 0
-	grep -E '^stats: ' "$GUEST_LOG" | sed 's/^/  /'
+	net_guest_end "$pre"
 	local reports
 	reports=$(grep -c '^stats: net0 tx ' "$GUEST_LOG")
 	check "${pre}stats_on_sigusr1_and_at_exit" test "$reports" -eq 2

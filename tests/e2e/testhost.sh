@@ -27,7 +27,8 @@ th=$build/testhost
 . "$src/tools/initramfs.sh"
 
 META=linux-image-amd64
-MODULES=(virtio_pci 9pnet_virtio 9p kvm ccp kvm-amd tun tap vhost vhost_iotlb vhost_net bridge veth)
+# pktgen: the bench sends small frames into a tap with it (tests/bench/bench.sh).
+MODULES=(virtio_pci 9pnet_virtio 9p kvm ccp kvm-amd tun tap vhost vhost_iotlb vhost_net bridge veth pktgen)
 
 testhost_build() {
 	local stamp kroot root

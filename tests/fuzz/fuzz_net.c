@@ -99,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    virtq_init(&vdev->vq[q], &fm.gm, qs, base, base + 0x1000, base + 0x1400, features) == 0,
 		    "queue %d does not fit", q);
 	}
-	struct net_loop *nl = net_loop_new(&t->n);
+	struct net_loop *nl = net_loop_new(&t->n.pair[0]);
 	FUZZ_CHECK(nl, "net_loop_new");
 
 	bool verbose = getenv("FUZZ_VERBOSE"); /* a trace of the steps, for triage */

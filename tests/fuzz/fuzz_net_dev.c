@@ -111,7 +111,7 @@ static ssize_t counting_recv(struct net_backend *be, const struct iovec *iov, in
 static int net_running(void *opaque)
 {
 	struct virtio_net *n = opaque;
-	return n->running || n->dp_started;
+	return n->pair[0].running || n->pair[0].dp_started;
 }
 
 struct fake_net *fuzz_net_new(const struct guest_mem *gm, uint64_t be_offloads)
@@ -127,6 +127,7 @@ struct fake_net *fuzz_net_new(const struct guest_mem *gm, uint64_t be_offloads)
 	struct net_opts o = {.kind = NET_TAP, .ifname = "fuzz0", .vhost = VHOST_OFF};
 	FUZZ_CHECK(fake_net_create(t, &o) == 0, "cannot create the device");
 	t->n.be.ops = &counting_ops;
+	t->n.pair[0].be.ops = &counting_ops; /* pair 0's view of the backend */
 	t->n.vdev.mem = gm;
 	fuzz_work_set_running(net_running, &t->n);
 	fuzz_work_set_queues(t->n.vdev.vq, NET_NUM_QUEUES);
@@ -148,7 +149,7 @@ int fuzz_net_io_step(struct fake_net *t, uint16_t queue_size)
 	uint64_t rounds = 6;
 	fuzz_work_begin("I/O thread round", rounds * fuzz_work_max_pops(NET_RX_BUDGET, queue_size),
 			rounds * (NET_TX_BUDGET + 1), rounds * 2 * (NET_RX_BUDGET + 1));
-	return loop_run_once(t->n.loop, 0);
+	return loop_run_once(t->n.pair[0].loop, 0);
 }
 
 void fuzz_net_wire_send(struct fake_net *t, struct fuzz_in *in, uint16_t max_len)

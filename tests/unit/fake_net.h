@@ -19,6 +19,10 @@
  *     ... fake_ring_send(&t->fr[NET_Q_TX], ...), write(t->kick[NET_Q_TX], ...), recv(t->wire) ...
  *     fake_net_free(t, true);
  *
+ * fake_net_new_pairs() makes a device of several queue pairs (opts->queues must say as many): a
+ * socketpair per pair (wires[p]; wire == wires[0]) and a backend whose queue_enable() records each
+ * pair's attached state in attached[] and signals attach_fd (an eventfd) on every change.
+ *
  * Misuse (out of fds, out of memory) fails the running Check test. */
 #ifndef MINIVMM_FAKE_NET_H
 #define MINIVMM_FAKE_NET_H
@@ -30,11 +34,18 @@
 #include "tests/unit/fake_ring.h"
 
 struct fake_net {
-	struct fake_ring fr[NET_NUM_QUEUES]; /* the driver's side of each queue */
+	struct fake_ring fr[NET_MAX_QUEUES]; /* the driver's side of each queue (2 * pairs + 1) */
 	struct virtio_net n;
+	int pairs;
 	int wire;  /* the far end of the socketpair; -1 until fake_net_create() */
+	int wires[NET_MAX_PAIRS]; /* each pair's far end (wires[0] == wire) */
+	int be_fds[NET_MAX_PAIRS]; /* the device's ends */
 	int mem_q; /* the queue whose ring memory is the device's guest memory (default 0) */
-	int kick[NET_NUM_QUEUES], call[NET_NUM_QUEUES];
+	int kick[NET_MAX_QUEUES], call[NET_MAX_QUEUES];
+	/* queue_enable() (more than one pair): each pair's state, calls, an eventfd per change. */
+	bool attached[NET_MAX_PAIRS];
+	int attach_calls;
+	int attach_fd;
 	int needs_reset;    /* needs_reset() calls */
 	int config_changes; /* config_changed() calls */
 	/* The backend. */
@@ -54,6 +65,8 @@ extern const struct virtio_transport_ops fake_net_transport_ops;
 /* Allocates the rings (qsize entries, data_bytes of data area each) and the eventfds; no device
  * yet. */
 struct fake_net *fake_net_new(uint16_t qsize, uint64_t data_bytes);
+/* The same for a device of `pairs` queue pairs (2 * pairs + 1 rings). */
+struct fake_net *fake_net_new_pairs(int pairs, uint16_t qsize, uint64_t data_bytes);
 /* Creates the socketpair and the device over it (virtio_net_init_backend() with ring mem_q's
  * memory as guest memory) and returns its result; on success the device uses the fake transport.
  * On failure the device has already closed its end of the socketpair. */

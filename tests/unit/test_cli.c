@@ -370,6 +370,13 @@ START_TEST(net_tap_with_every_key)
 	ck_assert_int_eq(cfg.nic[0].queue_size, 64);
 	assert_ok(PARSE_K("--net", "tap,queue_size=1024"));
 	ck_assert_int_eq(cfg.nic[0].queue_size, 1024);
+	ck_assert_int_eq(cfg.nic[0].queues, 1); /* not given: one pair */
+	assert_ok(PARSE_K("--net", "tap,queues=2"));
+	ck_assert_int_eq(cfg.nic[0].queues, 2);
+	assert_ok(PARSE_K("--net", "tap,ifname=t0,queues=16,vhost=on"));
+	ck_assert_int_eq(cfg.nic[0].queues, 16);
+	assert_ok(PARSE_K("--net", "user,queues=1"));
+	ck_assert_int_eq(cfg.nic[0].queues, 1);
 }
 END_TEST
 
@@ -407,6 +414,12 @@ static const struct {
 	{ "tap,queue_size=768", "queue_size=768" },
 	{ "user,queue_size=0", "queue_size=0" },
 	{ "tap,queue_size=256k", "queue_size=256k" },
+	{ "tap,queues=0", "queues=0 is not in 1..16" },
+	{ "tap,queues=17", "queues=17 is not in 1..16" },
+	{ "tap,queues=2x", "queues=2x" },
+	{ "tap,queues=-1", "queues=-1" },
+	{ "tap,queues=1,queues=2", "key queues is given twice" },
+	{ "user,queues=2", "user networking has one queue pair (libslirp runs on one thread)" },
 	{ "tap,vhost=maybe", "vhost=maybe" },
 	{ "tap,foo=1", "unknown key \"foo\"" },
 	{ "tap,hostfwd=tcp::22-:22", "unknown key \"hostfwd\"" },

@@ -163,13 +163,19 @@ START_TEST(only_vcpus_may_run_the_guest)
 }
 END_TEST
 
-static void tun_setiff_on_devnull(enum seccomp_kind k)
+/* A tun ioctl on /dev/null: the filter judges the request, the kernel answers ENOTTY. */
+static void tun_ioctl_on_devnull(unsigned long req)
 {
-	(void)k;
 	struct ifreq_like {
 		char b[40];
 	} ifr = {{0}};
-	ioctl(devnull, TUNSETIFF, &ifr);
+	ioctl(devnull, req, &ifr);
+}
+
+static void tun_setiff_on_devnull(enum seccomp_kind k)
+{
+	(void)k;
+	tun_ioctl_on_devnull(TUNSETIFF);
 }
 
 START_TEST(no_kind_may_attach_a_new_tap_after_setup)
@@ -178,6 +184,29 @@ START_TEST(no_kind_may_attach_a_new_tap_after_setup)
 	for (int k = 0; k < SECCOMP_KINDS; k++) {
 		ck_assert_int_eq(exited_with(in_child(k, tun_setiff_on_devnull, err, sizeof(err))), 1);
 		assert_report(err, seccomp_kind_name(k), "ioctl");
+	}
+}
+END_TEST
+
+static void tun_setqueue_on_devnull(enum seccomp_kind k)
+{
+	(void)k;
+	tun_ioctl_on_devnull(TUNSETQUEUE);
+}
+
+/* A multi-queue tap's queues are attached at activation (main) and switched by each pair's own
+ * I/O thread (VQ_PAIRS_SET); vCPUs and pollers never. */
+START_TEST(main_and_net_io_switch_tap_queues_and_no_other_kind)
+{
+	char err[512];
+	for (int k = 0; k < SECCOMP_KINDS; k++) {
+		int st = exited_with(in_child(k, tun_setqueue_on_devnull, err, sizeof(err)));
+		if (k == SECCOMP_MAIN || k == SECCOMP_NET_IO) {
+			ck_assert_msg(st == 0, "%s: status %d: %s", seccomp_kind_name(k), st, err);
+		} else {
+			ck_assert_int_eq(st, 1);
+			assert_report(err, seccomp_kind_name(k), "ioctl");
+		}
 	}
 }
 END_TEST
@@ -361,6 +390,61 @@ START_TEST(main_activates_a_nic_and_its_io_thread_moves_frames_under_their_lists
 }
 END_TEST
 
+/* Two pairs: VQ_PAIRS_SET on pair 0's net-io thread, and pair 1's thread attaching and detaching
+ * its queue with a real TUNSETQUEUE (on /dev/null: ENOTTY if the filter let it through). */
+static struct net_backend_ops mq_ops;
+
+static int mq_queue_enable(struct net_backend *be, bool on)
+{
+	tun_ioctl_on_devnull(TUNSETQUEUE);
+	return fake_net_backend_ops.queue_enable(be, on);
+}
+
+static void main_runs_a_two_pair_nic(enum seccomp_kind k)
+{
+	(void)k;
+	struct virtio_dev *v = &FN->n.vdev;
+	uint64_t one = 1;
+	uint64_t n;
+	if (v->ops->start(v))
+		_exit(40);
+	/* Start detached pair 1 (main, synchronously): that change is counted already. */
+	if (read(FN->attach_fd, &n, 8) != 8)
+		_exit(43);
+	for (int i = 0; i < 2; i++) {
+		uint8_t cmd[4] = {VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, (uint8_t)(2 - i), 0};
+		struct fake_seg c[] = {FAKE_OUT(cmd, 4), FAKE_IN(1)};
+		fake_ring_send(&FN->fr[4], c, 2);
+		if (write(FN->kick[4], &one, 8) != 8 || !fake_ring_wait_used(&FN->fr[4], i + 1))
+			_exit(41);
+		struct pollfd p = {.fd = FN->attach_fd, .events = POLLIN};
+		if (poll(&p, 1, 5000) != 1 || read(FN->attach_fd, &n, 8) != 8 ||
+		    __atomic_load_n(&FN->attached[1], __ATOMIC_ACQUIRE) != (i == 0))
+			_exit(42);
+	}
+	v->ops->stop(v);
+}
+
+START_TEST(pair_threads_switch_their_tap_queue_under_the_net_io_list)
+{
+	FN = fake_net_new_pairs(2, 16, 1 << 20);
+	struct net_opts opts = {.kind = NET_TAP, .ifname = "tap7", .queues = 2};
+	ck_assert_int_eq(fake_net_create(FN, &opts), 0);
+	fake_net_negotiate(FN, 1ULL << VIRTIO_F_VERSION_1 | 1ULL << VIRTIO_NET_F_MAC |
+				   1ULL << VIRTIO_NET_F_CTRL_VQ | 1ULL << VIRTIO_NET_F_MQ);
+	mq_ops = fake_net_backend_ops;
+	mq_ops.queue_enable = mq_queue_enable;
+	FN->n.be.ops = &mq_ops;
+	for (int i = 0; i < 2; i++)
+		FN->n.pair[i].be.ops = &mq_ops;
+	char err[512];
+	int st = in_child(SECCOMP_MAIN, main_runs_a_two_pair_nic, err, sizeof(err));
+	fake_net_free(FN, true);
+	ck_assert_msg(exited_with(st) == 0, "status %#x: %s", st, err);
+	ck_assert_str_eq(err, "");
+}
+END_TEST
+
 /* vhost's ioctls for real, on /dev/null: the filter sees the request numbers vhost_net.c uses;
  * ENOTTY is the kernel's answer when it let one through, a trap ends the child. */
 static int vhost_devnull_ioctl(int fd, unsigned long req, void *arg)
@@ -394,11 +478,11 @@ START_TEST(main_drives_vhost_and_only_main_may)
 				   1ULL << VIRTIO_NET_F_CTRL_VQ);
 	vhost_net_set_ops(&vhost_devnull);
 	FN->n.datapath = &vhost_net_datapath;
-	FN->n.vhost_fd = 1000; /* any: the ioctls go to /dev/null */
+	FN->n.pair[0].vhost_fd = 1000; /* any: the ioctls go to /dev/null */
 	char err[512];
 	int st = in_child(SECCOMP_MAIN, main_starts_and_stops_vhost, err, sizeof(err));
 	int io = in_child(SECCOMP_NET_IO, main_starts_and_stops_vhost, err + 256, 256);
-	FN->n.vhost_fd = -1;
+	FN->n.pair[0].vhost_fd = -1;
 	vhost_net_set_ops(NULL);
 	fake_net_free(FN, true);
 	ck_assert_msg(exited_with(st) == 0, "status %#x: %s", st, err);
@@ -556,9 +640,11 @@ END_TEST
 UNIT_MAIN("seccomp", every_kind_reports_a_call_outside_its_list_in_one_line,
 	  test_hook_makes_the_named_kind_violate_on_entry, only_vcpus_may_run_the_guest,
 	  every_device_thread_kind_may_raise_interrupts,
-	  no_kind_may_attach_a_new_tap_after_setup, net_io_opens_inet_sockets_for_slirp_and_nothing_else,
+	  no_kind_may_attach_a_new_tap_after_setup, main_and_net_io_switch_tap_queues_and_no_other_kind,
+	  net_io_opens_inet_sockets_for_slirp_and_nothing_else,
 	  no_kind_maps_executable_memory, main_creates_net_io_threads_which_then_follow_their_own_list,
 	  only_main_creates_threads, two_threads_violating_at_once_leave_one_line,
 	  main_activates_a_nic_and_its_io_thread_moves_frames_under_their_lists,
+	  pair_threads_switch_their_tap_queue_under_the_net_io_list,
 	  main_drives_vhost_and_only_main_may, vcpus_reach_kvm_interrupts_and_doorbells_pollers_only_inject,
 	  qmp_serves_a_client_under_mains_list, off_installs_nothing)

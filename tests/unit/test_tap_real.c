@@ -167,20 +167,35 @@ static void persistent_tap(const char *name, uid_t owner, bool mq, bool keep)
 	close(fd);
 }
 
-/* net_backend_open() of name as uid 65534 in a child: its result, and its stderr. */
-static int open_as_nobody(const char *name, char *err, size_t cap)
+/* Queue q's view of a multi-queue backend, as the device's pairs use it. */
+static struct net_backend tap_queue(const struct net_backend *b, int q)
+{
+	struct net_backend v = *b;
+	v.fd = b->qfd[q];
+	return v;
+}
+
+/* net_backend_open() of name with `queues` in a child (as uid, 0 = root), then, if that worked,
+ * a detach and an attach of queue 1: its result (-errno of the first failure), and its stderr. */
+static int open_queues_as(uid_t uid, const char *name, int queues, char *err, size_t cap)
 {
 	int p[2];
 	ck_assert_int_eq(pipe(p), 0);
 	pid_t pid = fork();
 	if (pid == 0) {
 		dup2(p[1], STDERR_FILENO);
-		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		if (uid && (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid)))
 			_exit(100);
 		struct net_backend b;
-		struct net_opts o = {.kind = NET_TAP};
+		struct net_opts o = {.kind = NET_TAP, .queues = (uint8_t)queues};
 		strncpy(o.ifname, name, sizeof(o.ifname) - 1);
 		int r = net_backend_open(&b, &o);
+		if (r == 0 && queues > 1) {
+			struct net_backend q1 = tap_queue(&b, 1);
+			r = b.ops->queue_enable(&q1, false);
+			if (r == 0)
+				r = b.ops->queue_enable(&q1, true);
+		}
 		_exit(-r);
 	}
 	close(p[1]);
@@ -197,7 +212,7 @@ START_TEST(a_tap_owned_by_the_user_needs_no_privilege)
 	if ((st.st_mode & 0006) != 0006) {
 		/* Not the usual 0666 (a container): then that is what the one line says. */
 		persistent_tap("mvmtest1", 65534, false, true);
-		int r = open_as_nobody("mvmtest1", err, sizeof(err));
+		int r = open_queues_as(65534, "mvmtest1", 1, err, sizeof(err));
 		persistent_tap("mvmtest1", 0, false, false);
 		ck_assert_int_eq(r, EACCES);
 		ck_assert_msg(strstr(err, "chmod 666 /dev/net/tun"), "message: %s", err);
@@ -206,9 +221,9 @@ START_TEST(a_tap_owned_by_the_user_needs_no_privilege)
 	persistent_tap("mvmtest1", 65534, false, true);
 	persistent_tap("mvmtest2", 65534, true, true);
 	persistent_tap("mvmtest3", 0, false, true);
-	int own = open_as_nobody("mvmtest1", err, sizeof(err));
-	int mq = open_as_nobody("mvmtest2", err, sizeof(err));
-	int other = open_as_nobody("mvmtest3", err, sizeof(err));
+	int own = open_queues_as(65534, "mvmtest1", 1, err, sizeof(err));
+	int mq = open_queues_as(65534, "mvmtest2", 1, err, sizeof(err));
+	int other = open_queues_as(65534, "mvmtest3", 1, err, sizeof(err));
 	persistent_tap("mvmtest1", 0, false, false);
 	persistent_tap("mvmtest2", 0, true, false);
 	persistent_tap("mvmtest3", 0, false, false);
@@ -219,6 +234,160 @@ START_TEST(a_tap_owned_by_the_user_needs_no_privilege)
 	ck_assert_msg(strstr(err, "CAP_NET_ADMIN") && strstr(err, "ip tuntap add dev mvmtest3 mode tap user"),
 		      "message: %s", err);
 	ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1, "not one line: %s", err);
+}
+END_TEST
+
+/* ---- multi-queue (queues=N) ---- */
+
+/* Queues the kernel counts as attached: tun sets the interface's real queue count to them. */
+static int tap_attached_queues(const char *name)
+{
+	char path[96];
+	int n = 0;
+	for (int q = 0; q < 64; q++) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-%d", name, q);
+		n += access(path, F_OK) == 0;
+	}
+	return n;
+}
+
+/* TUNGETIFF on one queue's fd: its flags (a detached queue has IFF_DETACH_QUEUE), or -errno. */
+static int tap_queue_flags(int fd)
+{
+	struct ifreq ifr = {0};
+	return ioctl(fd, TUNGETIFF, &ifr) < 0 ? -errno : ifr.ifr_flags;
+}
+
+START_TEST(queues_open_one_attached_multi_queue_fd_each)
+{
+	struct net_backend b;
+	struct net_opts o = {.kind = NET_TAP, .ifname = "mvmtestq0", .queues = 3};
+	ck_assert_int_eq(net_backend_open(&b, &o), 0);
+	ck_assert_int_eq(b.queues, 3);
+	ck_assert_int_eq(b.qfd[0], b.fd);
+	for (int q = 0; q < 3; q++) {
+		int f = tap_queue_flags(b.qfd[q]);
+		ck_assert_int_ge(f, 0);
+		ck_assert(f & IFF_MULTI_QUEUE);
+		ck_assert(f & IFF_VNET_HDR);
+		ck_assert(!(f & IFF_DETACH_QUEUE));
+	}
+	ck_assert_int_eq(tap_attached_queues("mvmtestq0"), 3);
+	b.ops->close(&b);
+	/* Every queue's fd closed: the tap minivmm made is gone. */
+	ck_assert_uint_eq(if_nametoindex("mvmtestq0"), 0);
+}
+END_TEST
+
+/* Sends n UDP/IPv4 frames of n flows (source ports 1000..) to dport 9999 on the tap's link. */
+static void send_flows(int s, const char *name, int n)
+{
+	struct sockaddr_ll sll = {
+	    .sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex(name), .sll_halen = 6};
+	for (int i = 0; i < n; i++) {
+		/* Ethernet (IPv4), then IPv4 10.99.0.1 -> 10.99.0.2, UDP. */
+		uint8_t f[14 + 20 + 8 + 4] = {0x02, 0, 0,  0,  0, 1, 0x02, 0, 0, 0,  0,  2, 0x08, 0x00,
+					      0x45, 0, 0,  32, 0, 0, 0,    0, 64, 17, 0, 0, 10,   99,
+					      0,    1, 10, 99, 0, 2};
+		f[34] = (uint8_t)((1000 + i) >> 8);
+		f[35] = (uint8_t)(1000 + i);
+		f[36] = 9999 >> 8;
+		f[37] = 9999 & 0xff;
+		f[39] = 12;
+		memcpy(f + 42, "MVMQ", 4);
+		ck_assert_int_eq(sendto(s, f, sizeof(f), 0, (struct sockaddr *)&sll, sizeof(sll)),
+				 (ssize_t)sizeof(f));
+	}
+}
+
+/* Reads queue fds until `want` of send_flows()' frames arrived (or 2 s pass without one);
+ * got[q] = how many came on queue q. */
+static void count_flows(const struct net_backend *b, int queues, int want, int *got)
+{
+	uint8_t buf[HDR + 2048];
+	struct iovec iov = {buf, sizeof(buf)};
+	struct pollfd p[CONFIG_MAX_QUEUES];
+	int total = 0;
+	for (int q = 0; q < queues; q++) {
+		got[q] = 0;
+		p[q] = (struct pollfd){.fd = b->qfd[q], .events = POLLIN};
+	}
+	while (total < want && poll(p, (nfds_t)queues, 2000) > 0) {
+		for (int q = 0; q < queues; q++) {
+			struct net_backend v = tap_queue(b, q);
+			ssize_t n;
+			if (!(p[q].revents & POLLIN))
+				continue;
+			while ((n = v.ops->recv(&v, &iov, 1)) > 0)
+				if (n == HDR + 46 && !memcmp(buf + HDR + 42, "MVMQ", 4)) {
+					got[q]++;
+					total++;
+				}
+		}
+	}
+}
+
+/* The kernel steers frames only to attached queues: 32 flows spread over both (all on one would
+ * be a 2^-31 chance), and with queue 1 detached (the interface counts one queue, TUNGETIFF says
+ * IFF_DETACH_QUEUE) every one reaches queue 0; attached again, it is counted again. */
+START_TEST(detached_queue_gets_no_frames_until_attached_again)
+{
+	struct net_backend b;
+	struct net_opts o = {.kind = NET_TAP, .ifname = "mvmtestq1", .queues = 2};
+	int got[2];
+	ck_assert_int_eq(net_backend_open(&b, &o), 0);
+	link_up("mvmtestq1");
+	int s = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	ck_assert_int_ge(s, 0);
+	send_flows(s, "mvmtestq1", 32);
+	count_flows(&b, 2, 32, got);
+	ck_assert_int_eq(got[0] + got[1], 32);
+	ck_assert_int_gt(got[0], 0);
+	ck_assert_int_gt(got[1], 0);
+	struct net_backend q1 = tap_queue(&b, 1);
+	ck_assert_int_eq(b.ops->queue_enable(&q1, false), 0);
+	ck_assert_int_eq(tap_attached_queues("mvmtestq1"), 1);
+	ck_assert_int_eq(tap_queue_flags(b.qfd[1]) & IFF_DETACH_QUEUE, IFF_DETACH_QUEUE);
+	ck_assert_int_eq(tap_queue_flags(b.qfd[0]) & IFF_DETACH_QUEUE, 0);
+	send_flows(s, "mvmtestq1", 32);
+	count_flows(&b, 1, 32, got);
+	ck_assert_int_eq(got[0], 32);
+	ck_assert_int_eq(b.ops->queue_enable(&q1, true), 0);
+	ck_assert_int_eq(tap_attached_queues("mvmtestq1"), 2);
+	ck_assert_int_eq(tap_queue_flags(b.qfd[1]) & IFF_DETACH_QUEUE, 0);
+	close(s);
+	b.ops->close(&b);
+}
+END_TEST
+
+START_TEST(queues_on_a_single_queue_tap_is_refused_in_one_line)
+{
+	char err[512];
+	persistent_tap("mvmtestq2", 0, false, true);
+	int r = open_queues_as(0, "mvmtestq2", 2, err, sizeof(err));
+	bool still = if_nametoindex("mvmtestq2") != 0;
+	persistent_tap("mvmtestq2", 0, false, false);
+	ck_assert_int_eq(r, EINVAL);
+	ck_assert_msg(strstr(err, "queues=2 needs a multi-queue tap, and mvmtestq2 is not one"),
+		      "message: %s", err);
+	ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1, "not one line: %s", err);
+	ck_assert(still);
+}
+END_TEST
+
+/* The owner of a multi_queue tap opens its queues and detaches/attaches them without privilege
+ * (what --runas, or a user's own tap, needs for VQ_PAIRS_SET). */
+START_TEST(the_owner_of_a_multi_queue_tap_switches_its_queues_unprivileged)
+{
+	char err[512];
+	struct stat st;
+	ck_assert_int_eq(stat("/dev/net/tun", &st), 0);
+	if ((st.st_mode & 0006) != 0006)
+		return; /* not the usual 0666 (a container): nobody cannot open it at all (see above) */
+	persistent_tap("mvmtestq3", 65534, true, true);
+	int r = open_queues_as(65534, "mvmtestq3", 2, err, sizeof(err));
+	persistent_tap("mvmtestq3", 0, true, false);
+	ck_assert_msg(r == 0, "exit %d: %s", r, err);
 }
 END_TEST
 
@@ -244,5 +413,13 @@ int main(void)
 	if (geteuid() == 0 && access("/dev/net/tun", R_OK | W_OK) == 0)
 		tcase_add_test(unpriv, a_tap_owned_by_the_user_needs_no_privilege);
 	suite_add_tcase(s, unpriv);
+	TCase *mq = tcase_create("multi_queue");
+	if (geteuid() == 0 && access("/dev/net/tun", R_OK | W_OK) == 0) {
+		tcase_add_test(mq, queues_open_one_attached_multi_queue_fd_each);
+		tcase_add_test(mq, detached_queue_gets_no_frames_until_attached_again);
+		tcase_add_test(mq, queues_on_a_single_queue_tap_is_refused_in_one_line);
+		tcase_add_test(mq, the_owner_of_a_multi_queue_tap_switches_its_queues_unprivileged);
+	}
+	suite_add_tcase(s, mq);
 	return unit_run(s);
 }

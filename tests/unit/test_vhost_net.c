@@ -354,7 +354,7 @@ static int count_req(unsigned long req)
 START_TEST(start_sets_features_mem_table_rings_then_backends_on_the_owned_fd)
 {
 	tnet_open_vhost();
-	ck_assert_int_eq(T->n.vhost_fd, FAKE_VHOST_FD);
+	ck_assert_int_eq(T->n.pair[0].vhost_fd, FAKE_VHOST_FD);
 	ck_assert_int_eq(start(), 0);
 	ck_assert_int_eq(V.n, START_CALLS);
 	assert_start_sequence(0);
@@ -448,11 +448,11 @@ START_TEST(start_fails_when_vhost_lacks_a_negotiated_ring_feature_and_keeps_the_
 	/* Asked, refused before anything was set: no ring to take back. */
 	ck_assert_int_eq(V.n, 1);
 	ck_assert_uint_eq(V.c[0].req, VHOST_GET_FEATURES);
-	ck_assert_ptr_null(T->n.dp);
+	ck_assert_ptr_null(T->n.pair[0].dp);
 	/* Still open and owned, and the next start (the vhost fixed) goes through. */
 	ck_assert_int_eq(V.closes, 0);
 	ck_assert_int_eq(V.fds_open, 1);
-	ck_assert_int_eq(T->n.vhost_fd, FAKE_VHOST_FD);
+	ck_assert_int_eq(T->n.pair[0].vhost_fd, FAKE_VHOST_FD);
 	V.offer = VHOST_OFFER;
 	vrec_reset();
 	ck_assert_int_eq(start(), 0);
@@ -480,9 +480,9 @@ START_TEST(stop_detaches_the_tap_reads_ring_bases_back_and_keeps_the_fd)
 	ck_assert_uint_eq(T->n.vdev.vq[NET_Q_CTRL].last_avail, 0);
 	ck_assert_int_eq(V.closes, 0);
 	ck_assert_int_eq(V.fds_open, 1);
-	ck_assert_int_eq(T->n.vhost_fd, FAKE_VHOST_FD);
-	ck_assert_ptr_null(T->n.dp);
-	ck_assert(!T->n.running);
+	ck_assert_int_eq(T->n.pair[0].vhost_fd, FAKE_VHOST_FD);
+	ck_assert_ptr_null(T->n.pair[0].dp);
+	ck_assert(!T->n.pair[0].running);
 	/* A second stop (VMM exit after a reset) does nothing more. */
 	stop();
 	ck_assert_int_eq(V.n, n0 + STOP_CALLS);
@@ -493,7 +493,7 @@ START_TEST(stop_detaches_the_tap_reads_ring_bases_back_and_keeps_the_fd)
 	ck_assert_uint_eq(V.c[n0 + STOP_CALLS].req, FV_CLOSE);
 	ck_assert_int_eq(V.closes, 1);
 	ck_assert_int_eq(V.fds_open, 0);
-	ck_assert_int_eq(T->n.vhost_fd, -1);
+	ck_assert_int_eq(T->n.pair[0].vhost_fd, -1);
 	tnet_close(false);
 }
 END_TEST
@@ -545,7 +545,7 @@ START_TEST(free_while_started_detaches_the_tap_then_closes_the_vhost)
 	ck_assert_int_eq(V.opens, 1);
 	ck_assert_int_eq(V.closes, 1);
 	ck_assert_int_eq(V.fds_open, 0);
-	ck_assert_int_eq(T->n.vhost_fd, -1);
+	ck_assert_int_eq(T->n.pair[0].vhost_fd, -1);
 	ck_assert_int_eq(T->be_closes, 1);
 	tnet_close(false);
 }
@@ -592,10 +592,10 @@ START_TEST(ioctl_failure_at_start_fails_cleanly_and_keeps_the_owned_fd)
 		ck_assert_int_eq(V.opens, 1);
 		ck_assert_int_eq(V.closes, 0);
 		ck_assert_int_eq(V.fds_open, 1);
-		ck_assert_int_eq(T->n.vhost_fd, FAKE_VHOST_FD);
+		ck_assert_int_eq(T->n.pair[0].vhost_fd, FAKE_VHOST_FD);
 		ck_assert_int_eq(count_req(VHOST_SET_OWNER), 0);
-		ck_assert_ptr_null(T->n.dp);
-		ck_assert(!T->n.running);
+		ck_assert_ptr_null(T->n.pair[0].dp);
+		ck_assert(!T->n.pair[0].running);
 		/* Nothing after the failed call but the teardown. */
 		for (int i = k + 1; i < V.n; i++) {
 			ck_assert(V.c[i].req == VHOST_NET_SET_BACKEND || V.c[i].req == VHOST_GET_VRING_BASE);
@@ -725,7 +725,7 @@ START_TEST(vhost_on_opens_probes_and_owns_the_vhost_at_creation)
 	ck_assert_int_eq(V.opens, 1);
 	ck_assert_int_eq(V.closes, 0);
 	ck_assert_int_eq(V.fds_open, 1);
-	ck_assert_int_eq(T->n.vhost_fd, FAKE_VHOST_FD);
+	ck_assert_int_eq(T->n.pair[0].vhost_fd, FAKE_VHOST_FD);
 	ck_assert_str_eq(err_text, "");
 	/* Never started: free only closes it. */
 	virtio_net_free(&T->n);
@@ -789,7 +789,7 @@ START_TEST(vhost_auto_falls_back_to_userspace_with_one_warning)
 	V.open_err = -EACCES;
 	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_AUTO, GUEST_FEATURES), 0);
 	ck_assert_ptr_eq(T->n.datapath, &net_loop_datapath);
-	ck_assert_int_eq(T->n.vhost_fd, -1);
+	ck_assert_int_eq(T->n.pair[0].vhost_fd, -1);
 	ck_assert_int_eq(lines(err_text), 1);
 	ck_assert_ptr_nonnull(strstr(err_text, "warning"));
 	ck_assert_ptr_nonnull(strstr(err_text, "vhost=auto"));
@@ -832,7 +832,7 @@ START_TEST(vhost_auto_falls_back_with_one_warning_when_it_cannot_own)
 	assert_select_sequence(0);
 	ck_assert_uint_eq(V.c[3].req, FV_CLOSE);
 	ck_assert_int_eq(V.fds_open, 0);
-	ck_assert_int_eq(T->n.vhost_fd, -1);
+	ck_assert_int_eq(T->n.pair[0].vhost_fd, -1);
 	/* The userspace loop never calls vhost, and free has nothing of vhost's to close. */
 	ck_assert_int_eq(start(), 0);
 	stop();
@@ -851,7 +851,7 @@ START_TEST(vhost_auto_uses_vhost_when_it_opens)
 	ck_assert_int_eq(V.n, 3);
 	assert_select_sequence(0);
 	ck_assert_int_eq(V.fds_open, 1);
-	ck_assert_int_eq(T->n.vhost_fd, FAKE_VHOST_FD);
+	ck_assert_int_eq(T->n.pair[0].vhost_fd, FAKE_VHOST_FD);
 	tnet_close(true);
 	ck_assert_int_eq(V.closes, 1);
 	ck_assert_int_eq(V.fds_open, 0);
@@ -887,7 +887,7 @@ START_TEST(vhost_lacking_a_ring_feature_is_refused_or_skipped_with_the_fd_closed
 				ck_assert_int_eq(r, 0);
 				ck_assert_ptr_nonnull(strstr(err_text, "vhost=auto"));
 				ck_assert_ptr_eq(T->n.datapath, &net_loop_datapath);
-				ck_assert_int_eq(T->n.vhost_fd, -1);
+				ck_assert_int_eq(T->n.pair[0].vhost_fd, -1);
 				tnet_close(true);
 				ck_assert_int_eq(V.closes, closes + 1);
 			}
@@ -900,7 +900,7 @@ START_TEST(vhost_off_never_touches_dev_vhost_net)
 {
 	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_OFF, GUEST_FEATURES), 0);
 	ck_assert_ptr_eq(T->n.datapath, &net_loop_datapath);
-	ck_assert_int_eq(T->n.vhost_fd, -1);
+	ck_assert_int_eq(T->n.pair[0].vhost_fd, -1);
 	ck_assert_int_eq(start(), 0);
 	stop();
 	tnet_close(true);

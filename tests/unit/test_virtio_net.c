@@ -51,7 +51,7 @@ static void tnet_open(uint64_t features, uint64_t be_offloads, uint16_t qsize)
 	struct net_opts opts = {.kind = NET_TAP, .ifname = "tap7"};
 	ck_assert_int_eq(fake_net_create(T, &opts), 0);
 	fake_net_negotiate(T, features);
-	NL = net_loop_new(&T->n);
+	NL = net_loop_new(&T->n.pair[0]);
 	ck_assert_ptr_nonnull(NL);
 }
 
@@ -241,14 +241,15 @@ START_TEST(tx_round_over_the_byte_budget_comes_back_through_the_loop_without_a_k
 		fake_ring_send(&T->fr[NET_Q_TX], seg, 1);
 	}
 	const uint64_t per_round = (NET_BYTE_BUDGET + 65535 - 1) / 65535;
-	ck_assert_int_eq(net_loop_datapath.start(&T->n, T->n.loop), 0);
+	struct net_pair *p = &T->n.pair[0];
+	ck_assert_int_eq(net_loop_datapath.start(p), 0);
 	ck_assert_int_eq(write(T->kick[NET_Q_TX], &one, sizeof(one)), sizeof(one));
 	int rounds = 0;
 	uint64_t *sent = &T->n.stats[NET_Q_TX].packets;
 	while (*sent < 20) {
 		uint64_t before = *sent;
 		/* A round with frames waiting never waits (a lost come-back would end here). */
-		ck_assert_int_gt(loop_run_once(T->n.loop, 0), 0);
+		ck_assert_int_gt(loop_run_once(p->loop, 0), 0);
 		ck_assert_uint_gt(*sent, before);
 		ck_assert_uint_le(*sent - before, per_round);
 		ck_assert_uint_eq(self_kicks(), 0);
@@ -258,8 +259,8 @@ START_TEST(tx_round_over_the_byte_budget_comes_back_through_the_loop_without_a_k
 	}
 	ck_assert_int_eq(rounds, (20 + per_round - 1) / per_round);
 	/* Done: nothing comes back. */
-	ck_assert_int_eq(loop_run_once(T->n.loop, 0), 0);
-	net_loop_datapath.stop(&T->n);
+	ck_assert_int_eq(loop_run_once(p->loop, 0), 0);
+	net_loop_datapath.stop(p);
 	free(frame);
 	free(got);
 	tnet_close();
@@ -754,8 +755,8 @@ END_TEST
 
 /* ---- control queue ---- */
 
-/* Sends one command (class, cmd, data) on the ctrl queue and returns the ack written. */
-static uint8_t ctrl(uint8_t class, uint8_t cmd, const void *data, uint32_t len)
+/* Sends one command (class, cmd, data) on ring q, the control queue, and returns the ack written. */
+static uint8_t ctrl_on(int q, uint8_t class, uint8_t cmd, const void *data, uint32_t len)
 {
 	uint8_t buf[256];
 	buf[0] = class;
@@ -764,14 +765,20 @@ static uint8_t ctrl(uint8_t class, uint8_t cmd, const void *data, uint32_t len)
 	if (len)
 		memcpy(buf + 2, data, len);
 	struct fake_seg s[] = {FAKE_OUT(buf, 2 + len), FAKE_IN(1)};
-	fake_ring_send(&T->fr[NET_Q_CTRL], s, 2);
+	fake_ring_send(&T->fr[q], s, 2);
 	/* Poison the ack so a device that does not write it is caught. */
-	*(uint8_t *)fake_ring_host(&T->fr[NET_Q_CTRL], s[1].gpa, 1) = 0xaa;
+	*(uint8_t *)fake_ring_host(&T->fr[q], s[1].gpa, 1) = 0xaa;
 	ck_assert_int_eq(virtio_net_ctrl_process(&T->n), 1);
 	uint32_t id, ulen;
-	ck_assert(fake_ring_get_used(&T->fr[NET_Q_CTRL], &id, &ulen));
+	ck_assert(fake_ring_get_used(&T->fr[q], &id, &ulen));
 	ck_assert_uint_eq(ulen, 1);
-	return *(uint8_t *)fake_ring_host(&T->fr[NET_Q_CTRL], s[1].gpa, 1);
+	return *(uint8_t *)fake_ring_host(&T->fr[q], s[1].gpa, 1);
+}
+
+/* The same on a one-pair device's control queue. */
+static uint8_t ctrl(uint8_t class, uint8_t cmd, const void *data, uint32_t len)
+{
+	return ctrl_on(NET_Q_CTRL, class, cmd, data, len);
 }
 
 START_TEST(ctrl_rx_promisc_and_allmulti_are_acked)
@@ -1090,7 +1097,7 @@ START_TEST(io_thread_moves_frames_both_ways_and_restarts_after_stop)
 		ck_assert_int_eq(write(T->kick[NET_Q_CTRL], &one, 8), 8);
 		ck_assert(fake_ring_wait_used(&T->fr[NET_Q_CTRL], round + 1));
 		v->ops->stop(v);
-		ck_assert(!T->n.running);
+		ck_assert(!T->n.pair[0].running);
 		ck_assert_uint_ge(T->n.stats[NET_Q_TX].kicks, round + 1);
 	}
 	ck_assert_uint_eq(T->n.stats[NET_Q_TX].packets, 2);
@@ -1115,10 +1122,10 @@ START_TEST(device_over_an_attaching_backend_restarts_and_frees_cleanly)
 	n->vdev.features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_VQ);
 	for (int round = 0; round < 3; round++) {
 		ck_assert_int_eq(n->vdev.ops->start(&n->vdev), 0);
-		ck_assert(n->running);
+		ck_assert(n->pair[0].running);
 		usleep(5000);
 		n->vdev.ops->stop(&n->vdev);
-		ck_assert(!n->running);
+		ck_assert(!n->pair[0].running);
 	}
 	fake_net_free(t, true);
 }
@@ -1151,7 +1158,7 @@ START_TEST(start_and_stop_return_on_a_garbage_rx_ring_with_frames_waiting)
 	while (__atomic_load_n(&T->needs_reset, __ATOMIC_ACQUIRE) == 0)
 		sched_yield();
 	v->ops->stop(v);
-	ck_assert(!T->n.running);
+	ck_assert(!T->n.pair[0].running);
 	ck_assert_int_eq(T->needs_reset, 1);
 	tnet_close();
 }
@@ -1210,11 +1217,253 @@ START_TEST(stop_returns_while_a_driver_keeps_both_queues_busy)
 	while (T->n.stats[NET_Q_TX].packets < 10000 || T->n.stats[NET_Q_RX].packets < 10000)
 		sched_yield();
 	v->ops->stop(v);
-	ck_assert(!T->n.running);
+	ck_assert(!T->n.pair[0].running);
 	__atomic_store_n(&d.stop, true, __ATOMIC_RELEASE);
 	pthread_join(d.thread, NULL);
 	ck_assert_int_eq(T->needs_reset, 0);
 	tnet_close();
+}
+END_TEST
+
+/* ---- multiqueue ---- */
+
+#define MQ_FEATURES (BASE_FEATURES | BIT(VIRTIO_NET_F_MQ))
+
+/* A device of `pairs` queue pairs (a socketpair each) as if the driver accepted `features`. */
+static void mq_open(int pairs, uint64_t features)
+{
+	T = fake_net_new_pairs(pairs, 16, DATA_BYTES);
+	struct net_opts o = {.kind = NET_TAP, .ifname = "tap7", .queues = (uint8_t)pairs};
+	ck_assert_int_eq(fake_net_create(T, &o), 0);
+	fake_net_negotiate(T, features);
+}
+
+static void mq_close(void)
+{
+	fake_net_free(T, true);
+	T = NULL;
+}
+
+/* Waits for the next attach/detach of a backend queue (each pair's own thread does it after the
+ * command was answered). */
+static bool attach_changed(void)
+{
+	struct pollfd p = {.fd = T->attach_fd, .events = POLLIN};
+	uint64_t v;
+	return poll(&p, 1, 5000) == 1 && read(T->attach_fd, &v, sizeof(v)) == sizeof(v);
+}
+
+/* Sends VQ_PAIRS_SET on the running device's control queue (ring 2N) and waits for the ack. */
+static uint8_t mq_pairs_set_running(int pairs, uint16_t used)
+{
+	uint8_t cmd[4] = {VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, (uint8_t)pairs, 0};
+	struct fake_seg c[] = {FAKE_OUT(cmd, 4), FAKE_IN(1)};
+	int q = 2 * T->pairs;
+	uint64_t one = 1;
+	fake_ring_send(&T->fr[q], c, 2);
+	ck_assert_int_eq(write(T->kick[q], &one, 8), 8);
+	ck_assert(fake_ring_wait_used(&T->fr[q], used));
+	return *(uint8_t *)fake_ring_host(&T->fr[q], c[1].gpa, 1);
+}
+
+/* 5.1.3: F_MQ only with more than one pair (as QEMU): one pair looks as it always did, 3 queues
+ * and 3 MSI-X vectors; N pairs have 2N+1 of each (the control queue has no callback in Linux, so
+ * 2N+1 vectors: one per rx/tx queue and config). */
+START_TEST(mq_is_offered_with_more_than_one_pair_only)
+{
+	static const int pairs[] = {1, 2, 16};
+	for (unsigned i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		int n = pairs[i];
+		mq_open(n, BASE_FEATURES);
+		struct virtio_dev *v = &T->n.vdev;
+		ck_assert_int_eq(!!(v->ops->features(v) & BIT(VIRTIO_NET_F_MQ)), n > 1);
+		ck_assert_uint_eq(v->num_queues, 2 * n + 1);
+		ck_assert_uint_eq(v->msix_vectors, 2 * n + 1);
+		struct virtio_net_config c;
+		v->ops->config_read(v, 0, &c, v->config_len);
+		ck_assert_uint_eq(le16toh(c.max_virtqueue_pairs), n);
+		mq_close();
+	}
+}
+END_TEST
+
+/* 5.1.2: receiveq1, transmitq1, ..., receiveqN, transmitqN, controlq; N = 1 without F_MQ. */
+START_TEST(queue_layout_is_rx_tx_pairs_then_ctrl_last)
+{
+	ck_assert_int_eq(net_rxq(0), 0);
+	ck_assert_int_eq(net_txq(0), 1);
+	ck_assert_int_eq(net_rxq(1), 2);
+	ck_assert_int_eq(net_txq(1), 3);
+	ck_assert_int_eq(net_rxq(15), 30);
+	ck_assert_int_eq(net_txq(15), 31);
+	mq_open(3, MQ_FEATURES);
+	ck_assert_int_eq(net_pairs(&T->n), 3);
+	ck_assert_int_eq(net_ctrlq(&T->n), 6);
+	T->n.vdev.features = BASE_FEATURES; /* a driver without F_MQ: the ctrl queue is queue 2 */
+	ck_assert_int_eq(net_pairs(&T->n), 1);
+	ck_assert_int_eq(net_ctrlq(&T->n), 2);
+	mq_close();
+}
+END_TEST
+
+/* 5.1.6.5.5: VQ_PAIRS_SET takes 1..max_virtqueue_pairs in a le16; anything else is an error and
+ * changes nothing. */
+static const struct {
+	uint16_t pairs;
+	uint32_t len;
+	uint8_t ack;
+} pairs_set[] = {
+    {1, 2, VIRTIO_NET_OK}, {2, 2, VIRTIO_NET_OK},  {3, 2, VIRTIO_NET_OK},	 {0, 2, VIRTIO_NET_ERR},
+    {4, 2, VIRTIO_NET_ERR}, {0x8000, 2, VIRTIO_NET_ERR}, {0xffff, 2, VIRTIO_NET_ERR}, {2, 1, VIRTIO_NET_ERR},
+    {2, 4, VIRTIO_NET_ERR},
+};
+
+START_TEST(ctrl_mq_pairs_set_takes_1_to_max_pairs)
+{
+	mq_open(3, MQ_FEATURES);
+	uint8_t d[4] = {(uint8_t)pairs_set[_i].pairs, (uint8_t)(pairs_set[_i].pairs >> 8), 0, 0};
+	ck_assert_uint_eq(
+	    ctrl_on(6, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, d, pairs_set[_i].len),
+	    pairs_set[_i].ack);
+	ck_assert_int_eq(T->n.active_pairs, pairs_set[_i].ack == VIRTIO_NET_OK ? pairs_set[_i].pairs : 1);
+	mq_close();
+}
+END_TEST
+
+START_TEST(ctrl_mq_needs_f_mq_and_a_known_command)
+{
+	uint8_t one[2] = {1, 0};
+	/* Two pairs offered, F_MQ not taken: the control queue is queue 2, and MQ commands fail. */
+	mq_open(2, BASE_FEATURES);
+	ck_assert_uint_eq(ctrl_on(2, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, one, 2),
+			  VIRTIO_NET_ERR);
+	mq_close();
+	/* One pair: nothing to set. */
+	mq_open(1, BASE_FEATURES);
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, one, 2), VIRTIO_NET_ERR);
+	mq_close();
+	/* RSS and hash reports are not offered. */
+	mq_open(2, MQ_FEATURES);
+	ck_assert_uint_eq(ctrl_on(4, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, one, 2),
+			  VIRTIO_NET_ERR);
+	ck_assert_uint_eq(ctrl_on(4, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_HASH_CONFIG, one, 2),
+			  VIRTIO_NET_ERR);
+	ck_assert_uint_eq(ctrl_on(4, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, one, 2),
+			  VIRTIO_NET_OK);
+	mq_close();
+}
+END_TEST
+
+/* Each pair has its own I/O thread and backend queue. Multiqueue starts disabled: at start only
+ * pair 0's queue stays attached; VQ_PAIRS_SET 2 attaches pair 1's (its thread then moves frames
+ * both ways on its own socketpair), VQ_PAIRS_SET 1 detaches it again. */
+START_TEST(pairs_attach_and_detach_their_backend_queue_as_the_driver_says)
+{
+	mq_open(2, MQ_FEATURES);
+	struct virtio_dev *v = &T->n.vdev;
+	uint8_t frame[HDR + 100], got[512];
+	uint64_t one = 1;
+	ck_assert_int_eq(v->ops->start(v), 0);
+	ck_assert(T->n.pair[0].running && T->n.pair[1].running);
+	ck_assert(T->attached[0]);
+	ck_assert(!T->attached[1]); /* detached by main before pair 1's thread ran */
+	ck_assert(attach_changed()); /* that one (synchronous): the next is pair 1's thread's */
+	ck_assert_uint_eq(mq_pairs_set_running(2, 1), VIRTIO_NET_OK);
+	ck_assert(attach_changed());
+	ck_assert(T->attached[1]);
+	/* Pair 1 moves frames: tx1 -> its wire, its wire -> rx1. */
+	fill_pattern(frame, sizeof(frame), 1);
+	struct fake_seg s[] = {FAKE_OUT(frame, sizeof(frame))};
+	fake_ring_send(&T->fr[net_txq(1)], s, 1);
+	ck_assert_int_eq(write(T->kick[net_txq(1)], &one, 8), 8);
+	ck_assert_int_eq(recv_timeout(T->wires[1], got, sizeof(got)), sizeof(frame));
+	ck_assert_mem_eq(got, frame, sizeof(frame));
+	struct fake_seg b[] = {FAKE_IN(2048)};
+	fake_ring_send(&T->fr[net_rxq(1)], b, 1);
+	ck_assert_int_eq(write(T->kick[net_rxq(1)], &one, 8), 8);
+	ck_assert_int_eq(send(T->wires[1], frame, sizeof(frame), 0), (ssize_t)sizeof(frame));
+	ck_assert(fake_ring_wait_used(&T->fr[net_rxq(1)], 1));
+	ck_assert_uint_eq(mq_pairs_set_running(1, 2), VIRTIO_NET_OK);
+	ck_assert(attach_changed());
+	ck_assert(!T->attached[1]);
+	v->ops->stop(v);
+	ck_assert(!T->n.pair[0].running && !T->n.pair[1].running);
+	ck_assert_uint_eq(T->n.stats[net_txq(1)].packets, 1);
+	ck_assert_uint_eq(T->n.stats[net_rxq(1)].packets, 1);
+	ck_assert_uint_eq(T->n.stats[net_txq(0)].packets, 0);
+	ck_assert_uint_eq(T->n.stats[4].packets, 2); /* the control queue's slot */
+	ck_assert_int_eq(T->attach_calls, 3);
+	mq_close();
+}
+END_TEST
+
+/* A stop and start that is no driver reset (Bus Master off and on, QMP stop/cont) resumes with the
+ * pairs the driver chose; a new driver initialisation (FEATURES_OK) starts with one again. */
+START_TEST(a_stop_and_start_keeps_the_pairs_the_driver_chose)
+{
+	mq_open(2, MQ_FEATURES);
+	struct virtio_dev *v = &T->n.vdev;
+	ck_assert_int_eq(v->ops->start(v), 0);
+	ck_assert(attach_changed()); /* start's detach of pair 1 */
+	ck_assert_uint_eq(mq_pairs_set_running(2, 1), VIRTIO_NET_OK);
+	ck_assert(attach_changed());
+	ck_assert(T->attached[1]);
+	v->ops->stop(v);
+	ck_assert_int_eq(v->ops->start(v), 0);
+	ck_assert(T->attached[1]);
+	ck_assert_int_eq(T->attach_calls, 2);
+	v->ops->stop(v);
+	ck_assert_int_eq(v->ops->set_features(v, MQ_FEATURES), 0);
+	ck_assert_int_eq(v->ops->start(v), 0);
+	ck_assert(!T->attached[1]);
+	ck_assert_int_eq(T->attach_calls, 3);
+	v->ops->stop(v);
+	mq_close();
+}
+END_TEST
+
+/* Without F_MQ the driver uses one pair (and queue 2 is the control queue): pair 1 gets no
+ * thread and its backend queue is detached, so the kernel steers no frames where nobody reads. */
+START_TEST(pairs_the_driver_cannot_use_are_detached_and_get_no_thread)
+{
+	mq_open(2, BASE_FEATURES);
+	struct virtio_dev *v = &T->n.vdev;
+	uint64_t one = 1;
+	ck_assert_int_eq(v->ops->start(v), 0);
+	ck_assert(T->n.pair[0].running);
+	ck_assert(!T->n.pair[1].running);
+	ck_assert(T->attached[0] && !T->attached[1]);
+	/* The control queue at index 2 is served. */
+	uint8_t cmd[3] = {VIRTIO_NET_CTRL_RX, VIRTIO_NET_CTRL_RX_PROMISC, 1};
+	struct fake_seg c[] = {FAKE_OUT(cmd, 3), FAKE_IN(1)};
+	fake_ring_send(&T->fr[2], c, 2);
+	ck_assert_int_eq(write(T->kick[2], &one, 8), 8);
+	ck_assert(fake_ring_wait_used(&T->fr[2], 1));
+	ck_assert_uint_eq(*(uint8_t *)fake_ring_host(&T->fr[2], c[1].gpa, 1), VIRTIO_NET_OK);
+	v->ops->stop(v);
+	ck_assert_uint_eq(T->n.stats[4].packets, 1); /* ctrl's slot, not rx1's */
+	ck_assert_uint_eq(T->n.stats[2].packets, 0);
+	mq_close();
+}
+END_TEST
+
+/* --stats and QMP name every queue of every pair. */
+START_TEST(stats_name_every_queue_of_every_pair)
+{
+	mq_open(2, MQ_FEATURES);
+	T->n.stats[net_rxq(1)].packets = 7;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	virtio_net_stats_print(&T->n, f);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(buf, "stats: net0 rx0 (userspace) "));
+	ck_assert_ptr_nonnull(strstr(buf, "stats: net0 tx0 (userspace) "));
+	ck_assert_ptr_nonnull(strstr(buf, "stats: net0 rx1 (userspace) kicks=0 interrupts=0 packets=7 "));
+	ck_assert_ptr_nonnull(strstr(buf, "stats: net0 tx1 (userspace) "));
+	ck_assert_ptr_nonnull(strstr(buf, "stats: net0 ctrl (vmm) "));
+	free(buf);
+	mq_close();
 }
 END_TEST
 
@@ -1278,6 +1527,18 @@ static Suite *virtio_net_suite(void)
 	tcase_set_timeout(stop, 60);
 	suite_add_tcase(s, d);
 	suite_add_tcase(s, stop);
+	TCase *mq = tcase_create("mq");
+	tcase_add_test(mq, mq_is_offered_with_more_than_one_pair_only);
+	tcase_add_test(mq, queue_layout_is_rx_tx_pairs_then_ctrl_last);
+	tcase_add_loop_test(mq, ctrl_mq_pairs_set_takes_1_to_max_pairs, 0,
+			    sizeof(pairs_set) / sizeof(pairs_set[0]));
+	tcase_add_test(mq, ctrl_mq_needs_f_mq_and_a_known_command);
+	tcase_add_test(mq, pairs_attach_and_detach_their_backend_queue_as_the_driver_says);
+	tcase_add_test(mq, pairs_the_driver_cannot_use_are_detached_and_get_no_thread);
+	tcase_add_test(mq, a_stop_and_start_keeps_the_pairs_the_driver_chose);
+	tcase_add_test(mq, stats_name_every_queue_of_every_pair);
+	tcase_set_timeout(mq, 20);
+	suite_add_tcase(s, mq);
 	return s;
 }
 

@@ -3,6 +3,7 @@
  * interrupt paths (irqfd on unmasked MSI-X vectors, the poller otherwise). A fake device records
  * what the transport asks of it; fake_kvm stands in for KVM. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <linux/pci_regs.h>
 #include <linux/virtio_config.h>
@@ -903,11 +904,11 @@ START_TEST(bus_master_cleared_stops_net_dma_until_set_again)
 	CW(queue_enable, 1);
 	CW(device_status, ST_ALL_OK);
 	virtio_pci_lifecycle_run(v);
-	ck_assert(NT->n.running);
+	ck_assert(NT->n.pair[0].running);
 
 	bus_master(false);
 	virtio_pci_lifecycle_run(v);
-	ck_assert(!NT->n.running); /* the I/O thread is gone: nothing can touch the rings */
+	ck_assert(!NT->n.pair[0].running); /* the I/O thread is gone: nothing can touch the rings */
 	uint8_t frame[NET_HDR_LEN + 60] = {0}, got[256];
 	memset(frame + NET_HDR_LEN, 0xab, 60);
 	if (q == NET_Q_RX) {
@@ -929,7 +930,7 @@ START_TEST(bus_master_cleared_stops_net_dma_until_set_again)
 	/* Set again: the device resumes and does the work it was given. */
 	bus_master(true);
 	virtio_pci_lifecycle_run(v);
-	ck_assert(NT->n.running);
+	ck_assert(NT->n.pair[0].running);
 	if (q == NET_Q_RX) {
 		ck_assert(readable_within_2s(v->tops->call_fd(v, NET_Q_RX)));
 		ck_assert_uint_eq(fake_ring_used_idx(fr), 1);
@@ -1055,6 +1056,51 @@ START_TEST(unmasked_vector_binds_call_fd_to_irqfd)
 }
 END_TEST
 
+/* The most queues a device has (virtio-net with 16 pairs: 33 queues, 33 vectors): the last queue
+ * has its doorbell and notify offset, the MSI-X table its 33 entries, and the last queue's
+ * interrupt reaches the guest by INTx and by its own vector once unmasked (queues past 31 in the
+ * transport's change mask). */
+START_TEST(a_device_with_the_most_queues_reaches_the_last_one)
+{
+	virtio_pci_destroy(&vdev);
+	pci_reset_all();
+	bus_reset();
+	vdev.num_queues = VIRTIO_MAX_QUEUES;
+	vdev.msix_vectors = VIRTIO_MAX_QUEUES;
+	ck_assert_int_eq(virtio_pci_create(&vdev, 0x020000, &fake_ops), 0);
+	pd = virtio_pci_dev(&vdev);
+	bus_master(true);
+	int last = VIRTIO_MAX_QUEUES - 1;
+	ck_assert_uint_eq(CR(num_queues), VIRTIO_MAX_QUEUES);
+	uint8_t cap = 0;
+	for (uint8_t p = pci_cfg_read(pd, PCI_CAPABILITY_LIST, 1); p; p = pci_cfg_read(pd, p + 1, 1))
+		if (pci_cfg_read(pd, p, 1) == PCI_CAP_ID_MSIX)
+			cap = p;
+	ck_assert_uint_eq((pci_cfg_read(pd, cap + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_QSIZE) + 1,
+			  VIRTIO_MAX_QUEUES);
+	CW(queue_select, last);
+	ck_assert_uint_eq(CR(queue_notify_off), last);
+	ck_assert_uint_eq(CR(queue_size), QMAX);
+	wr(VIRTIO_PCI_NOTIFY_OFF + VIRTIO_PCI_NOTIFY_MULT * last, 2, last);
+	ck_assert(fd_readable(vdev.tops->kick_fd(&vdev, last)));
+	/* INTx. */
+	int call = vdev.tops->call_fd(&vdev, last);
+	eventfd_write(call, 1);
+	ck_assert_int_eq(virtio_pci_poll(&vdev, 1000), 1);
+	ck_assert_int_eq(fake_kvm.line[pd->intx_gsi], 1);
+	ck_assert_uint_eq(rd(VIRTIO_PCI_ISR_OFF, 1), 1);
+	/* MSI-X: its own vector, bound by irqfd when unmasked. */
+	msix_enable();
+	msix_entry(last, 0x62, true);
+	CW(queue_msix_vector, last);
+	ck_assert_uint_eq(CR(queue_msix_vector), last);
+	ck_assert_int_eq(fake_kvm_irqfd_gsi(call), -1);
+	msix_entry(last, 0x62, false);
+	ck_assert_int_ge(fake_kvm_irqfd_gsi(call), 24);
+	ck_assert_uint_eq(fake_kvm.set[fake_kvm.nset - 1].data, 0x62);
+}
+END_TEST
+
 START_TEST(unmappable_vector_reads_back_no_vector)
 {
 	CW(queue_select, 0);
@@ -1067,9 +1113,36 @@ START_TEST(unmappable_vector_reads_back_no_vector)
 }
 END_TEST
 
+/* The thread with the comm `name` (what ps, top and /proc show), waiting for it to name itself. */
+static bool thread_named(const char *name)
+{
+	for (int tries = 0; tries < 1000; tries++, usleep(1000)) {
+		DIR *d = opendir("/proc/self/task");
+		struct dirent *e;
+		bool found = false;
+		while (d && !found && (e = readdir(d))) {
+			char path[300], comm[32] = "";
+			snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+			FILE *f = fopen(path, "r");
+			if (f && fgets(comm, sizeof(comm), f)) {
+				comm[strcspn(comm, "\n")] = '\0';
+				found = strcmp(comm, name) == 0;
+			}
+			if (f)
+				fclose(f);
+		}
+		if (d)
+			closedir(d);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
 START_TEST(poller_thread_stops_on_destroy)
 {
-	ck_assert_int_eq(virtio_pci_poller_start(&vdev), 0);
+	ck_assert_int_eq(virtio_pci_poller_start(&vdev, "net7-irq"), 0);
+	ck_assert_msg(thread_named("net7-irq"), "the poller thread is not named net7-irq");
 	eventfd_write(vdev.tops->call_fd(&vdev, 1), 1);
 	for (int i = 0; i < 1000 && !fake_kvm.line[pd->intx_gsi]; i++)
 		usleep(1000);
@@ -1118,6 +1191,7 @@ int main(void)
 	tcase_add_test(tc, isr_read_clears_and_deasserts_intx);
 	tcase_add_test(tc, unmasked_vector_binds_call_fd_to_irqfd);
 	tcase_add_test(tc, unmappable_vector_reads_back_no_vector);
+	tcase_add_test(tc, a_device_with_the_most_queues_reaches_the_last_one);
 	tcase_add_test(tc, poller_thread_stops_on_destroy);
 	tcase_add_test(tc, bus_master_cleared_stops_the_device_and_set_resumes_it);
 	tcase_add_test(tc, driver_ok_without_bus_master_waits_for_it);

@@ -649,8 +649,8 @@ void gd_stop(struct guest_driver *g)
 
 bool gd_io_thread(struct guest_driver *g, pthread_t *t)
 {
-	if (!g->open || !g->n.running)
+	if (!g->open || !g->n.pair[0].running)
 		return false;
-	*t = g->n.thread;
+	*t = g->n.pair[0].thread;
 	return true;
 }

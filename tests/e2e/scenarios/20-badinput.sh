@@ -46,6 +46,18 @@ bad cpus_malformed '--cpus: "two" is not a number' "$V" --kernel "$K" --cpus two
 bad cpus_out_of_range '--cpus: "65" is out of range' "$V" --kernel "$K" --cpus 65
 bad unknown_option 'unknown option "--frobnicate"' "$V" --kernel "$K" --frobnicate
 bad net_bad_spec '--net' "$V" --kernel "$K" --net tap,mtu=12
+bad net_queues_0 '--net: queues=0 is not in 1\.\.16' "$V" --kernel "$K" --net tap,queues=0
+bad net_queues_17 '--net: queues=17 is not in 1\.\.16' "$V" --kernel "$K" --net tap,queues=17
+bad net_user_queues_2 'user networking has one queue pair' "$V" --kernel "$K" --net user,queues=2
+# queues=2 on an existing tap that is not multi_queue: refused, and the tap is left as it was
+# (there, and not attached: its carrier is down).
+ip tuntap add dev mvsq0 mode tap && on_exit ip link del mvsq0
+ip link set mvsq0 up
+bad net_queues_2_single_queue_tap 'queues=2 needs a multi-queue tap, and mvsq0 is not one' "$V" --kernel "$K" \
+	--initrd "$I" --net tap,ifname=mvsq0,queues=2
+carrier=$(cat /sys/class/net/mvsq0/carrier 2>&1)
+if [ "$carrier" = 0 ]; then pass net_queues_2_single_queue_tap_left_alone
+else fail net_queues_2_single_queue_tap_left_alone "mvsq0 carrier '$carrier'"; fi
 
 # vhost=on needs /dev/vhost-net: minivmm in a mount namespace whose /dev has only kvm, tun and
 # null stands in for a host without it.
@@ -64,7 +76,7 @@ expect vhost_auto_guest_boots '^MINIVMM-SCENARIO-DONE'
 check vhost_auto_exit_0 test "$GUEST_RC" -eq 0
 
 # A failure after the taps were opened leaves nothing behind: a tap minivmm created is gone (it
-# never makes one persistent), and a persistent tap someone else made (mvkeep0) is still there and
+# never makes one persistent; with queues=2 every queue's fd must be closed for that), and a persistent tap someone else made (mvkeep0) is still there and
 # no longer attached: its carrier drops when the last file descriptor on it is closed, so a
 # leftover minivmm process or a leaked descriptor (a forked child, say) would show.
 nc -l 127.0.0.1 47001 >/dev/null 2>&1 &
@@ -73,7 +85,7 @@ on_exit kill "$holder"
 ip tuntap add dev mvkeep0 mode tap && on_exit ip link del mvkeep0
 ip link set mvkeep0 up
 for _ in $(seq 50); do ss -Hltn 'sport = :47001' | grep -q . && break; sleep 0.1; done
-bad hostfwd_port_in_use 'hostfwd.*47001' "$V" --kernel "$K" --initrd "$I" --net tap,ifname=mvleft0 \
+bad hostfwd_port_in_use 'hostfwd.*47001' "$V" --kernel "$K" --initrd "$I" --net tap,ifname=mvleft0,queues=2 \
 	--net tap,ifname=mvkeep0 --net user,hostfwd=tcp:127.0.0.1:47001-:22
 if ip link show mvleft0 >/dev/null 2>&1; then fail nothing_left_behind_own_tap "mvleft0 still exists"; else pass nothing_left_behind_own_tap; fi
 check nothing_left_behind_persistent_tap_kept ip link show mvkeep0
