@@ -3,7 +3,8 @@
 # uncompressed ELF) and build/guest/initrd.img
 # (busybox, virtio-net modules and pktgen, iperf3/ethtool/lspci/ip, guest/init,
 # guest/scenarios/*.sh, and guest/hostile: a malicious virtio-net driver for
-# tests/e2e/scenarios/60-hostile.sh), and build/guest/initrd-bench.img: the same plus sockperf.
+# tests/e2e/scenarios/60-hostile.sh), and build/guest/initrd-bench.img: the same plus sockperf
+# (the test guest only, not --kernel's).
 # Rebuilt only when an input changes (this script, init, scenarios, the kernel package, tools).
 #
 # Your own kernel: guest/build.sh --kernel VMLINUZ --modules /lib/modules/VERSION [--out DIR]
@@ -93,19 +94,21 @@ cc -static -Os -Wall -Werror -o "$root/bin/powerbtn" "$src/guest/powerbtn.c"
 cc -static -O2 -Wall -Wextra -Werror -o "$root/bin/hostile" "$src/guest/hostile/hostile.c"
 echo "$KPKG" >"$root/etc/minivmm-kernel"
 initramfs_pack "$root" "$out/initrd.img"
-# The kernel unpacks concatenated archives in turn; the second one holds only what the first
-# lacks (a hard-linked copy of the first's tree, minus the files still linked to it).
+if [ -n "$own_kernel" ]; then
+	rm -rf "$root"
+	echo "guest: $KPKG, initrd $(du -k "$out/initrd.img" | cut -f1) KiB; boot it with:" >&2
+	echo "  minivmm --kernel $out/vmlinuz --initrd $out/initrd.img --append 'console=ttyS0 reboot=k panic=-1'" >&2
+	exit 0
+fi
+# The bench's guest (the test guest only). The kernel unpacks concatenated archives in turn; the
+# second one holds only what the first lacks (a hard-linked copy of the first's tree, minus the
+# files still linked to it).
 cp -al "$root" "$root.bench"
 initramfs_add_bin "$root.bench" "${BENCH_TOOLS[@]}"
 find "$root.bench" ! -type d -links +1 -delete
 initramfs_pack "$root.bench" "$out/bench-tools.img"
 cat "$out/initrd.img" "$out/bench-tools.img" >"$out/initrd-bench.img"
 rm -rf "$root" "$root.bench" "$out/bench-tools.img"
-if [ -n "$own_kernel" ]; then
-	echo "guest: $KPKG, initrd $(du -k "$out/initrd.img" | cut -f1) KiB; boot it with:" >&2
-	echo "  minivmm --kernel $out/vmlinuz --initrd $out/initrd.img --append 'console=ttyS0 reboot=k panic=-1'" >&2
-	exit 0
-fi
 rm -rf "$kroot"
 build_mark_current "$out" "$stamp"
 echo "guest: $KPKG, initrd $(du -k "$out/initrd.img" | cut -f1) KiB" >&2
