@@ -46,7 +46,7 @@ kvmtrace_stopped() {
 kvmtrace_save() {
 	[ -d $KVMTRACE/events/kvm ] || return 1
 	echo 0 >$KVMTRACE/tracing_on
-	gzip -c <$KVMTRACE/trace >"$1" # (stdin: tracefs files have no fixed size)
+	cat $KVMTRACE/trace | gzip -c >"$1" # (a pipe: gzip warns that the tracefs file changed size)
 	: >$KVMTRACE/trace
 	echo 1 >$KVMTRACE/tracing_on
 }

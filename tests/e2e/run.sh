@@ -57,8 +57,10 @@ timeout_of() {
 	echo "${secs:-${E2E_TIMEOUT:-600}}"
 }
 name_of() { basename "${1%.sh}"; }
+# A scenario's results say it failed: a non-zero status or a FAIL line.
+scenario_failed() { [ "$(cat "$1/.rc" 2>/dev/null)" != 0 ] || grep -q '^FAIL: ' "$1/output" 2>/dev/null; }
 
-passed=0 failed=0 HOSTRUN_STALLS=0 times=()
+passed=0 failed=0 HOSTRUN_STALLS=0 EMUL_RETRIED=0 times=()
 # Collects one scenario's result lines: rc, its output in $out/output, its run time.
 collect() {
 	local name=$1 rc=$2 secs=$3 why=${4:-} out=$build/e2e/$1 lines p f
@@ -103,11 +105,13 @@ else
 	# results directory build/e2e/<name>/ (console.log: its part of the test host's console).
 	# If the test host stalls (testhost.sh's watchdog: status 120), the scenario it was running
 	# and the rest run again in a new test host, once; a scenario that hung, timed out or failed
-	# is never run again, and the rest go on in a new test host.
+	# is never run again, and the rest go on in a new test host. One exception, once a run: a
+	# scenario that failed because its guest triple-faulted with the test host's own CPU
+	# emulation fault (emulfault.sh: the KVM trace's evidence) runs once more at the end.
 	top=$build/e2e
 	mkdir -p "$top/.group"
 	for s in "${scripts[@]}"; do rm -rf "${top:?}/$(name_of "$s")" "$top/$(name_of "$s").stalled"; done
-	todo=("${scripts[@]}")
+	todo=("${scripts[@]}") retry=()
 	while [ ${#todo[@]} -gt 0 ]; do
 		total=60
 		: >"$top/.group/list"
@@ -133,12 +137,24 @@ else
 		for s in "${todo[@]}"; do
 			name=$(name_of "$s")
 			if [ ${#rest[@]} -eq 0 ] && [ -f "$top/$name/.rc" ]; then
+				if [ "$EMUL_RETRIED" -eq 0 ] && scenario_failed "$top/$name" &&
+					why=$("$src/tests/e2e/emulfault.sh" "$top/$name"); then
+					EMUL_RETRIED=1
+					rm -rf "$top/$name.emulfault" && mv "$top/$name" "$top/$name.emulfault"
+					echo "e2e: $name: a guest triple fault raised by the test host's CPU emulation ($why); logs in $top/$name.emulfault; running it once more" >&2
+					retry+=("$s")
+					continue
+				fi
 				collect "$name" "$(cat "$top/$name/.rc")" "$(cat "$top/$name/.secs")"
 			else
 				rest+=("$s")
 			fi
 		done
-		[ ${#rest[@]} -gt 0 ] || break
+		if [ ${#rest[@]} -eq 0 ]; then
+			[ ${#retry[@]} -gt 0 ] || break
+			todo=("${retry[@]}") retry=()
+			continue
+		fi
 		name=$(name_of "${rest[0]}")
 		if [ "$rc" -eq 120 ] && [ "$HOSTRUN_STALLS" -eq 0 ]; then
 			HOSTRUN_STALLS=$((HOSTRUN_STALLS + 1))
@@ -146,11 +162,11 @@ else
 			cp "$top/console.log" "$top/stall-dump.txt" "$top/$name/" 2>/dev/null || true
 			rm -rf "$top/$name.stalled" && mv "$top/$name" "$top/$name.stalled"
 			echo "e2e: the test host stalled during $name; logs in $top/$name.stalled; running it and the rest once more" >&2
-			todo=("${rest[@]}")
+			todo=("${rest[@]}" "${retry[@]}") retry=()
 			continue
 		fi
 		if [ "$rc" -eq 125 ]; then
-			for s in "${rest[@]}"; do
+			for s in "${rest[@]}" "${retry[@]}"; do
 				collect "$(name_of "$s")" 125 0 "never ran: the test host did not come up (logs: $top/console.log)"
 			done
 			break
@@ -163,7 +179,7 @@ else
 		*) why="the test host ended during it (status $rc)" ;;
 		esac
 		collect "$name" "$rc" "$(cat "$top/$name/.secs" 2>/dev/null || echo '?')" "$why"
-		todo=("${rest[@]:1}")
+		todo=("${rest[@]:1}" "${retry[@]}") retry=()
 	done
 fi
 if [ ${#times[@]} -gt 1 ]; then
@@ -173,5 +189,6 @@ if [ ${#times[@]} -gt 1 ]; then
 fi >&2
 stalls=''
 [ "$HOSTRUN_STALLS" -eq 0 ] || stalls=", $HOSTRUN_STALLS test-host stall$([ "$HOSTRUN_STALLS" -eq 1 ] || echo s) retried"
+[ "$EMUL_RETRIED" -eq 0 ] || stalls+=", 1 test-host CPU emulation fault retried"
 echo "e2e: $passed passed, $failed failed$stalls"
 [ "$failed" -eq 0 ] && [ $((passed + failed)) -gt 0 ]
