@@ -14,6 +14,17 @@ struct loop_watch {
 	struct loop_watch *next;
 };
 
+struct loop_deferred {
+	loop_defer_fn fn;
+	void *opaque;
+};
+
+/* Deferred callbacks waiting for the next round, and those due in the round running now. */
+struct loop_defer_list {
+	int n;
+	struct loop_deferred d[LOOP_DEFER_MAX];
+};
+
 struct loop {
 	int epfd;
 	int stopfd;
@@ -21,6 +32,7 @@ struct loop {
 	struct loop_watch *watches;
 	int (*prepoll)(void *opaque);
 	void *prepoll_opaque;
+	struct loop_defer_list pending, due;
 };
 
 struct loop *loop_new(void)
@@ -131,17 +143,72 @@ void loop_set_prepoll(struct loop *l, int (*fn)(void *opaque), void *opaque)
 	l->prepoll_opaque = opaque;
 }
 
+static int defer_find(const struct loop_defer_list *dl, loop_defer_fn fn, void *opaque)
+{
+	for (int i = 0; i < dl->n; i++)
+		if (dl->d[i].fn == fn && dl->d[i].opaque == opaque)
+			return i;
+	return -1;
+}
+
+static void defer_remove(struct loop_defer_list *dl, loop_defer_fn fn, void *opaque)
+{
+	int i = defer_find(dl, fn, opaque);
+	if (i >= 0)
+		dl->d[i] = dl->d[--dl->n];
+}
+
+int loop_defer(struct loop *l, loop_defer_fn fn, void *opaque)
+{
+	if (defer_find(&l->pending, fn, opaque) >= 0)
+		return 0;
+	if (l->pending.n == LOOP_DEFER_MAX)
+		return -ENOSPC;
+	l->pending.d[l->pending.n++] = (struct loop_deferred){fn, opaque};
+	return 0;
+}
+
+void loop_defer_cancel(struct loop *l, loop_defer_fn fn, void *opaque)
+{
+	defer_remove(&l->pending, fn, opaque);
+	defer_remove(&l->due, fn, opaque);
+}
+
+/* The callbacks deferred before this round, unless cancelled meanwhile; each may defer itself
+ * again, for the next round. */
+static int defer_run_due(struct loop *l)
+{
+	int ran = 0;
+	while (l->due.n) {
+		struct loop_deferred d = l->due.d[0];
+		defer_remove(&l->due, d.fn, d.opaque);
+		d.fn(d.opaque);
+		ran++;
+	}
+	return ran;
+}
+
 int loop_run_once(struct loop *l, int timeout_ms)
 {
 	struct epoll_event evs[32];
+	l->due = l->pending;
+	l->pending.n = 0;
+	if (l->due.n)
+		timeout_ms = 0;
 	if (l->prepoll) {
 		int t = l->prepoll(l->prepoll_opaque);
 		if (t >= 0 && (timeout_ms < 0 || t < timeout_ms))
 			timeout_ms = t;
 	}
 	int n = epoll_wait(l->epfd, evs, 32, timeout_ms);
-	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+	if (n < 0) {
+		int err = errno == EINTR ? 0 : -errno;
+		/* Not lost: due again next round. */
+		for (int i = 0; i < l->due.n; i++)
+			loop_defer(l, l->due.d[i].fn, l->due.d[i].opaque);
+		l->due.n = 0;
+		return err;
+	}
 	for (int i = 0; i < n; i++) {
 		struct loop_watch *w = evs[i].data.ptr;
 		if (!w) {
@@ -156,7 +223,7 @@ int loop_run_once(struct loop *l, int timeout_ms)
 		if (loop_has(l, w))
 			w->fn(w->opaque, evs[i].events);
 	}
-	return n;
+	return n + defer_run_due(l);
 }
 
 void loop_run(struct loop *l)

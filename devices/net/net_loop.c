@@ -21,12 +21,21 @@ struct net_rx_chain {
 	uint32_t len;  /* its writable bytes */
 };
 
-/* RX chains popped and not used yet, oldest first: chains[c0..nc), their writable iovecs
- * iov[i0..ni). They are kept across frames: a frame takes the oldest, the others wait for the next
- * frame; a chain is never given back to the ring. At most NET_MAX_IOV iovecs are held before a
- * pop, and a chain brings at most VIRTQ_MAX_SIZE, hence the room for twice that. */
+/* RX chains popped and not used yet, oldest first: chains[c0..nc), holding niov writable iovecs
+ * and cap bytes. They are kept across frames: a frame takes the oldest, the others wait for the
+ * next frame; a chain is never given back to the ring.
+ *
+ * Their bytes, in order, are iov[j0..nj), kept joined: an iovec that starts where the one before
+ * ends extends it. A Linux guest carves its RX buffers one after the other out of 32 KiB page
+ * frags, so the ~43 1536-byte buffers held for a 64 KiB frame are a few pieces, and one readv of
+ * at most UIO_FASTIOV (8) iovecs spares the kernel an allocation and a copy of the iovec array.
+ * Joined as chains arrive and trimmed as they complete, not again for every frame (which cost a
+ * walk of all ~43 per frame). At most NET_MAX_IOV iovecs are held before a pop, and a chain brings
+ * at most VIRTQ_MAX_SIZE, hence the room for twice that. */
 struct net_rx_held {
-	unsigned c0, nc, i0, ni;
+	unsigned c0, nc;
+	unsigned niov; /* writable iovecs of the held chains, as popped (before joining) */
+	unsigned j0, nj;
 	size_t cap; /* writable bytes held */
 	struct net_rx_chain chains[VIRTQ_MAX_SIZE];
 	struct iovec iov[2 * NET_MAX_IOV];
@@ -48,7 +57,6 @@ struct net_loop {
 	uint32_t be_events; /* what the loop watches on the backend fd */
 
 	struct net_rx_held rx;
-	struct iovec rx_read[NET_MAX_IOV]; /* the held iovecs as one readv gets them (merged) */
 
 	/* A frame read before there were buffers known to hold it (pend_len bytes, 0 if none). */
 	uint8_t *bounce;
@@ -79,6 +87,20 @@ static void net_kick(struct net_loop *nl, int q)
 	if (write(vdev->tops->kick_fd(vdev, q), &one, sizeof(one)) < 0) {
 		/* An eventfd only fails to count past 2^64-2: a kick is pending anyway. */
 	}
+}
+
+static void net_on_tx_resume(void *opaque);
+static void net_on_rx_ready(void *opaque);
+
+/* A round that used up its budget comes back once the loop's other fds had their turn: deferred
+ * in the loop, which costs no system call, else (no loop: tests; or no room) through the queue's
+ * own kick eventfd. A 64 KiB TX stream ends a round every 8 frames, and the eventfd's write and
+ * read cost more there than the device's own work per frame. */
+static void net_come_back(struct net_loop *nl, bool tx)
+{
+	loop_defer_fn fn = tx ? net_on_tx_resume : net_on_rx_ready;
+	if (!nl->loop || loop_defer(nl->loop, fn, nl) < 0)
+		net_kick(nl, tx ? nl->txq : nl->rxq);
 }
 
 /* ---- TX ---- */
@@ -172,7 +194,7 @@ int net_loop_tx(struct net_loop *nl)
 	if (broken)
 		virtio_net_needs_reset(n, nl->txq);
 	else if (steps == NET_TX_BUDGET)
-		net_kick(nl, nl->txq); /* come back after the other fds had their turn */
+		net_come_back(nl, true);
 	return pushed;
 }
 
@@ -195,23 +217,44 @@ static size_t net_rx_need(const struct virtio_net *n)
 
 static void net_rx_hold(struct net_rx_held *h, const struct virtq_elem *e)
 {
-	if (h->nc == VIRTQ_MAX_SIZE || h->ni + VIRTQ_MAX_SIZE > 2 * NET_MAX_IOV) {
+	if (h->nc == VIRTQ_MAX_SIZE || h->nj + VIRTQ_MAX_SIZE > 2 * NET_MAX_IOV) {
 		memmove(h->chains, &h->chains[h->c0], (h->nc - h->c0) * sizeof(h->chains[0]));
-		memmove(h->iov, &h->iov[h->i0], (h->ni - h->i0) * sizeof(h->iov[0]));
+		memmove(h->iov, &h->iov[h->j0], (h->nj - h->j0) * sizeof(h->iov[0]));
 		h->nc -= h->c0;
-		h->ni -= h->i0;
-		h->c0 = h->i0 = 0;
+		h->nj -= h->j0;
+		h->c0 = h->j0 = 0;
 	}
-	memcpy(&h->iov[h->ni], &e->iov[e->nr_out], e->nr_in * sizeof(struct iovec));
-	h->ni += e->nr_in;
+	for (unsigned i = e->nr_out; i < e->nr_out + e->nr_in; i++) {
+		struct iovec *last = h->nj > h->j0 ? &h->iov[h->nj - 1] : NULL;
+		if (last && (uint8_t *)last->iov_base + last->iov_len == e->iov[i].iov_base)
+			last->iov_len += e->iov[i].iov_len;
+		else
+			h->iov[h->nj++] = e->iov[i];
+	}
+	h->niov += e->nr_in;
 	h->chains[h->nc++] = (struct net_rx_chain){.head = e->head, .niov = e->nr_in, .len = e->in_len};
 	h->cap += e->in_len;
+}
+
+/* The first bytes of the held iovecs went with completed chains. */
+static void net_rx_trim(struct net_rx_held *h, size_t bytes)
+{
+	while (bytes) {
+		struct iovec *v = &h->iov[h->j0];
+		if (v->iov_len > bytes) {
+			v->iov_base = (uint8_t *)v->iov_base + bytes;
+			v->iov_len -= bytes;
+			return;
+		}
+		bytes -= v->iov_len;
+		h->j0++;
+	}
 }
 
 static void net_rx_forget(struct net_loop *nl)
 {
 	struct net_rx_held *h = &nl->rx;
-	h->c0 = h->nc = h->i0 = h->ni = 0;
+	h->c0 = h->nc = h->niov = h->j0 = h->nj = 0;
 	h->cap = 0;
 	nl->pend_len = 0;
 }
@@ -233,7 +276,7 @@ static enum net_gather net_rx_gather(struct net_loop *nl, size_t need)
 	/* 5.1.6.4: one chain per frame unless the driver merges buffers. */
 	unsigned max_chains = nl->mrg ? VIRTQ_MAX_SIZE : 1;
 	while (h->cap < need) {
-		if (h->nc - h->c0 >= max_chains || h->ni - h->i0 >= NET_MAX_IOV)
+		if (h->nc - h->c0 >= max_chains || h->niov >= NET_MAX_IOV)
 			return GATHER_FULL;
 		int r = virtq_pop(vq, e);
 		if (r <= 0)
@@ -267,19 +310,22 @@ static void net_rx_complete(struct net_loop *nl, size_t len)
 	}
 	/* 5.1.6.4: num_buffers is always written with VERSION_1; the tap skips it on read. */
 	uint16_t nbuf = htole16((uint16_t)used);
-	iov_from_buf(&h->iov[h->i0], (int)(h->ni - h->i0), offsetof(struct virtio_net_hdr_v1, num_buffers),
+	iov_from_buf(&h->iov[h->j0], (int)(h->nj - h->j0), offsetof(struct virtio_net_hdr_v1, num_buffers),
 		     &nbuf, sizeof(nbuf));
-	size_t left = len;
+	size_t left = len, done = 0;
 	for (unsigned i = 0; i < used; i++) {
 		const struct net_rx_chain *c = &h->chains[h->c0++];
 		uint32_t take = c->len < left ? c->len : (uint32_t)left;
 		virtq_push(vq, c->head, take);
 		left -= take;
-		h->i0 += c->niov;
+		done += c->len;
+		h->niov -= c->niov;
 		h->cap -= c->len;
 	}
 	if (h->c0 == h->nc)
-		h->c0 = h->nc = h->i0 = h->ni = 0;
+		h->c0 = h->nc = h->j0 = h->nj = 0;
+	else
+		net_rx_trim(h, done);
 	virtq_flush(vq, (uint16_t)used);
 	st->packets++;
 	st->bytes += len - NET_HDR_LEN;
@@ -294,22 +340,6 @@ enum net_rx {
 	RX_BACKEND_EMPTY, /* nothing to read (or a read error, counted) */
 	RX_BROKEN,	  /* a chain the device cannot use: the queue is broken (NEEDS_RESET) */
 };
-
-/* Copies n iovecs to out, joining each to the one before where they touch: a Linux guest carves
- * its RX buffers one after the other out of 32 KiB page frags, so the ~43 1536-byte buffers held
- * for a 64 KiB frame are a few pieces. A readv of at most UIO_FASTIOV (8) iovecs spares the kernel
- * an allocation and a copy of the iovec array on every frame. Returns the count in out. */
-static int net_rx_iov_join(const struct iovec *in, int n, struct iovec *out)
-{
-	int m = 0;
-	for (int i = 0; i < n; i++) {
-		if (m && (uint8_t *)out[m - 1].iov_base + out[m - 1].iov_len == in[i].iov_base)
-			out[m - 1].iov_len += in[i].iov_len;
-		else
-			out[m++] = in[i];
-	}
-	return m;
-}
 
 /* Reads a frame of at most max bytes into iov: delivered or dropped, or the backend is empty. */
 static enum net_rx net_rx_read(struct net_loop *nl, const struct iovec *iov, int iovcnt, size_t max,
@@ -335,7 +365,7 @@ static enum net_rx net_rx_deliver_pending(struct net_loop *nl)
 	struct net_rx_held *h = &nl->rx;
 	switch (net_rx_gather(nl, nl->pend_len)) {
 	case GATHER_ENOUGH:
-		iov_from_buf(&h->iov[h->i0], (int)(h->ni - h->i0), 0, nl->bounce, nl->pend_len);
+		iov_from_buf(&h->iov[h->j0], (int)(h->nj - h->j0), 0, nl->bounce, nl->pend_len);
 		net_rx_complete(nl, nl->pend_len);
 		nl->pend_len = 0;
 		return RX_DELIVERED;
@@ -364,10 +394,9 @@ static enum net_rx net_rx_step(struct net_loop *nl)
 		enum net_gather g = net_rx_gather(nl, nl->rx_need);
 		if (g == GATHER_BROKEN)
 			return RX_BROKEN;
-		if (g == GATHER_ENOUGH && h->ni - h->i0 <= NET_MAX_IOV) {
+		if (g == GATHER_ENOUGH && h->nj - h->j0 <= NET_MAX_IOV) {
 			/* The common case: straight into guest memory, one readv. */
-			int n = net_rx_iov_join(&h->iov[h->i0], (int)(h->ni - h->i0), nl->rx_read);
-			enum net_rx r = net_rx_read(nl, nl->rx_read, n, h->cap, &len);
+			enum net_rx r = net_rx_read(nl, &h->iov[h->j0], (int)(h->nj - h->j0), h->cap, &len);
 			if (r == RX_DELIVERED)
 				net_rx_complete(nl, (size_t)len);
 			return r;
@@ -432,7 +461,7 @@ int net_loop_rx(struct net_loop *nl)
 	if (broken)
 		virtio_net_needs_reset(n, nl->rxq);
 	else if (steps == NET_RX_BUDGET && nl->be->fd < 0)
-		net_kick(nl, nl->rxq); /* a backend without an fd (slirp) does not signal again */
+		net_come_back(nl, false); /* a backend without an fd (slirp) does not signal again */
 	return frames;
 }
 
@@ -526,11 +555,18 @@ static void net_on_rx_ready(void *opaque)
 	net_loop_rx(opaque);
 }
 
+static void net_on_tx_resume(void *opaque)
+{
+	net_loop_tx(opaque);
+}
+
 static void net_loop_dp_stop(struct net_pair *p)
 {
 	struct virtio_dev *vdev = &p->n->vdev;
 	struct net_loop *nl = p->dp;
 	if (nl && nl->loop) {
+		loop_defer_cancel(nl->loop, net_on_tx_resume, nl);
+		loop_defer_cancel(nl->loop, net_on_rx_ready, nl);
 		loop_del(nl->loop, vdev->tops->kick_fd(vdev, nl->txq));
 		loop_del(nl->loop, vdev->tops->kick_fd(vdev, nl->rxq));
 		if (nl->be_watched)

@@ -145,8 +145,8 @@ void fuzz_net_free(struct fake_net *t)
 int fuzz_net_io_step(struct fake_net *t, uint16_t queue_size)
 {
 	/* Up to one handler per watched fd (wake, ctrl/tx/rx kicks, backend), each a datapath
-	 * round of at most a budget. */
-	uint64_t rounds = 5;
+	 * round of at most a budget, and the round a budget deferred (loop_defer) last time. */
+	uint64_t rounds = 6;
 	fuzz_work_begin("I/O thread round", rounds * fuzz_work_max_pops(NET_RX_BUDGET, queue_size),
 			rounds * (NET_TX_BUDGET + 1), rounds * 2 * (NET_RX_BUDGET + 1));
 	return loop_run_once(t->n.pair[0].loop, 0);
