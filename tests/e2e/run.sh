@@ -60,7 +60,7 @@ name_of() { basename "${1%.sh}"; }
 # A scenario's results say it failed: a non-zero status or a FAIL line.
 scenario_failed() { [ "$(cat "$1/.rc" 2>/dev/null)" != 0 ] || grep -q '^FAIL: ' "$1/output" 2>/dev/null; }
 
-passed=0 failed=0 HOSTRUN_STALLS=0 EMUL_RETRIED=0 times=()
+passed=0 failed=0 HOSTRUN_STALLS=0 EMUL_RETRIED='' times=()
 # Collects one scenario's result lines: rc, its output in $out/output, its run time.
 collect() {
 	local name=$1 rc=$2 secs=$3 why=${4:-} out=$build/e2e/$1 lines p f
@@ -105,9 +105,9 @@ else
 	# results directory build/e2e/<name>/ (console.log: its part of the test host's console).
 	# If the test host stalls (testhost.sh's watchdog: status 120), the scenario it was running
 	# and the rest run again in a new test host, once; a scenario that hung, timed out or failed
-	# is never run again, and the rest go on in a new test host. One exception, once a run: a
-	# scenario that failed because its guest triple-faulted with the test host's own CPU
-	# emulation fault (emulfault.sh: the KVM trace's evidence) runs once more at the end.
+	# is never run again, and the rest go on in a new test host. One exception, once per
+	# scenario: a scenario that failed because its guest triple-faulted with the test host's own
+	# CPU emulation fault (emulfault.sh: the KVM trace's evidence) runs once more at the end.
 	top=$build/e2e
 	mkdir -p "$top/.group"
 	for s in "${scripts[@]}"; do rm -rf "${top:?}/$(name_of "$s")" "$top/$(name_of "$s")".{stalled,emulfault}; done
@@ -137,9 +137,9 @@ else
 		for s in "${todo[@]}"; do
 			name=$(name_of "$s")
 			if [ ${#rest[@]} -eq 0 ] && [ -f "$top/$name/.rc" ]; then
-				if [ "$EMUL_RETRIED" -eq 0 ] && scenario_failed "$top/$name" &&
+				if [[ " $EMUL_RETRIED " != *" $name "* ]] && scenario_failed "$top/$name" &&
 					why=$("$src/tests/e2e/emulfault.sh" "$top/$name"); then
-					EMUL_RETRIED=1
+					EMUL_RETRIED+=" $name"
 					rm -rf "$top/$name.emulfault" && mv "$top/$name" "$top/$name.emulfault"
 					echo "e2e: $name: a guest triple fault raised by the test host's CPU emulation ($why); logs in $top/$name.emulfault; running it once more" >&2
 					retry+=("$s")
@@ -189,6 +189,7 @@ if [ ${#times[@]} -gt 1 ]; then
 fi >&2
 stalls=''
 [ "$HOSTRUN_STALLS" -eq 0 ] || stalls=", $HOSTRUN_STALLS test-host stall$([ "$HOSTRUN_STALLS" -eq 1 ] || echo s) retried"
-[ "$EMUL_RETRIED" -eq 0 ] || stalls+=", 1 test-host CPU emulation fault retried"
+n=$(wc -w <<<"$EMUL_RETRIED")
+[ "$n" -eq 0 ] || stalls+=", $n test-host CPU emulation fault$([ "$n" -eq 1 ] || echo s) retried (${EMUL_RETRIED# })"
 echo "e2e: $passed passed, $failed failed$stalls"
 [ "$failed" -eq 0 ] && [ $((passed + failed)) -gt 0 ]
