@@ -14,6 +14,9 @@
 #                                   never ran, 120 if the test host stalled twice. A test-host
 #                                   stall (testhost.sh's watchdog) is retried once and counted in
 #                                   HOSTRUN_STALLS.
+#   hostrun_report NAME RC OUT TABLE
+#                                   print OUT/TABLE (a run's Markdown results) if it is there and,
+#                                   when RC is not 0, the last lines of OUT/output; returns RC
 hostrun_src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # PVM's /dev/kvm (kvm_pvm) runs only PVM-enabled guest kernels.
@@ -53,4 +56,18 @@ hostrun_script() {
 		fi
 		return $rc
 	fi
+}
+
+hostrun_report() {
+	local name=$1 rc=$2 out=$3 table=$4
+	if [ -f "$out/$table" ]; then
+		echo
+		cat "$out/$table"
+		echo
+	fi
+	if [ "$rc" -ne 0 ]; then
+		echo "$name: exited $rc; last lines of $out/output:" >&2
+		tail -n 20 "$out/output" 2>/dev/null | sed 's/^/  | /' >&2
+	fi
+	return "$rc"
 }

@@ -38,12 +38,5 @@ rc=0
 hostrun_script "$mode" "$secs" "$out" "$src/tests/bench/bench.sh" || rc=$?
 if [ -f "$out/results.md" ]; then
 	"$src/tests/bench/chart.sh" "$out" || rc=1
-	echo
-	cat "$out/results.md"
-	echo
 fi
-if [ "$rc" -ne 0 ]; then
-	echo "bench: exited $rc; last lines of $out/output:" >&2
-	tail -n 20 "$out/output" 2>/dev/null | sed 's/^/  | /' >&2
-fi
-exit "$rc"
+hostrun_report bench "$rc" "$out" results.md

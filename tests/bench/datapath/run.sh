@@ -70,13 +70,4 @@ echo "bench-datapath: in the test host (timeout ${secs}s, results in $dir)" >&2
 rc=0
 hostrun_script testhost "$secs" "$dir" "$src/tests/bench/datapath/run.sh" --in-testhost "${args[@]}" ||
 	rc=$?
-if [ -f "$dir/datapath.md" ]; then
-	echo
-	cat "$dir/datapath.md"
-	echo
-fi
-if [ "$rc" -ne 0 ]; then
-	echo "bench-datapath: the test-host run exited $rc; last lines of $dir/output:" >&2
-	tail -n 20 "$dir/output" 2>/dev/null | sed 's/^/  | /' >&2
-fi
-exit "$rc"
+hostrun_report "bench-datapath (test host)" "$rc" "$dir" datapath.md
