@@ -5,9 +5,10 @@
 # NAME.log.kvmtrace.gz or kvm-trace.txt.gz in DIR), in three parts:
 #   - the vCPU's SHUTDOWN exit happened while a page fault was being delivered (EXITINTINFO
 #     0x80000b0e) whose error code says instruction fetch (I/D, bit 4);
-#   - the vCPU's previous exit was at an instruction just before the faulting one, on the same
-#     4 KiB page: no guest instruction ran between the VMRUN and the fault, so the page the fetch
-#     faulted on had been executed from a moment before (a real CPU does not fault there);
+#   - the vCPU's previous exit was at the same instruction (an interrupt exit: it resumes there,
+#     delivering the event KVM re-injects) or at one at most 15 bytes before it (an instruction
+#     KVM or minivmm completed), on the same 4 KiB page: no guest instruction ran between the
+#     VMRUN and the fault, on code that had just run (a real CPU does not fault there);
 #   - the fault could not be delivered either (that is what made it a SHUTDOWN).
 # Prints the two trace lines and exits 0 if so; exits 1 otherwise (no trace, no shutdown, or any
 # other triple fault: those are failures of minivmm or the guest).
@@ -29,7 +30,7 @@ for t in "$dir"/*.kvmtrace.gz "$dir"/kvm-trace.txt.gz; do
 	rip0=$(sed -n 's/.* rip 0x\([0-9a-f]\{1,16\}\) .*/\1/p' <<<"$before")
 	[ -n "$code" ] && [ -n "$rip" ] && [ -n "$rip0" ] || continue
 	# Bash arithmetic is signed 64-bit: compare pages and the distance, not raw kernel addresses.
-	if (((0x$code & 0x10) && (0x$rip >> 12) == (0x$rip0 >> 12) && 0x$rip - 0x$rip0 > 0 &&
+	if (((0x$code & 0x10) && (0x$rip >> 12) == (0x$rip0 >> 12) && 0x$rip - 0x$rip0 >= 0 &&
 		0x$rip - 0x$rip0 <= 15)); then
 		echo "${t#"$dir"/}: $(tr -s ' ' <<<"${before# *}") / $(tr -s ' ' <<<"${shut# *}")"
 		exit 0
