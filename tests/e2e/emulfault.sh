@@ -16,12 +16,12 @@ set -uo pipefail
 dir=${1:?usage: emulfault.sh RESULTS_DIR}
 shopt -s nullglob
 for t in "$dir"/*.kvmtrace.gz "$dir"/kvm-trace.txt.gz; do
-	# The last exit of the shutting-down vCPU before its SHUTDOWN exit, then that exit.
+	# The last exit of the shutting-down vCPU before its SHUTDOWN exit, then that exit. A vCPU is
+	# its thread (the first field, "vcpuN-TID"): a ring that saw several guests has several vCPU 0s.
 	pair=$(zcat "$t" 2>/dev/null | awk '
 		/kvm_exit: vcpu [0-9]+ reason / {
-			v = $0; sub(/.*kvm_exit: vcpu /, "", v); sub(/ .*/, "", v)
-			if ($0 ~ / reason shutdown /) { print prev[v]; print $0; exit }
-			prev[v] = $0
+			if ($0 ~ / reason shutdown /) { print prev[$1]; print $0; exit }
+			prev[$1] = $0
 		}') || continue
 	[ "$(wc -l <<<"$pair")" -eq 2 ] || continue
 	before=$(head -n1 <<<"$pair") shut=$(tail -n1 <<<"$pair")
