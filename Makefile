@@ -88,7 +88,7 @@ testhost:
 	@./tests/e2e/testhost.sh build
 
 e2e: all $(BUILD)/minivmm-san
-	@./tests/e2e/run.sh
+	@E2E_PREPARED=$(E2E_PREPARED) ./tests/e2e/run.sh
 
 # Proves the e2e harness (test host, guest) with QEMU in place of minivmm.
 e2e-selftest:
@@ -103,12 +103,14 @@ test: need-root deps
 	$(call STAGE,unit,unit)
 	$(call STAGE,check-docs,check-docs)
 	$(call STAGE,fuzz-ci,fuzz-ci)
-	$(call STAGE,e2e,e2e)
+	$(call STAGE,e2e,e2e E2E_PREPARED=1)
 
-# What the e2e guests need besides minivmm: the test guest, and the test host where this
-# machine's /dev/kvm cannot run stock kernels (tools/hostrun.sh).
+# What the e2e guests need besides minivmm: the test guest, the test host where this
+# machine's /dev/kvm cannot run stock kernels (tools/hostrun.sh), and 15-own-kernel's kernel.
+# `make test` builds them alongside the compiler and tells run.sh so (E2E_PREPARED=1).
 e2e-prepare:
 	@bash -c '. tools/hostrun.sh && hostrun_prepare "$$(hostrun_mode "$${E2E_MODE:-}")"'
+	@./tests/e2e/own-kernel.sh
 
 # make run ARGS="--cpus 2 --net tap,ifname=tap0": any minivmm option, --kernel/--initrd included.
 run: need-root deps

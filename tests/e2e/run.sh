@@ -11,6 +11,7 @@
 #                               can run stock kernels (present and not PVM), else the test host
 #     E2E_TIMEOUT=SECS          per scenario script (default 600); a script may override it with
 #                               a line "# e2e-timeout: SECS"
+#     E2E_PREPARED=1            the test guest, test host and own kernel are built (make test)
 #     E2E_STALL_SECS=SECS       the test host's watchdog: no output anywhere for this long (default
 #                               150) = dumped and classified; a script that is silent longer on
 #                               purpose says so with a line "# e2e-stall: SECS"
@@ -26,7 +27,7 @@ selftest=''
 for a in "$@"; do
 	case $a in
 	--selftest) selftest=1 ;;
-	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*)
 		if [ -f "$a" ]; then scripts+=("$(realpath "$a")")
 		elif [ -f "$e2e/scenarios/${a%.sh}.sh" ]; then scripts+=("$e2e/scenarios/${a%.sh}.sh")
@@ -47,9 +48,12 @@ fi
 # shellcheck source=../../tools/hostrun.sh
 . "$src/tools/hostrun.sh"
 mode=$(hostrun_mode "${E2E_MODE:-}")
-hostrun_prepare "$mode"
-# The kernel 15-own-kernel boots as a user's own, unpacked here (the test host cannot).
-case " ${scripts[*]}" in *own-kernel*) "$e2e/own-kernel.sh" ;; esac
+# E2E_PREPARED=1: `make test` built all this already (its e2e-prepare), alongside the compiler.
+if [ -z "${E2E_PREPARED:-}" ]; then
+	hostrun_prepare "$mode"
+	# The kernel 15-own-kernel boots as a user's own, unpacked here (the test host cannot).
+	case " ${scripts[*]}" in *own-kernel*) "$e2e/own-kernel.sh" ;; esac
+fi
 
 timeout_of() {
 	local secs

@@ -1,7 +1,7 @@
 # fuzz.mk: libFuzzer targets (clang), one per guest-facing surface and host-facing parser.
 #
 #   make fuzz              each target for FUZZ_TIME seconds (default 60), one after the other
-#   make fuzz-ci           each target for 20 s, two at a time (part of `make test`)
+#   make fuzz-ci           each target for 10 s, two at a time (part of `make test`)
 #   make fuzz-run-<name>   one target; make $(BUILD)/fuzz/fuzz_<name> only builds it
 #
 # A target is tests/fuzz/fuzz_<name>.c plus the sources in FUZZ_SRCS_<name> (and link flags in
@@ -11,7 +11,7 @@
 # leaves $(BUILD)/fuzz/<name>-crash-* (-leak-, -timeout-) and fails, after every target ran.
 FUZZ_CC      ?= clang
 FUZZ_TIME    ?= 60
-FUZZ_CI_TIME ?= 20
+FUZZ_CI_TIME ?= 10
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_CFLAGS  := -g -O1 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. \
 		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \

@@ -2,10 +2,10 @@
 # e2e: a hostile guest cannot hang, crash or flood minivmm (issue #8). On each datapath (tap
 # vhost=off, tap vhost=on, user) the guest's /bin/hostile (guest/hostile/hostile.c) unbinds
 # virtio-pci from NIC A and attacks it through its BARs and config space for E2E_HOSTILE_SECS
-# (default 15) seconds, from a fixed seed, while the host floods NIC A (pings to the guest's
-# tap address; UDP through a hostfwd for user) and pings the guest's other NIC B (a well-behaved
-# tap), which must answer throughout. Then hostile resets the device and rebinds virtio-pci, and:
-# the guest pings the host and fetches a file over NIC A (TCP, intact), the host pings the guest
+# (default 10: about 200 rounds, each kind dozens of times) seconds, from a fixed seed, while
+# the host floods NIC A (pings to the guest's tap address; UDP through a hostfwd for user) and
+# pings the guest's other NIC B (a well-behaved tap), which must answer throughout. Then hostile
+# resets the device and rebinds virtio-pci, and: the guest pings the host and fetches a file over NIC A (TCP, intact), the host pings the guest
 # back (tap), minivmm's threads are idle again (CPU time of every /proc/PID/task/* and vhost
 # worker sampled twice, a state check: a spinning thread uses a whole core), its stderr stays
 # under E2E_HOSTILE_MAX_STDERR lines, and SIGTERM ends it within 2 s with status 0.
@@ -17,7 +17,7 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../net.sh"
 
-SECS=${E2E_HOSTILE_SECS:-15}
+SECS=${E2E_HOSTILE_SECS:-10}
 SEED=${E2E_HOSTILE_SEED:-8}
 MAX_STDERR=${E2E_HOSTILE_MAX_STDERR:-40}
 IDLE_SECS=3
