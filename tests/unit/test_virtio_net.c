@@ -267,6 +267,46 @@ START_TEST(tx_round_over_the_byte_budget_comes_back_through_the_loop_without_a_k
 }
 END_TEST
 
+START_TEST(tx_come_back_deferred_before_a_stop_never_runs_after_it)
+{
+	/* A TX round over its budget left its come-back on the pair's loop, which outlives the
+	 * datapath. A stop (the driver's reset) must take it off: it would otherwise run on the
+	 * freed state, against whatever rings the next driver set up. */
+	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 32);
+	const uint32_t len = HDR + 65535;
+	uint8_t *frame = calloc(1, len), *got = malloc(len);
+	uint64_t gpa = fake_ring_alloc(&T->fr[NET_Q_TX], len, frame), one = 1;
+	for (int i = 0; i < 20; i++) {
+		struct fake_seg seg[] = {{.len = len, .gpa = gpa}};
+		fake_ring_send(&T->fr[NET_Q_TX], seg, 1);
+	}
+	struct net_pair *p = &T->n.pair[0];
+	uint64_t *sent = &T->n.stats[NET_Q_TX].packets;
+	ck_assert_int_eq(net_loop_datapath.start(p), 0);
+	ck_assert_int_eq(write(T->kick[NET_Q_TX], &one, sizeof(one)), sizeof(one));
+	ck_assert_int_gt(loop_run_once(p->loop, 0), 0);
+	uint64_t before = *sent;
+	ck_assert_uint_lt(before, 20); /* the round stopped at its budget and deferred the rest */
+	net_loop_datapath.stop(p);
+
+	/* Reset and a new driver: the TX queue on a new ring elsewhere, nothing on it yet. */
+	struct fake_ring nr;
+	fake_ring_init_within(&nr, &T->fr[NET_Q_TX], 32, 4096);
+	virtq_reset(&T->n.vdev.vq[NET_Q_TX]);
+	ck_assert_int_eq(fake_ring_attach(&nr, &T->n.vdev.vq[NET_Q_TX], T->n.vdev.features), 0);
+	ck_assert_int_eq(net_loop_datapath.start(p), 0);
+	ck_assert_int_eq(loop_run_once(p->loop, 0), 0);
+	ck_assert_uint_eq(*sent, before);
+	ck_assert_uint_eq(fake_ring_used_idx(&nr), 0);
+	net_loop_datapath.stop(p);
+	while (recv(T->wire, got, len, MSG_DONTWAIT) > 0)
+		;
+	free(frame);
+	free(got);
+	tnet_close();
+}
+END_TEST
+
 /* ---- interrupts and notifications ---- */
 
 static void send_small_tx(int n)
@@ -1480,6 +1520,7 @@ static Suite *virtio_net_suite(void)
 	tcase_add_test(tx, tx_backend_full_keeps_the_chain_until_it_drains);
 	tcase_add_test(tx, tx_round_ends_after_the_byte_budget_and_comes_back);
 	tcase_add_test(tx, tx_round_over_the_byte_budget_comes_back_through_the_loop_without_a_kick);
+	tcase_add_test(tx, tx_come_back_deferred_before_a_stop_never_runs_after_it);
 	suite_add_tcase(s, tx);
 	TCase *irq = tcase_create("notify");
 	tcase_add_test(irq, tx_batch_raises_one_interrupt);
