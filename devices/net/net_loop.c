@@ -23,7 +23,7 @@ struct net_rx_chain {
 
 /* RX chains popped and not used yet, oldest first: chains[c0..nc), holding niov writable iovecs
  * and cap bytes. They are kept across frames: a frame takes the oldest, the others wait for the
- * next frame; a chain is never given back to the ring.
+ * next frame; only a stop gives them back to the ring (net_loop_give_back).
  *
  * Their bytes, in order, are iov[j0..nj), kept joined: an iovec that starts where the one before
  * ends extends it. A Linux guest carves its RX buffers one after the other out of 32 KiB page
@@ -560,6 +560,24 @@ static void net_on_tx_resume(void *opaque)
 	net_loop_tx(opaque);
 }
 
+/* A stop that is no reset (Bus Master off, QMP stop) keeps the queues, and the guest still counts
+ * every chain popped and not used as the device's: the next start, with a fresh net_loop, must pop
+ * them again or they are lost to the guest for good. So the pops are undone. The held RX chains
+ * are the RX queue's last pops, oldest first (frames complete the oldest), and a held TX chain is
+ * the TX queue's last pop: rewinding last_avail over them gives back exactly those, in order. A
+ * frame read aside for the held chains is dropped (counted), as if lost on the wire. */
+static void net_loop_give_back(struct net_loop *nl)
+{
+	struct net_rx_held *h = &nl->rx;
+	virtq_unpop(net_vq(nl, nl->rxq), (uint16_t)(h->nc - h->c0));
+	if (nl->pend_len)
+		nl->n->stats[nl->rxq].drops++;
+	net_rx_forget(nl);
+	if (nl->tx_held)
+		virtq_unpop(net_vq(nl, nl->txq), 1);
+	nl->tx_held = false;
+}
+
 static void net_loop_dp_stop(struct net_pair *p)
 {
 	struct virtio_dev *vdev = &p->n->vdev;
@@ -572,6 +590,8 @@ static void net_loop_dp_stop(struct net_pair *p)
 		if (nl->be_watched)
 			loop_del(nl->loop, nl->be->fd);
 	}
+	if (nl)
+		net_loop_give_back(nl);
 	net_loop_free(nl);
 	p->dp = NULL;
 }

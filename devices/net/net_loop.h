@@ -6,7 +6,9 @@
  * only while the pair's tap queue is attached: a detached one polls as an error). TX chains are
  * written to the backend as they are (vnet header first); RX frames are read into one chain, or
  * with MRG_RXBUF into as many chains as the frame needs (5.1.6.4). RX chains popped ahead of need
- * are kept for the next frames, never given back. One interrupt per drained batch, and kicks are
+ * are kept for the next frames; a stop (Bus Master off, QMP stop, reset) gives them back to the
+ * ring, with a TX chain held for a full backend, so the next start pops the same chains again (a
+ * frame read aside for them is dropped). One interrupt per drained batch, and kicks are
  * suppressed while a queue is being drained (2.7.10).
  *
  * A chain the device cannot use (malformed, a TX chain with a writable part or shorter than the

@@ -72,7 +72,9 @@ struct net_pair;
  * lifecycle, after DRIVER_OK), before the pair's I/O thread exists, with the pair's backend queue
  * attached, and may add fds to the pair's loop (p->loop); it must not walk the rings (the device
  * kicks both queues once the I/O thread runs). stop() runs after that thread was joined and removes
- * them again (the loop lives on: the next start reuses it). */
+ * them again (the loop lives on: the next start reuses it); it leaves each virtq's last_avail just
+ * past the chains it used, so that a start without a reset (Bus Master, QMP cont) takes the others
+ * again. */
 struct net_datapath_ops {
 	const char *name;
 	int (*start)(struct net_pair *p);

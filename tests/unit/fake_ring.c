@@ -25,6 +25,24 @@ void fake_ring_init(struct fake_ring *fr, uint16_t size, uint64_t data_bytes)
 	guest_mem_fake(&fr->mem, fr->buf, fr->mem_size);
 }
 
+void fake_ring_init_within(struct fake_ring *in, struct fake_ring *fr, uint16_t size, uint64_t data_bytes)
+{
+	/* The same layout as fake_ring_init(), placed at a fresh part of fr's data area. */
+	uint64_t avail = 16ULL * size, data = ALIGN_UP(avail + 6 + 2ULL * size, 16);
+	uint64_t used = ALIGN_UP(data + data_bytes, 4), len = used + 6 + 8ULL * size;
+	uint64_t base = fake_ring_alloc(fr, len, NULL);
+	memset(in, 0, sizeof(*in));
+	in->buf = fr->buf;
+	in->mem_size = fr->mem_size;
+	in->mem = fr->mem;
+	in->size = size;
+	in->desc_gpa = base;
+	in->avail_gpa = base + avail;
+	in->data_gpa = in->data_next = base + data;
+	in->data_end = base + data + data_bytes;
+	in->used_gpa = base + used;
+}
+
 void fake_ring_free(struct fake_ring *fr)
 {
 	free(fr->buf);

@@ -68,6 +68,11 @@ struct fake_seg {
  * data_bytes of data area. Everything starts zeroed, indices 0. */
 void fake_ring_init(struct fake_ring *fr, uint16_t size, uint64_t data_bytes);
 void fake_ring_free(struct fake_ring *fr);
+/* A ring `in` of `size` descriptors and data_bytes of data area carved out of fr's data area: the
+ * same guest memory at other addresses, as a driver that re-initialises a device sets up new rings.
+ * It shares fr's memory: never fake_ring_free() it. */
+void fake_ring_init_within(struct fake_ring *in, struct fake_ring *fr, uint16_t size, uint64_t data_bytes);
+
 /* virtq_init() on this ring's addresses; returns its result. */
 int fake_ring_attach(struct fake_ring *fr, struct virtq *vq, uint64_t features);
 

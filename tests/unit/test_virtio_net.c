@@ -267,6 +267,46 @@ START_TEST(tx_round_over_the_byte_budget_comes_back_through_the_loop_without_a_k
 }
 END_TEST
 
+START_TEST(tx_come_back_deferred_before_a_stop_never_runs_after_it)
+{
+	/* A TX round over its budget left its come-back on the pair's loop, which outlives the
+	 * datapath. A stop (the driver's reset) must take it off: it would otherwise run on the
+	 * freed state, against whatever rings the next driver set up. */
+	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 32);
+	const uint32_t len = HDR + 65535;
+	uint8_t *frame = calloc(1, len), *got = malloc(len);
+	uint64_t gpa = fake_ring_alloc(&T->fr[NET_Q_TX], len, frame), one = 1;
+	for (int i = 0; i < 20; i++) {
+		struct fake_seg seg[] = {{.len = len, .gpa = gpa}};
+		fake_ring_send(&T->fr[NET_Q_TX], seg, 1);
+	}
+	struct net_pair *p = &T->n.pair[0];
+	uint64_t *sent = &T->n.stats[NET_Q_TX].packets;
+	ck_assert_int_eq(net_loop_datapath.start(p), 0);
+	ck_assert_int_eq(write(T->kick[NET_Q_TX], &one, sizeof(one)), sizeof(one));
+	ck_assert_int_gt(loop_run_once(p->loop, 0), 0);
+	uint64_t before = *sent;
+	ck_assert_uint_lt(before, 20); /* the round stopped at its budget and deferred the rest */
+	net_loop_datapath.stop(p);
+
+	/* Reset and a new driver: the TX queue on a new ring elsewhere, nothing on it yet. */
+	struct fake_ring nr;
+	fake_ring_init_within(&nr, &T->fr[NET_Q_TX], 32, 4096);
+	virtq_reset(&T->n.vdev.vq[NET_Q_TX]);
+	ck_assert_int_eq(fake_ring_attach(&nr, &T->n.vdev.vq[NET_Q_TX], T->n.vdev.features), 0);
+	ck_assert_int_eq(net_loop_datapath.start(p), 0);
+	ck_assert_int_eq(loop_run_once(p->loop, 0), 0);
+	ck_assert_uint_eq(*sent, before);
+	ck_assert_uint_eq(fake_ring_used_idx(&nr), 0);
+	net_loop_datapath.stop(p);
+	while (recv(T->wire, got, len, MSG_DONTWAIT) > 0)
+		;
+	free(frame);
+	free(got);
+	tnet_close();
+}
+END_TEST
+
 /* ---- interrupts and notifications ---- */
 
 static void send_small_tx(int n)
@@ -1424,6 +1464,64 @@ START_TEST(a_stop_and_start_keeps_the_pairs_the_driver_chose)
 }
 END_TEST
 
+/* Runs pair p's loop (no thread) after kicking its RX and TX queues. */
+static void mq_kick_and_run(struct net_pair *p)
+{
+	uint64_t one = 1;
+	ck_assert_int_eq(write(T->kick[net_rxq(p->index)], &one, 8), 8);
+	ck_assert_int_eq(write(T->kick[net_txq(p->index)], &one, 8), 8);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_ge(loop_run_once(p->loop, 0), 0);
+}
+
+/* A stop that is no reset (Bus Master off, QMP stop) keeps the rings: every pair's datapath gives
+ * back the chains it popped and did not use (RX buffers held for the next frame, a TX chain held
+ * while the tap was full), so the next start pops the same chains again, in order. */
+START_TEST(a_stop_gives_every_pairs_held_chains_back_to_the_ring)
+{
+	mq_open(2, MQ_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF));
+	struct virtio_dev *v = &T->n.vdev;
+	uint8_t frame[HDR + 60], got[128];
+	fill_pattern(frame, sizeof(frame), 9);
+	for (int i = 0; i < 2; i++) {
+		struct net_pair *p = &T->n.pair[i];
+		struct fake_ring *rx = &T->fr[net_rxq(i)], *tx = &T->fr[net_txq(i)];
+		for (int k = 0; k < 3; k++) {
+			struct fake_seg s[] = {FAKE_IN(256)};
+			fake_ring_send(rx, s, 1);
+		}
+		struct fake_seg s[] = {FAKE_OUT(frame, sizeof(frame))};
+		fake_ring_send(tx, s, 1);
+		T->eagain = true;
+		ck_assert_int_eq(net_loop_datapath.start(p), 0);
+		mq_kick_and_run(p);
+		ck_assert_uint_eq(v->vq[net_rxq(i)].last_avail, 3); /* held for a 64 KiB frame */
+		ck_assert_uint_eq(v->vq[net_txq(i)].last_avail, 1); /* held for the full tap */
+		net_loop_datapath.stop(p);
+		ck_assert_uint_eq(v->vq[net_rxq(i)].last_avail, 0);
+		ck_assert_uint_eq(v->vq[net_txq(i)].last_avail, 0);
+
+		T->eagain = false;
+		ck_assert_int_eq(net_loop_datapath.start(p), 0);
+		mq_kick_and_run(p);
+		ck_assert_int_eq(recv(T->wires[i], got, sizeof(got), MSG_DONTWAIT), sizeof(frame));
+		ck_assert_mem_eq(got, frame, sizeof(frame));
+		ck_assert_int_eq(send(T->wires[i], frame, sizeof(frame), 0), sizeof(frame));
+		for (int k = 0; k < 3; k++)
+			ck_assert_int_ge(loop_run_once(p->loop, 0), 0);
+		uint32_t id, len;
+		ck_assert(fake_ring_get_used(tx, &id, &len));
+		ck_assert_uint_eq(id, 0);
+		ck_assert(fake_ring_get_used(rx, &id, &len));
+		ck_assert_uint_eq(id, 0);
+		ck_assert_uint_eq(len, sizeof(frame));
+		net_loop_datapath.stop(p);
+	}
+	ck_assert_uint_eq(T->n.stats[net_txq(0)].drops + T->n.stats[net_txq(1)].drops, 0);
+	mq_close();
+}
+END_TEST
+
 /* Without F_MQ the driver uses one pair (and queue 2 is the control queue): pair 1 gets no
  * thread and its backend queue is detached, so the kernel steers no frames where nobody reads. */
 START_TEST(pairs_the_driver_cannot_use_are_detached_and_get_no_thread)
@@ -1480,6 +1578,7 @@ static Suite *virtio_net_suite(void)
 	tcase_add_test(tx, tx_backend_full_keeps_the_chain_until_it_drains);
 	tcase_add_test(tx, tx_round_ends_after_the_byte_budget_and_comes_back);
 	tcase_add_test(tx, tx_round_over_the_byte_budget_comes_back_through_the_loop_without_a_kick);
+	tcase_add_test(tx, tx_come_back_deferred_before_a_stop_never_runs_after_it);
 	suite_add_tcase(s, tx);
 	TCase *irq = tcase_create("notify");
 	tcase_add_test(irq, tx_batch_raises_one_interrupt);
@@ -1538,6 +1637,7 @@ static Suite *virtio_net_suite(void)
 	tcase_add_test(mq, pairs_attach_and_detach_their_backend_queue_as_the_driver_says);
 	tcase_add_test(mq, pairs_the_driver_cannot_use_are_detached_and_get_no_thread);
 	tcase_add_test(mq, a_stop_and_start_keeps_the_pairs_the_driver_chose);
+	tcase_add_test(mq, a_stop_gives_every_pairs_held_chains_back_to_the_ring);
 	tcase_add_test(mq, stats_name_every_queue_of_every_pair);
 	tcase_set_timeout(mq, 20);
 	suite_add_tcase(s, mq);

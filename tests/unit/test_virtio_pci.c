@@ -4,6 +4,7 @@
  * what the transport asks of it; fake_kvm stands in for KVM. */
 #include <check.h>
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <linux/pci_regs.h>
 #include <linux/virtio_config.h>
@@ -943,6 +944,280 @@ START_TEST(bus_master_cleared_stops_net_dma_until_set_again)
 }
 END_TEST
 
+/* Queue q's registers from the driver's side of ring fr, then queue_enable. */
+static void net_queue_setup(int q, const struct fake_ring *fr)
+{
+	CW(queue_select, q);
+	CW(queue_size, fr->size);
+	CW(queue_desc_lo, fr->desc_gpa);
+	CW(queue_avail_lo, fr->avail_gpa);
+	CW(queue_used_lo, fr->used_gpa);
+	CW(queue_enable, 1);
+}
+
+/* A driver's initialisation up to a running device with only the RX queue, on ring fr. */
+static void net_driver_init(struct virtio_dev *v, const struct fake_ring *fr)
+{
+	CW(device_status, ST_A);
+	CW(device_status, ST_A | ST_D);
+	driver_features(VERSION_1 | (1ull << VIRTIO_NET_F_MRG_RXBUF) | (1ull << VIRTIO_RING_F_EVENT_IDX));
+	CW(device_status, ST_A | ST_D | ST_F);
+	net_queue_setup(NET_Q_RX, fr);
+	CW(device_status, ST_ALL_OK);
+	virtio_pci_lifecycle_run(v);
+	ck_assert(NT->n.pair[0].running);
+}
+
+/* A vnet header and len bytes of `fill` on the "tap"'s wire. */
+static void net_wire_frame(uint8_t fill, uint32_t len)
+{
+	uint8_t f[NET_HDR_LEN + 2048] = {0};
+	ck_assert_uint_le(len, 2048);
+	memset(f + NET_HDR_LEN, fill, len);
+	ck_assert_int_eq(send(NT->wire, f, NET_HDR_LEN + len, 0), (ssize_t)(NET_HDR_LEN + len));
+}
+
+/* Until the device has read everything the wire sent (up to 2 s). */
+static bool net_backend_drained(void)
+{
+	uint8_t b;
+	for (int i = 0; i < 2000; i++) {
+		if (recv(NT->n.be.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* The first byte of guest memory outside [skip, skip_end) that is not `v`, or -1. */
+static long net_first_changed(const struct fake_ring *fr, uint64_t skip, uint64_t skip_end, uint8_t v)
+{
+	for (uint64_t i = 0; i < fr->mem_size; i++)
+		if ((i < skip || i >= skip_end) && fr->buf[i] != v)
+			return (long)i;
+	return -1;
+}
+
+START_TEST(net_reset_forgets_held_rx_buffers_and_a_half_received_frame)
+{
+	/* The old driver's RX buffers are the device's to write until the reset is done (status
+	 * reads 0); from then on the guest reuses that memory. The device held three 256-byte
+	 * buffers (MRG_RXBUF: too few for an MTU frame) and a 1000-byte frame read aside for them;
+	 * another frame waited in the tap. After the reset and a driver initialisation with rings
+	 * elsewhere, nothing of the old driver's memory may change, and the waiting frame is the
+	 * first the new ring gets. */
+	NT = fake_net_new(16, 1 << 16);
+	NT->mem_q = NET_Q_RX;
+	struct net_opts o = {.kind = NET_TAP, .ifname = "tap7"};
+	ck_assert_int_eq(fake_net_create(NT, &o), 0);
+	struct virtio_dev *v = &NT->n.vdev;
+	ck_assert_int_eq(virtio_pci_create(v, 0x020000, &fake_ops), 0);
+	pd = virtio_pci_dev(v);
+	bus_master(true);
+	struct fake_ring *old = &NT->fr[NET_Q_RX];
+	net_driver_init(v, old);
+	for (int i = 0; i < 3; i++) {
+		struct fake_seg s[] = {FAKE_IN(256)};
+		fake_ring_send(old, s, 1);
+	}
+	wr(VIRTIO_PCI_NOTIFY_OFF + 4 * NET_Q_RX, 2, NET_Q_RX);
+	net_wire_frame(0xaa, 1000);
+	ck_assert(net_backend_drained());
+	/* The I/O thread then asks for a kick past the three it popped, and holds them. */
+	for (int i = 0; i < 2000 && fake_ring_avail_event(old) != 3; i++)
+		usleep(1000);
+	ck_assert_uint_eq(fake_ring_avail_event(old), 3);
+	ck_assert_uint_eq(fake_ring_used_idx(old), 0);
+	net_wire_frame(0xbb, 300);
+
+	CW(device_status, 0);
+	virtio_pci_lifecycle_run(v);
+	ck_assert_uint_eq(CR(device_status), 0);
+	ck_assert(!NT->n.pair[0].running);
+
+	/* The guest reuses the old rings and buffers: all of memory but the new rings. */
+	struct fake_ring nr;
+	fake_ring_init_within(&nr, old, 16, 1 << 14);
+	uint64_t nr_end = nr.used_gpa + 6 + 8ULL * nr.size;
+	memset(old->buf, 0x5a, nr.desc_gpa);
+	memset(old->buf + nr_end, 0x5a, old->mem_size - nr_end);
+	net_driver_init(v, &nr);
+	uint16_t head[2];
+	for (int i = 0; i < 2; i++) {
+		struct fake_seg s[] = {FAKE_IN(2048)};
+		head[i] = fake_ring_send(&nr, s, 1);
+	}
+	wr(VIRTIO_PCI_NOTIFY_OFF + 4 * NET_Q_RX, 2, NET_Q_RX);
+	for (int i = 0; i < 2000 && !fake_ring_used_idx(&nr); i++)
+		usleep(1000);
+	long at = net_first_changed(old, nr.desc_gpa, nr_end, 0x5a);
+	ck_assert_msg(at < 0, "the device wrote old driver memory at 0x%lx after the reset", at);
+	ck_assert_uint_eq(fake_ring_used_idx(&nr), 1);
+	net_wire_frame(0xcc, 200);
+	ck_assert(fake_ring_wait_used(&nr, 2));
+
+	static const struct {
+		uint8_t fill;
+		uint32_t len;
+	} want[2] = {{0xbb, 300}, {0xcc, 200}};
+	for (int i = 0; i < 2; i++) {
+		uint32_t id, len;
+		ck_assert(fake_ring_get_used(&nr, &id, &len));
+		ck_assert_uint_eq(id, head[i]);
+		ck_assert_uint_eq(len, NET_HDR_LEN + want[i].len);
+		struct vring_desc *d = fake_ring_host(&nr, nr.desc_gpa + 16ULL * id, sizeof(*d));
+		const uint8_t *b = fake_ring_host(&nr, le64toh(d->addr), len);
+		for (uint32_t k = NET_HDR_LEN; k < len; k++)
+			ck_assert_msg(b[k] == want[i].fill, "frame %d byte %u: 0x%02x", i, k, b[k]);
+	}
+	at = net_first_changed(old, nr.desc_gpa, nr_end, 0x5a);
+	ck_assert_msg(at < 0, "the device wrote old driver memory at 0x%lx after the reset", at);
+	virtio_pci_destroy(v);
+	fake_net_free(NT, true);
+}
+END_TEST
+
+/* A stop and start that is no reset, as the guest (Bus Master Enable off then on, through the PCI
+ * command register) or the VMM (QMP stop/cont: virtio_pci_pause) does it. */
+static void net_stop_cont(struct virtio_dev *v, bool qmp)
+{
+	if (qmp) {
+		virtio_pci_pause(v, true);
+	} else {
+		bus_master(false);
+		virtio_pci_lifecycle_run(v);
+	}
+	ck_assert(!NT->n.pair[0].running);
+	if (qmp) {
+		virtio_pci_pause(v, false);
+	} else {
+		bus_master(true);
+		virtio_pci_lifecycle_run(v);
+	}
+	ck_assert(NT->n.pair[0].running);
+	ck_assert_uint_eq(CR(device_status), ST_ALL_OK);
+}
+
+/* Virtio-net over the transport, its driver up with the RX queue on NT->fr[NET_Q_RX]. */
+static struct virtio_dev *net_rx_device(void)
+{
+	NT = fake_net_new(16, 1 << 16);
+	NT->mem_q = NET_Q_RX;
+	struct net_opts o = {.kind = NET_TAP, .ifname = "tap7"};
+	ck_assert_int_eq(fake_net_create(NT, &o), 0);
+	struct virtio_dev *v = &NT->n.vdev;
+	ck_assert_int_eq(virtio_pci_create(v, 0x020000, &fake_ops), 0);
+	pd = virtio_pci_dev(v);
+	bus_master(true);
+	net_driver_init(v, &NT->fr[NET_Q_RX]);
+	return v;
+}
+
+/* Until the I/O thread has popped `n` RX chains (up to 2 s). */
+static bool net_rx_popped(struct virtio_dev *v, uint16_t n)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (__atomic_load_n(&v->vq[NET_Q_RX].last_avail, __ATOMIC_ACQUIRE) == n)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* Loop index: bit 0 QMP stop/cont (else Bus Master off/on), bit 1 a frame half received. */
+START_TEST(net_stop_cont_gives_held_rx_buffers_back_in_order)
+{
+	/* A stop that is no reset keeps the rings, and the guest still counts every buffer it
+	 * offered and got no used entry for as the device's. The device held three 256-byte
+	 * buffers (MRG_RXBUF: too few for an MTU frame), maybe with a 1000-byte frame read aside
+	 * for them. After the restart the first frame must land in head 0, the first buffer the
+	 * guest offered; the frame read aside is dropped (counted). */
+	bool qmp = _i & 1, partial = _i & 2;
+	struct virtio_dev *v = net_rx_device();
+	struct fake_ring *fr = &NT->fr[NET_Q_RX];
+	for (int i = 0; i < 3; i++) {
+		struct fake_seg s[] = {FAKE_IN(256)};
+		ck_assert_uint_eq(fake_ring_send(fr, s, 1), i);
+	}
+	wr(VIRTIO_PCI_NOTIFY_OFF + 4 * NET_Q_RX, 2, NET_Q_RX);
+	ck_assert(net_rx_popped(v, 3));
+	if (partial) {
+		net_wire_frame(0xaa, 1000);
+		ck_assert(net_backend_drained());
+		for (int i = 0; i < 2000 && fake_ring_avail_event(fr) != 3; i++)
+			usleep(1000);
+		ck_assert_uint_eq(fake_ring_avail_event(fr), 3); /* read aside, waiting for buffers */
+	}
+	ck_assert_uint_eq(fake_ring_used_idx(fr), 0);
+
+	net_stop_cont(v, qmp);
+	struct fake_seg s[] = {FAKE_IN(256)};
+	ck_assert_uint_eq(fake_ring_send(fr, s, 1), 3);
+	wr(VIRTIO_PCI_NOTIFY_OFF + 4 * NET_Q_RX, 2, NET_Q_RX);
+	net_wire_frame(0xcc, 100);
+	ck_assert(fake_ring_wait_used(fr, 1));
+	uint32_t id, len;
+	ck_assert(fake_ring_get_used(fr, &id, &len));
+	ck_assert_msg(id == 0, "the first frame after the %s went to head %u, not head 0",
+		      qmp ? "QMP stop/cont" : "Bus Master off/on", id);
+	ck_assert_uint_eq(len, NET_HDR_LEN + 100);
+	struct vring_desc *d = fake_ring_host(fr, fr->desc_gpa + 16ULL * id, sizeof(*d));
+	const uint8_t *b = fake_ring_host(fr, le64toh(d->addr), len);
+	for (uint32_t k = NET_HDR_LEN; k < len; k++)
+		ck_assert_msg(b[k] == 0xcc, "byte %u: 0x%02x", k, b[k]);
+	ck_assert_uint_eq(NT->n.stats[NET_Q_RX].drops, partial);
+	virtio_pci_destroy(v);
+	fake_net_free(NT, true);
+}
+END_TEST
+
+/* Loop index: 1 QMP stop/cont, 0 Bus Master off/on. */
+START_TEST(net_50_stop_conts_lose_no_rx_buffer)
+{
+	/* The guest offers a full ring of 256-byte buffers and gives each one back as soon as it
+	 * is used, as a driver does; the device holds six (an MTU frame's worth). 50 stop/conts,
+	 * a frame after each: every frame lands in the buffer the guest offered first, and then
+	 * the guest still receives a whole ring's worth of frames. */
+	bool qmp = _i;
+	struct virtio_dev *v = net_rx_device();
+	struct fake_ring *fr = &NT->fr[NET_Q_RX];
+	uint16_t fifo[64], head = 0, tail = 0; /* heads offered, oldest first */
+	for (int i = 0; i < fr->size; i++) {
+		struct fake_seg s[] = {FAKE_IN(256)};
+		fifo[tail++ % 64] = fake_ring_send(fr, s, 1);
+	}
+	wr(VIRTIO_PCI_NOTIFY_OFF + 4 * NET_Q_RX, 2, NET_Q_RX);
+	ck_assert(net_rx_popped(v, 6));
+	uint16_t frames = 0;
+	for (int cycle = 0; cycle < 50; cycle++) {
+		net_stop_cont(v, qmp);
+		net_wire_frame((uint8_t)cycle, 100);
+		ck_assert_msg(fake_ring_wait_used(fr, ++frames), "cycle %d: frame not received", cycle);
+		uint32_t id, len;
+		ck_assert(fake_ring_get_used(fr, &id, &len));
+		ck_assert_msg(id == fifo[head % 64], "cycle %d: the frame went to head %u, not %u", cycle,
+			      id, fifo[head % 64]);
+		head++;
+		fake_ring_publish(fr, (uint16_t)id);
+		fifo[tail++ % 64] = (uint16_t)id;
+		wr(VIRTIO_PCI_NOTIFY_OFF + 4 * NET_Q_RX, 2, NET_Q_RX);
+	}
+	for (int i = 0; i < fr->size; i++)
+		net_wire_frame(0xee, 100);
+	frames += fr->size;
+	ck_assert_msg(fake_ring_wait_used(fr, frames), "a ring's worth of frames got %u buffers",
+		      (unsigned)(fake_ring_used_idx(fr) - (frames - fr->size)));
+	for (int i = 0; i < fr->size; i++) {
+		uint32_t id, len;
+		ck_assert(fake_ring_get_used(fr, &id, &len));
+		ck_assert_uint_eq(id, fifo[head++ % 64]);
+	}
+	ck_assert_uint_eq(NT->n.stats[NET_Q_RX].drops, 0);
+	virtio_pci_destroy(v);
+	fake_net_free(NT, true);
+}
+END_TEST
+
 START_TEST(trapped_notify_signals_the_kick_eventfd)
 {
 	int k0 = vdev.tops->kick_fd(&vdev, 0), k1 = vdev.tops->kick_fd(&vdev, 1);
@@ -1201,6 +1476,9 @@ int main(void)
 	TCase *net = tcase_create("net");
 	tcase_add_checked_fixture(net, net_setup, net_teardown);
 	tcase_add_loop_test(net, bus_master_cleared_stops_net_dma_until_set_again, 0, 2);
+	tcase_add_test(net, net_reset_forgets_held_rx_buffers_and_a_half_received_frame);
+	tcase_add_loop_test(net, net_stop_cont_gives_held_rx_buffers_back_in_order, 0, 4);
+	tcase_add_loop_test(net, net_50_stop_conts_lose_no_rx_buffer, 0, 2);
 	suite_add_tcase(s, net);
 	return unit_run(s);
 }
