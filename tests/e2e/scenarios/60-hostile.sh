@@ -2,15 +2,15 @@
 # e2e: a hostile guest cannot hang, crash or flood minivmm (issue #8). On each datapath (tap
 # vhost=off, tap vhost=on, user) the guest's /bin/hostile (guest/hostile/hostile.c) unbinds
 # virtio-pci from NIC A and attacks it through its BARs and config space for E2E_HOSTILE_SECS
-# (default 10: about 200 rounds, each kind dozens of times) seconds, from a fixed seed, while
-# the host floods NIC A (pings to the guest's tap address; UDP through a hostfwd for user) and
-# pings the guest's other NIC B (a well-behaved tap), which must answer throughout. Then hostile
-# resets the device and rebinds virtio-pci, and: the guest pings the host and fetches a file over NIC A (TCP, intact), the host pings the guest
-# back (tap), minivmm's threads are idle again (CPU time of every /proc/PID/task/* and vhost
-# worker sampled twice, a state check: a spinning thread uses a whole core), its stderr stays
-# under E2E_HOSTILE_MAX_STDERR lines, and SIGTERM ends it within 2 s with status 0.
-# The vhost=off case, where the most device code runs in minivmm, uses the ASan/UBSan build.
-# A run that hangs leaves every thread's kernel stack and a gdb backtrace in
+# (default 10: about 200 rounds, each kind dozens of times) seconds, from a fixed seed, while the
+# host floods NIC A (pings to the guest's tap address; UDP through a hostfwd for user) and pings the
+# guest's other NIC B (a well-behaved tap), which must answer throughout. Then hostile resets the
+# device and rebinds virtio-pci, and: the guest pings the host and fetches a file over NIC A (TCP,
+# intact), the host pings the guest back (tap), minivmm's threads are idle again (CPU time of every
+# /proc/PID/task/* and vhost worker sampled twice, a state check: a spinning thread uses a whole
+# core), its stderr stays under E2E_HOSTILE_MAX_STDERR lines, and SIGTERM ends it within 2 s with
+# status 0. The vhost=off case, where the most device code runs in minivmm, uses the ASan/UBSan
+# build. A run that hangs leaves every thread's kernel stack and a gdb backtrace in
 # build/e2e/60-hostile/<case>.hang.txt.
 # e2e-timeout: 1200
 set -uo pipefail
