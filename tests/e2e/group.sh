@@ -1,35 +1,67 @@
 #!/usr/bin/env bash
-# Runs several e2e scenario scripts one after another in one test-host boot (tests/e2e/run.sh
-# starts it through testhost.sh; the results share is the e2e directory). LIST holds one line per
-# scenario: "SECS PATH". For each, in DIR=$MINIVMM_RESULTS/<name>/: output (its stdout+stderr),
-# .rc (its exit status, 124 on its timeout), .secs (its run time); its start is marked on the
-# test host's console ("TESTHOST-SCENARIO <name>") so run.sh can split console.log per scenario.
+# Runs the e2e scenario scripts of one test-host boot (tests/e2e/run.sh starts it through
+# testhost.sh; the results share is the e2e directory). LIST holds one line per scenario:
+# "SECS PATH", in the order they are to start. E2E_LANES (default: the test host's CPUs) of them
+# run at a time (tests/e2e/README.md: one guest leaves part of the test host's CPUs idle).
+# Each scenario runs in its own network and mount namespaces (its taps, addresses, ports and
+# /sys/class/net are its own, so lanes cannot collide, and its devices go with it), in its own
+# session, under its own timeout. For each, in DIR=$MINIVMM_RESULTS/<name>/: output (its
+# stdout+stderr), .rc (its exit status, 124 on its timeout), .secs (its run time); its start and
+# end are marked on the test host's console ("TESTHOST-SCENARIO <name>", "TESTHOST-SCENARIO-END
+# <name>") so run.sh can give each scenario the console lines of its time.
 # KVM's trace runs all along (tests/e2e/kvmtrace.sh); a guest triple fault that the scenario's
 # lib.sh did not save already is saved as DIR/kvm-trace.txt.gz.
 set -uo pipefail
 top=$MINIVMM_RESULTS
+list=$1
 # shellcheck source=kvmtrace.sh
 . "$(dirname "$0")/kvmtrace.sh"
 kvmtrace_start || echo "group: no KVM trace (tracefs or KVM's events missing)"
-while read -r secs path; do
-	[ -n "$path" ] || continue
+
+# The next line of LIST that no lane has taken yet (nothing when none is left).
+next_scenario() {
+	local n lk
+	exec {lk}>>"$top/.group/next.lock"
+	flock "$lk"
+	n=$(cat "$top/.group/next" 2>/dev/null || echo 0)
+	echo $((n + 1)) >"$top/.group/next"
+	sed -n "$((n + 1))p" "$list"
+	exec {lk}>&-
+}
+
+# One scenario, in its own namespaces and session (SID = the wrapper's PID, in .sid), so that
+# whatever it leaves running can go. /sys is mounted anew to show its own network devices, and
+# tracefs on it again for lib.sh's KVM trace.
+run_scenario() {
+	local secs=$1 path=$2 name dir start rc=0
 	name=$(basename "${path%.sh}")
 	dir=$top/$name
 	mkdir -p "$dir"
 	echo "TESTHOST-SCENARIO $name" >/dev/console
 	echo "group: $name (timeout ${secs}s)"
-	start=$SECONDS rc=0
-	# Its own session (SID = the wrapper's PID, in .sid), so whatever it leaves running can go.
-	MINIVMM_RESULTS=$dir setsid -w bash -c 'echo $$ >"$0"; exec timeout -k 10 "$1" bash "$2"' \
+	start=$SECONDS
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	MINIVMM_RESULTS=$dir setsid -w unshare --net --mount --propagation private bash -c '
+		ip link set lo up && mount -t sysfs sysfs /sys || exit 125
+		mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+		echo $$ >"$0"; exec timeout -k 10 "$1" bash "$2"' \
 		"$dir/.sid" "$secs" "$path" </dev/null >"$dir/output" 2>&1 || rc=$?
 	echo $((SECONDS - start)) >"$dir/.secs"
-	# What a scenario killed by its timeout may leave for the next one: its processes and its taps
-	# (scenarios name them mv*).
 	pkill -KILL -s "$(cat "$dir/.sid")" 2>/dev/null
-	for t in $(ip -o link show type tun 2>/dev/null | sed -n 's/^[0-9]*: \(mv[^:@]*\).*/\1/p'); do
-		ip link del "$t" 2>/dev/null
-	done
 	! kvmtrace_stopped || kvmtrace_save "$dir/kvm-trace.txt.gz"
+	echo "TESTHOST-SCENARIO-END $name" >/dev/console
 	echo "$rc" >"$dir/.rc"
 	echo "group: $name exited $rc after $((SECONDS - start))s"
-done <"$1"
+}
+
+lane() {
+	local secs path
+	while read -r secs path < <(next_scenario) && [ -n "$path" ]; do
+		run_scenario "$secs" "$path"
+	done
+}
+
+mkdir -p "$top/.group"
+rm -f "$top/.group/next"
+for _ in $(seq "${E2E_LANES:-$(nproc)}"); do lane & done
+wait

@@ -11,6 +11,7 @@
 #                               can run stock kernels (present and not PVM), else the test host
 #     E2E_TIMEOUT=SECS          per scenario script (default 600); a script may override it with
 #                               a line "# e2e-timeout: SECS"
+#     E2E_LANES=N               scenarios at a time in the test host (default: its CPUs, 2)
 #     E2E_PREPARED=1            the test guest, test host and own kernel are built (make test)
 #     E2E_STALL_SECS=SECS       the test host's watchdog: no output anywhere for this long (default
 #                               150) = dumped and classified; a script that is silent longer on
@@ -27,7 +28,7 @@ selftest=''
 for a in "$@"; do
 	case $a in
 	--selftest) selftest=1 ;;
-	-h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*)
 		if [ -f "$a" ]; then scripts+=("$(realpath "$a")")
 		elif [ -f "$e2e/scenarios/${a%.sh}.sh" ]; then scripts+=("$e2e/scenarios/${a%.sh}.sh")
@@ -105,17 +106,19 @@ if [ "$mode" = direct ]; then
 		collect "$name" "$rc" $((SECONDS - start))
 	done
 else
-	# One test-host boot runs every scenario in turn (tests/e2e/group.sh), each in its own
-	# results directory build/e2e/<name>/ (console.log: its part of the test host's console).
-	# If the test host stalls (testhost.sh's watchdog: status 120), the scenario it was running
-	# and the rest run again in a new test host, once; a scenario that hung, timed out or failed
-	# is never run again, and the rest go on in a new test host. One exception, once per
-	# scenario: a scenario that failed because its guest triple-faulted with the test host's own
-	# CPU emulation fault (emulfault.sh: the KVM trace's evidence) runs once more at the end.
+	# One test-host boot runs the scenarios (tests/e2e/group.sh), E2E_LANES at a time, the
+	# longest (by timeout) first; each in its own results directory build/e2e/<name>/
+	# (console.log: the test host's console while it ran). If the test host stalls (testhost.sh's
+	# watchdog: status 120), the scenarios it was running and the ones not yet started run again
+	# in a new test host, once; a scenario that hung, timed out or failed is never run again, and
+	# the ones not yet started go on in a new test host. One exception, once per scenario: a
+	# scenario that failed because its guest triple-faulted with the test host's own CPU
+	# emulation fault (emulfault.sh: the KVM trace's evidence) runs once more at the end.
 	top=$build/e2e
 	mkdir -p "$top/.group"
 	for s in "${scripts[@]}"; do rm -rf "${top:?}/$(name_of "$s")" "$top/$(name_of "$s")".{stalled,emulfault}; done
-	todo=("${scripts[@]}") retry=()
+	todo=() retry=()
+	while read -r _ s; do todo+=("$s"); done < <(for s in "${scripts[@]}"; do echo "$(timeout_of "$s") $s"; done | sort -s -k1,1nr)
 	while [ ${#todo[@]} -gt 0 ]; do
 		total=60
 		: >"$top/.group/list"
@@ -134,13 +137,17 @@ else
 		rc=0
 		E2E_STALL_SECS=$stall "$src/tests/e2e/testhost.sh" run -t "$total" -o "$top" \
 			"$src/tests/e2e/group.sh" "$top/.group/list" || rc=$?
-		# console.log per scenario: from its "TESTHOST-SCENARIO <name>" line to the next one.
-		awk -v top="$top" '{ sub(/\r$/, "") } /^TESTHOST-SCENARIO /{ f = top "/" $2 "/console.log" } f { print > f }' \
-			"$top/console.log" 2>/dev/null || true
-		rest=()
+		# console.log per scenario: the lines between its start and end marks (lanes overlap).
+		awk -v top="$top" '{ sub(/\r$/, "") }
+			/^TESTHOST-SCENARIO /{ open[$2] = top "/" $2 "/console.log" }
+			{ for (n in open) print > open[n] }
+			/^TESTHOST-SCENARIO-END /{ close(open[$2]); delete open[$2] }' "$top/console.log" 2>/dev/null || true
+		# Each scenario either finished (.rc), was running when the test host ended (its directory
+		# but no .rc), or never started.
+		rest=() running=()
 		for s in "${todo[@]}"; do
 			name=$(name_of "$s")
-			if [ ${#rest[@]} -eq 0 ] && [ -f "$top/$name/.rc" ]; then
+			if [ -f "$top/$name/.rc" ]; then
 				if [[ " $EMUL_RETRIED " != *" $name "* ]] && scenario_failed "$top/$name" &&
 					why=$("$src/tests/e2e/emulfault.sh" "$top/$name"); then
 					EMUL_RETRIED+=" $name"
@@ -150,46 +157,56 @@ else
 					continue
 				fi
 				collect "$name" "$(cat "$top/$name/.rc")" "$(cat "$top/$name/.secs")"
+			elif [ -d "$top/$name" ]; then
+				running+=("$s")
 			else
 				rest+=("$s")
 			fi
 		done
-		if [ ${#rest[@]} -eq 0 ]; then
+		if [ ${#running[@]} -eq 0 ] && [ ${#rest[@]} -eq 0 ]; then
 			[ ${#retry[@]} -gt 0 ] || break
 			todo=("${retry[@]}") retry=()
 			continue
 		fi
-		name=$(name_of "${rest[0]}")
+		# Ended between two scenarios: the next one is the one it ended in.
+		[ ${#running[@]} -gt 0 ] || { running=("${rest[0]}"); rest=("${rest[@]:1}"); }
+		names=$(for s in "${running[@]}"; do printf '%s ' "$(name_of "$s")"; done)
 		if [ "$rc" -eq 120 ] && [ "$HOSTRUN_STALLS" -eq 0 ]; then
 			HOSTRUN_STALLS=$((HOSTRUN_STALLS + 1))
-			mkdir -p "$top/$name"
-			cp "$top/console.log" "$top/stall-dump.txt" "$top/$name/" 2>/dev/null || true
-			rm -rf "$top/$name.stalled" && mv "$top/$name" "$top/$name.stalled"
-			echo "e2e: the test host stalled during $name; logs in $top/$name.stalled; running it and the rest once more" >&2
-			todo=("${rest[@]}" "${retry[@]}") retry=()
+			for s in "${running[@]}"; do
+				name=$(name_of "$s")
+				mkdir -p "$top/$name"
+				cp "$top/console.log" "$top/stall-dump.txt" "$top/$name/" 2>/dev/null || true
+				rm -rf "$top/$name.stalled" && mv "$top/$name" "$top/$name.stalled"
+			done
+			echo "e2e: the test host stalled during ${names% }; logs in $top/<name>.stalled; running them and the rest once more" >&2
+			todo=("${running[@]}" "${rest[@]}" "${retry[@]}") retry=()
 			continue
 		fi
 		if [ "$rc" -eq 125 ]; then
-			for s in "${rest[@]}" "${retry[@]}"; do
+			for s in "${running[@]}" "${rest[@]}" "${retry[@]}"; do
 				collect "$(name_of "$s")" 125 0 "never ran: the test host did not come up (logs: $top/console.log)"
 			done
 			break
 		fi
-		mkdir -p "$top/$name"
-		cp "$top/stall-dump.txt" "$top/$name/" 2>/dev/null || true
 		case $rc in
 		120) why="the test host stalled again" ;;
 		124) why="hung: no progress for ${stall}s, or past its time (stall-dump.txt)" ;;
 		*) why="the test host ended during it (status $rc)" ;;
 		esac
-		collect "$name" "$rc" "$(cat "$top/$name/.secs" 2>/dev/null || echo '?')" "$why"
-		todo=("${rest[@]:1}" "${retry[@]}") retry=()
+		for s in "${running[@]}"; do
+			name=$(name_of "$s")
+			mkdir -p "$top/$name"
+			cp "$top/stall-dump.txt" "$top/$name/" 2>/dev/null || true
+			collect "$name" "$rc" "$(cat "$top/$name/.secs" 2>/dev/null || echo '?')" "$why"
+		done
+		todo=("${rest[@]}" "${retry[@]}") retry=()
 	done
 fi
 if [ ${#times[@]} -gt 1 ]; then
 	printf '%-32s %6s %4s %4s\n' scenario time pass fail
-	printf '%s\n' "${times[@]}"
-	printf '%-32s %5ss (wall, with test-host boots and builds)\n' total "$SECONDS"
+	printf '%s\n' "${times[@]}" | sort
+	printf '%-32s %5ss (wall, with the test-host boots; lanes overlap)\n' total "$SECONDS"
 fi >&2
 stalls=''
 [ "$HOSTRUN_STALLS" -eq 0 ] || stalls=", $HOSTRUN_STALLS test-host stall$([ "$HOSTRUN_STALLS" -eq 1 ] || echo s) retried"
