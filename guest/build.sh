@@ -3,7 +3,7 @@
 # uncompressed ELF) and build/guest/initrd.img
 # (busybox, virtio-net modules and pktgen, iperf3/ethtool/lspci/ip, guest/init,
 # guest/scenarios/*.sh, and guest/hostile: a malicious virtio-net driver for
-# tests/e2e/scenarios/60-hostile.sh), and build/guest/initrd-bench.img: the same plus sockperf
+# tests/e2e/hostile.sh), and build/guest/initrd-bench.img: the same plus sockperf
 # (the test guest only, not --kernel's).
 # Rebuilt only when an input changes (this script, init, scenarios, the kernel package, tools).
 #

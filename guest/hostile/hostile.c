@@ -1,4 +1,4 @@
-/* hostile.c: a malicious virtio-net PCI driver for the test guest (e2e scenario 60-hostile).
+/* hostile.c: a malicious virtio-net PCI driver for the test guest (e2e scenarios 6N-hostile-*, tests/e2e/hostile.sh).
  *
  *   hostile [-s SEED] [-r ROUNDS] [-t SECONDS] BDF        (e.g. 0000:00:01.0)
  *

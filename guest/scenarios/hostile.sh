@@ -1,7 +1,7 @@
 #!/bin/sh
 # Scenario "hostile": /bin/hostile (guest/hostile/hostile.c) attacks one NIC while the other stays
 # up, then gives it back to virtio-pci; the NIC must work again. The host side is
-# tests/e2e/scenarios/60-hostile.sh. Args: SEED SECS MAC_A ADDR_A HOST_A PORT MAC_B ADDR_B
+# tests/e2e/hostile.sh. Args: SEED SECS MAC_A ADDR_A HOST_A PORT MAC_B ADDR_B
 #   MAC_A   the attacked NIC; ADDR_A its address/24, or "dhcp" (user networking)
 #   HOST_A  the host behind it (ping, and a TCP server on PORT that sends a file)
 #   MAC_B   the other NIC, at ADDR_B/24, where the host talks to this script: "go" on TCP 5001

@@ -7,9 +7,11 @@
 #  (c) --seccomp off boots; --seccomp maybe and --runas nosuchuser exit 2 with one line.
 #  (d) each thread kind (main, vcpu, net-io, irq-poller) making a call outside its list ends
 #      minivmm with one line naming the kind and the call (test hook of the -san build).
-#  (e) a guest printing without pause to a stdout nobody reads: its other vCPU keeps going, output
-#      is dropped and counted, SIGTERM still ends minivmm.
-# Run in the order b, d, a, e, c (the thread-kind checks first). E2E_SANDBOX_ONLY="a b ..." runs only those parts (for debugging).
+#  (e) is 81-sandbox-console-flood: its own scenario, so the test host's emulation fault, which
+#      its exit storm meets more often than any other guest does (tests/e2e/README.md), costs a
+#      rerun of that guest alone.
+# Run in the order b, d, a, c (the thread-kind checks first). E2E_SANDBOX_ONLY="a b ..." runs only
+# those parts (for debugging).
 # e2e-timeout: 1500
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -144,44 +146,6 @@ if part a; then
 	for v in on off; do
 		tap_run "nobody_vhost_$v:" "$runner" "$v" 0
 	done
-fi
-
-if part e; then
-	fifo=$RESULTS/flood.fifo err=$RESULTS/flood.err
-	rm -f "$fifo" && mkfifo "$fifo"
-	exec 3<>"$fifo" # a reader that never reads: the pipe fills, and stays full
-	GUEST_LOG=$err
-	timeout -k 5 600 "$MINIVMM" --kernel "$GUEST_KERNEL" --initrd "$GUEST_INITRD" \
-		--append "$GUEST_BASE_CMDLINE minivmm.scenario=console-flood" --cpus 2 --net none --stats \
-		</dev/null >"$fifo" 2>"$err" &
-	tpid=$!
-	vmm=''
-	for _ in $(seq 50); do vmm=$(pgrep -P "$tpid" -x minivmm) && break; sleep 0.1; done
-	# stats_field NAME: the last --stats report's console counter or vcpu0's io exits.
-	last() { tr -d '\r' <"$err" | sed -n "$1" | tail -n1; }
-	dropped() { last 's/^stats: console .* dropped=\([0-9]*\).*/\1/p'; }
-	io0() { last 's/^stats: vcpu0 exits .* io=\([0-9]*\).*/\1/p'; }
-	# Poll with SIGUSR1 until output is being dropped (stdout full, ring full), then until both
-	# more is dropped and vCPU 0 made 50 more port writes: the flood goes on, so does vCPU 0.
-	d0='' a0='' ok=''
-	for _ in $(seq 400); do
-		kill -0 "$vmm" 2>/dev/null || break
-		kill -USR1 "$vmm"
-		sleep 1
-		d=$(dropped) a=$(io0)
-		[ -n "$d" ] && [ "$d" -gt 0 ] || continue
-		if [ -z "$d0" ]; then d0=$d a0=${a:-0}; continue; fi
-		if [ "$d" -gt "$d0" ] && [ "${a:-0}" -ge $((a0 + 50)) ]; then ok=1; break; fi
-	done
-	if [ -n "$d0" ]; then pass flood_output_dropped_and_counted; else fail flood_output_dropped_and_counted "no drops in --stats"; fi
-	if [ -n "$ok" ]; then pass flood_other_vcpu_keeps_running
-	else fail flood_other_vcpu_keeps_running "dropped $d0 -> ${d:-?}, vcpu0 io $a0 -> ${a:-?}"; fi
-	kill -TERM "$vmm" 2>/dev/null
-	rc=0
-	wait "$tpid" || rc=$?
-	check flood_sigterm_ends_minivmm_with_0 test "$rc" -eq 0
-	exec 3<&-
-	tr -d '\r' <"$err" | grep -E '^stats: (console|vcpu)' | tail -n 3 | sed 's/^/  /'
 fi
 
 if part c; then
