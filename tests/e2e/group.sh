@@ -29,6 +29,13 @@ next_scenario() {
 	exec {lk}>&-
 }
 
+# The test host's memory pressure around a scenario, into DIR/vmstat.txt: reclaim (pgscan,
+# pgsteal), compaction and THP events make its kernel age, move or collapse a running guest's pages.
+vmstat_mark() {
+	{ echo "== $2 (uptime $(cut -d' ' -f1 /proc/uptime))"; grep -E '^(MemFree|MemAvailable|Cached):' /proc/meminfo
+	  grep -E '^(pgscan|pgsteal|compact_(migrate|stall)|thp_(fault_fallback|collapse_alloc|split_page)|workingset_refault)' /proc/vmstat | grep -v ' 0$'; } >>"$1/vmstat.txt"
+}
+
 # One scenario, in its own namespaces and session (SID = the wrapper's PID, in .sid), so that
 # whatever it leaves running can go. /sys is mounted anew to show its own network devices, and
 # tracefs on it again for lib.sh's KVM trace.
@@ -39,6 +46,7 @@ run_scenario() {
 	mkdir -p "$dir"
 	echo "TESTHOST-SCENARIO $name" >/dev/console
 	echo "group: $name (timeout ${secs}s)"
+	vmstat_mark "$dir" before
 	start=$SECONDS
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	MINIVMM_RESULTS=$dir setsid -w unshare --net --mount --propagation private bash -c '
@@ -47,6 +55,7 @@ run_scenario() {
 		echo $$ >"$0"; exec timeout -k 10 "$1" bash "$2"' \
 		"$dir/.sid" "$secs" "$path" </dev/null >"$dir/output" 2>&1 || rc=$?
 	echo $((SECONDS - start)) >"$dir/.secs"
+	vmstat_mark "$dir" after
 	pkill -KILL -s "$(cat "$dir/.sid")" 2>/dev/null
 	! kvmtrace_stopped || kvmtrace_save "$dir/kvm-trace.txt.gz"
 	echo "TESTHOST-SCENARIO-END $name" >/dev/console

@@ -95,10 +95,10 @@ testhost_run() {
 	local kernel=$th/vmlinuz
 	[ ! -f "$th/vmlinux" ] || kernel=$th/vmlinux
 	# shellcheck disable=SC2054 # commas belong to QEMU options
-	# TESTHOST_QEMU/_ACCEL/_CPU/_SMP/_ARGS/_APPEND: other configurations, for soaks (README).
+	# TESTHOST_QEMU/_ACCEL/_CPU/_SMP/_MEM/_ARGS/_APPEND: other configurations, for soaks (README).
 	# shellcheck disable=SC2206 # TESTHOST_ARGS is split into words on purpose
 	local qemu=("${TESTHOST_QEMU:-qemu-system-x86_64}" -accel "${TESTHOST_ACCEL:-tcg,thread=multi}"
-		-cpu "${TESTHOST_CPU:-max}" -smp "${TESTHOST_SMP:-2}" -m 3072 -nic none ${TESTHOST_ARGS:-} # (split on purpose)
+		-cpu "${TESTHOST_CPU:-max}" -smp "${TESTHOST_SMP:-2}" -m "${TESTHOST_MEM:-4096}" -nic none ${TESTHOST_ARGS:-} # (split on purpose)
 		-no-reboot -kernel "$kernel" -initrd "$th/initrd.img"
 		-virtfs "local,path=/,mount_tag=hostroot,readonly=on,multidevs=remap,security_model=none"
 		-virtfs "local,path=$out,mount_tag=results,security_model=none")
