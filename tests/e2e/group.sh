@@ -72,5 +72,5 @@ lane() {
 
 mkdir -p "$top/.group"
 rm -f "$top/.group/next"
-for _ in $(seq "${E2E_LANES:-$(nproc)}"); do lane & done
+for _ in $(seq "${E2E_LANES:-1}"); do lane & done
 wait
