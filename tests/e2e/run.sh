@@ -207,7 +207,7 @@ fi
 if [ ${#times[@]} -gt 1 ]; then
 	printf '%-32s %6s %4s %4s\n' scenario time pass fail
 	printf '%s\n' "${times[@]}" | sort
-	printf '%-32s %5ss (wall, with the test-host boots; lanes overlap)\n' total "$SECONDS"
+	printf '%-32s %5ss (wall, with the test-host boots)\n' total "$SECONDS"
 fi >&2
 stalls=''
 [ "$HOSTRUN_STALLS" -eq 0 ] || stalls=", $HOSTRUN_STALLS test-host stall$([ "$HOSTRUN_STALLS" -eq 1 ] || echo s) retried"
