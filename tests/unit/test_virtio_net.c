@@ -228,18 +228,29 @@ START_TEST(tx_round_ends_after_the_byte_budget_and_comes_back)
 }
 END_TEST
 
-START_TEST(tx_round_over_the_byte_budget_comes_back_through_the_loop_without_a_kick)
+/* A device with 20 frames of 64 KiB waiting on its TX ring: over NET_BYTE_BUDGET, so more than
+ * one round. FRAME is their contents, GOT a buffer for one off the wire (both the caller's). */
+static uint32_t tnet_open_with_20_big_tx_frames(uint8_t **frame, uint8_t **got)
 {
-	/* On the I/O thread's loop the next round is deferred in the loop (loop_defer): no write
-	 * to the kick eventfd and no read of it, and still never more than a budget per round. */
 	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 32);
 	const uint32_t len = HDR + 65535;
-	uint8_t *frame = calloc(1, len), *got = malloc(len);
-	uint64_t gpa = fake_ring_alloc(&T->fr[NET_Q_TX], len, frame), one = 1;
+	*frame = calloc(1, len);
+	*got = malloc(len);
+	uint64_t gpa = fake_ring_alloc(&T->fr[NET_Q_TX], len, *frame);
 	for (int i = 0; i < 20; i++) {
 		struct fake_seg seg[] = {{.len = len, .gpa = gpa}};
 		fake_ring_send(&T->fr[NET_Q_TX], seg, 1);
 	}
+	return len;
+}
+
+START_TEST(tx_round_over_the_byte_budget_comes_back_through_the_loop_without_a_kick)
+{
+	/* On the I/O thread's loop the next round is deferred in the loop (loop_defer): no write
+	 * to the kick eventfd and no read of it, and still never more than a budget per round. */
+	uint8_t *frame, *got;
+	const uint32_t len = tnet_open_with_20_big_tx_frames(&frame, &got);
+	uint64_t one = 1;
 	const uint64_t per_round = (NET_BYTE_BUDGET + 65535 - 1) / 65535;
 	struct net_pair *p = &T->n.pair[0];
 	ck_assert_int_eq(net_loop_datapath.start(p), 0);
@@ -272,14 +283,9 @@ START_TEST(tx_come_back_deferred_before_a_stop_never_runs_after_it)
 	/* A TX round over its budget left its come-back on the pair's loop, which outlives the
 	 * datapath. A stop (the driver's reset) must take it off: it would otherwise run on the
 	 * freed state, against whatever rings the next driver set up. */
-	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 32);
-	const uint32_t len = HDR + 65535;
-	uint8_t *frame = calloc(1, len), *got = malloc(len);
-	uint64_t gpa = fake_ring_alloc(&T->fr[NET_Q_TX], len, frame), one = 1;
-	for (int i = 0; i < 20; i++) {
-		struct fake_seg seg[] = {{.len = len, .gpa = gpa}};
-		fake_ring_send(&T->fr[NET_Q_TX], seg, 1);
-	}
+	uint8_t *frame, *got;
+	const uint32_t len = tnet_open_with_20_big_tx_frames(&frame, &got);
+	uint64_t one = 1;
 	struct net_pair *p = &T->n.pair[0];
 	uint64_t *sent = &T->n.stats[NET_Q_TX].packets;
 	ck_assert_int_eq(net_loop_datapath.start(p), 0);

@@ -882,17 +882,25 @@ static bool readable_within_2s(int fd_)
 	return poll(&p, 1, 2000) == 1;
 }
 
-START_TEST(bus_master_cleared_stops_net_dma_until_set_again)
+/* Virtio-net on a fake tap behind the PCI transport, Bus Master on; NT->fr[MEM_Q] is the ring
+ * whose memory the test watches. */
+static struct virtio_dev *net_pci_device(int mem_q)
 {
-	int q = _i ? NET_Q_TX : NET_Q_RX;
 	NT = fake_net_new(16, 1 << 16);
-	NT->mem_q = q;
+	NT->mem_q = mem_q;
 	struct net_opts o = {.kind = NET_TAP, .ifname = "tap7"};
 	ck_assert_int_eq(fake_net_create(NT, &o), 0);
 	struct virtio_dev *v = &NT->n.vdev;
 	ck_assert_int_eq(virtio_pci_create(v, 0x020000, &fake_ops), 0);
 	pd = virtio_pci_dev(v);
 	bus_master(true);
+	return v;
+}
+
+START_TEST(bus_master_cleared_stops_net_dma_until_set_again)
+{
+	int q = _i ? NET_Q_TX : NET_Q_RX;
+	struct virtio_dev *v = net_pci_device(q);
 	CW(device_status, ST_A | ST_D);
 	driver_features(VERSION_1);
 	CW(device_status, ST_A | ST_D | ST_F);
@@ -1006,14 +1014,7 @@ START_TEST(net_reset_forgets_held_rx_buffers_and_a_half_received_frame)
 	 * another frame waited in the tap. After the reset and a driver initialisation with rings
 	 * elsewhere, nothing of the old driver's memory may change, and the waiting frame is the
 	 * first the new ring gets. */
-	NT = fake_net_new(16, 1 << 16);
-	NT->mem_q = NET_Q_RX;
-	struct net_opts o = {.kind = NET_TAP, .ifname = "tap7"};
-	ck_assert_int_eq(fake_net_create(NT, &o), 0);
-	struct virtio_dev *v = &NT->n.vdev;
-	ck_assert_int_eq(virtio_pci_create(v, 0x020000, &fake_ops), 0);
-	pd = virtio_pci_dev(v);
-	bus_master(true);
+	struct virtio_dev *v = net_pci_device(NET_Q_RX);
 	struct fake_ring *old = &NT->fr[NET_Q_RX];
 	net_driver_init(v, old);
 	for (int i = 0; i < 3; i++) {
@@ -1101,14 +1102,7 @@ static void net_stop_cont(struct virtio_dev *v, bool qmp)
 /* Virtio-net over the transport, its driver up with the RX queue on NT->fr[NET_Q_RX]. */
 static struct virtio_dev *net_rx_device(void)
 {
-	NT = fake_net_new(16, 1 << 16);
-	NT->mem_q = NET_Q_RX;
-	struct net_opts o = {.kind = NET_TAP, .ifname = "tap7"};
-	ck_assert_int_eq(fake_net_create(NT, &o), 0);
-	struct virtio_dev *v = &NT->n.vdev;
-	ck_assert_int_eq(virtio_pci_create(v, 0x020000, &fake_ops), 0);
-	pd = virtio_pci_dev(v);
-	bus_master(true);
+	struct virtio_dev *v = net_pci_device(NET_Q_RX);
 	net_driver_init(v, &NT->fr[NET_Q_RX]);
 	return v;
 }
