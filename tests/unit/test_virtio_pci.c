@@ -897,6 +897,17 @@ static struct virtio_dev *net_pci_device(int mem_q)
 	return v;
 }
 
+/* Queue q's registers from the driver's side of ring fr, then queue_enable. */
+static void net_queue_setup(int q, const struct fake_ring *fr)
+{
+	CW(queue_select, q);
+	CW(queue_size, fr->size);
+	CW(queue_desc_lo, fr->desc_gpa);
+	CW(queue_avail_lo, fr->avail_gpa);
+	CW(queue_used_lo, fr->used_gpa);
+	CW(queue_enable, 1);
+}
+
 START_TEST(bus_master_cleared_stops_net_dma_until_set_again)
 {
 	int q = _i ? NET_Q_TX : NET_Q_RX;
@@ -905,12 +916,7 @@ START_TEST(bus_master_cleared_stops_net_dma_until_set_again)
 	driver_features(VERSION_1);
 	CW(device_status, ST_A | ST_D | ST_F);
 	struct fake_ring *fr = &NT->fr[q];
-	CW(queue_select, q);
-	CW(queue_size, fr->size);
-	CW(queue_desc_lo, fr->desc_gpa);
-	CW(queue_avail_lo, fr->avail_gpa);
-	CW(queue_used_lo, fr->used_gpa);
-	CW(queue_enable, 1);
+	net_queue_setup(q, fr);
 	CW(device_status, ST_ALL_OK);
 	virtio_pci_lifecycle_run(v);
 	ck_assert(NT->n.pair[0].running);
@@ -951,17 +957,6 @@ START_TEST(bus_master_cleared_stops_net_dma_until_set_again)
 	fake_net_free(NT, true);
 }
 END_TEST
-
-/* Queue q's registers from the driver's side of ring fr, then queue_enable. */
-static void net_queue_setup(int q, const struct fake_ring *fr)
-{
-	CW(queue_select, q);
-	CW(queue_size, fr->size);
-	CW(queue_desc_lo, fr->desc_gpa);
-	CW(queue_avail_lo, fr->avail_gpa);
-	CW(queue_used_lo, fr->used_gpa);
-	CW(queue_enable, 1);
-}
 
 /* A driver's initialisation up to a running device with only the RX queue, on ring fr. */
 static void net_driver_init(struct virtio_dev *v, const struct fake_ring *fr)
