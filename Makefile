@@ -94,13 +94,14 @@ e2e: all $(BUILD)/minivmm-san
 e2e-selftest:
 	@./tests/e2e/run.sh --selftest
 
-# Everything is built first, on every core (the test guest and test host are unpacked while the
-# compiler runs); then the e2e suite runs with unit, check-docs and fuzz-ci beside it
-# (tools/test-stages.sh); each stage says how long it took (README quotes the total).
+# What the e2e suite needs is built first, on every core (the test guest and test host are
+# unpacked while the compiler runs); then the suite runs with the unit tests and fuzzers built
+# and run beside it (tools/test-stages.sh); each stage says how long it took (README quotes the
+# total).
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 test: need-root deps
-	@s=$$(date +%s); $(MAKE) --no-print-directory -j$(NPROC) all $(BUILD)/minivmm-san $(UNIT_BINS) \
-		$(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%) e2e-prepare && echo "make test: build: $$(($$(date +%s) - s)) s"
+	@s=$$(date +%s); $(MAKE) --no-print-directory -j$(NPROC) all $(BUILD)/minivmm-san e2e-prepare && \
+		echo "make test: build: $$(($$(date +%s) - s)) s"
 	@MAKE="$(MAKE)" BUILD=$(BUILD) ./tools/test-stages.sh
 
 # What the e2e guests need besides minivmm: the test guest, the test host where this

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make test's stages after the build: the e2e suite in front, and unit, check-docs and fuzz-ci
-# beside it at the lowest priority, on what the suite leaves idle (the TCG test host keeps about
-# 1.2 of this machine's 2 cores busy). Each stage says how long it took; the side stages' output
-# comes as one block when they are done. Fails if any stage failed.
+# (their binaries built first) beside it at the lowest priority, on what the suite leaves idle
+# (the TCG test host keeps about 1.2 of this machine's 2 cores busy). Each stage says how long it
+# took; the side stages' output comes as one block when they are done. Fails if any stage failed.
 set -u
 make=${MAKE:-make}
 log=${BUILD:-build}/test-side.log
@@ -18,9 +18,9 @@ side() {
 	local rc=0
 	# Check's per-test timeout is a hang guard only: give it room under the suite's load.
 	export CK_TIMEOUT_MULTIPLIER=10
-	stage unit nice -n 19 "$make" --no-print-directory unit || rc=1
+	stage unit nice -n 19 "$make" --no-print-directory -j"$(nproc)" unit || rc=1
 	stage check-docs nice -n 19 "$make" --no-print-directory check-docs || rc=1
-	stage fuzz-ci nice -n 19 "$make" --no-print-directory fuzz-ci || rc=1
+	stage fuzz-ci nice -n 19 "$make" --no-print-directory -j"$(nproc)" fuzz-ci || rc=1
 	return "$rc"
 }
 side >"$log" 2>&1 &
