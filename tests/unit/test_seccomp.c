@@ -134,8 +134,8 @@ static void raise_interrupts_on_devnull(enum seccomp_kind k)
 }
 
 /* Any device thread may have to interrupt the guest: a net-io thread that finds a queue broken
- * raises the config interrupt (INTx when MSI-X is off, KVM_SIGNAL_MSI otherwise). 60-hostile
- * found the net-io list without them: a guest could make minivmm die. */
+ * raises the config interrupt (INTx when MSI-X is off, KVM_SIGNAL_MSI otherwise). The hostile
+ * e2e scenarios (60-62) found the net-io list without them: a guest could make minivmm die. */
 START_TEST(every_device_thread_kind_may_raise_interrupts)
 {
 	char err[512];
