@@ -95,8 +95,9 @@ e2e-selftest:
 	@./tests/e2e/run.sh --selftest
 
 # What the e2e suite needs is built first, on every core (the test guest and test host are
-# unpacked while the compiler runs); then unit, check-docs and fuzz-ci, then the e2e suite alone
-# (tools/test-stages.sh); each stage says how long it took (README quotes the total).
+# unpacked while the compiler runs); then the suite runs with the unit tests and fuzzers built
+# and run beside it (tools/test-stages.sh); each stage says how long it took (README quotes the
+# total).
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 test: need-root deps
 	@s=$$(date +%s); $(MAKE) --no-print-directory -j$(NPROC) all $(BUILD)/minivmm-san e2e-prepare && \

@@ -11,7 +11,7 @@
 #                               can run stock kernels (present and not PVM), else the test host
 #     E2E_TIMEOUT=SECS          per scenario script (default 600); a script may override it with
 #                               a line "# e2e-timeout: SECS"
-#     E2E_LANES=N               scenarios at a time in the test host (default 2)
+#     E2E_LANES=N               scenarios at a time in the test host (default 1; README)
 #     E2E_PREPARED=1            the test guest, test host and own kernel are built (make test)
 #     E2E_STALL_SECS=SECS       the test host's watchdog: no output anywhere for this long (default
 #                               150) = dumped and classified; a script that is silent longer on

@@ -105,10 +105,9 @@ testhost_run() {
 	# loglevel 5 and the detectors: a stalled test host leaves what its kernel saw on the console.
 	local append="console=ttyS0 panic=-1 loglevel=5 softlockup_panic=0 nmi_watchdog=1"
 	append+=" sysctl.kernel.hung_task_timeout_secs=60 sysrq_always_enabled"
-	# The test host's KVM shadows its guests' page tables (npt=0) instead of handing TCG a nested
-	# page table: with NPT, TCG's SVM made guests fault on code they had just run, about once per
-	# suite; without it, none, and the suite runs faster (tests/e2e/README.md, "The remedy").
-	append+=" kvm_amd.npt=${TESTHOST_NPT:-0}"
+	# TESTHOST_NPT=0: the test host's KVM shadows its guests' page tables instead of nested paging.
+	# Faster with two lanes, but not a remedy (tests/e2e/README.md, "What was tried against it").
+	append+=" kvm_amd.npt=${TESTHOST_NPT:-1}"
 	append+=" ${TESTHOST_APPEND:-} testhost.out=$out testhost.src=$src"
 	local rc=0 start=$SECONDS
 	if [ -n "$interactive" ]; then
