@@ -5,7 +5,7 @@
 # E2E_SOAK_TRIPLE=0, the control), then the test guest's reboot scenario (1 vCPU, as in 10-boot)
 # and a 2-vCPU boot to its scenario's end. One line per guest:
 #   SOAK: <round> <guest> ok|fail <secs>s rc=N
-# and PASS/FAIL per guest. tests/e2e/README.md, "The remedy".
+# and PASS/FAIL per guest. tests/e2e/README.md, "What was tried against it".
 # e2e-timeout: 1800
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
