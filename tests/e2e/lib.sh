@@ -34,6 +34,8 @@
 #                                           and on kernel errors (GUEST_KERNEL_ERRORS) in the log
 #            A guest that ended in a triple fault leaves the test host's KVM trace of it beside its
 #            log: NAME.log.kvmtrace.gz (tests/e2e/kvmtrace.sh; README: "The vCPU-1 triple fault")
+#            triple_fault_kernel            builds $RESULTS/triple.elf, a "kernel" that triple-faults
+#                                           at once, and prints its path
 # Network:   tap_create NAME [ADDR/PREFIX]  a tap device, up, removed when the scenario exits
 #            on_exit CMD...                 run CMD when the scenario exits (LIFO)
 
@@ -164,6 +166,13 @@ wait_guest() {
 
 # shellcheck source=kvmtrace.sh
 . "$MINIVMM_SRC/tests/e2e/kvmtrace.sh"
+# A "kernel" whose first instruction faults with no IDT: the guest triple-faults at once.
+triple_fault_kernel() {
+	printf '.globl _start\n_start: ud2\n' >"$RESULTS/triple.S"
+	cc -nostdlib -static -no-pie -Wl,-Ttext=0x200000 -Wl,--build-id=none -o "$RESULTS/triple.elf" \
+		"$RESULTS/triple.S" && echo "$RESULTS/triple.elf"
+}
+
 # After a guest ended: if it triple-faulted and the test host's KVM trace stopped on it, keep the
 # trace beside its log.
 guest_trace_save() {

@@ -40,11 +40,8 @@ if expect_in_log 'ERROR: (Address|Leak)Sanitizer|runtime error:'; then fail boot
 expect boot_elf_pvh_guest_up '^MINIVMM-GUEST-UP nproc=2 '
 check boot_elf_pvh_exit_0 test "$GUEST_RC" -eq 0
 
-# A "kernel" whose first instruction faults with no IDT: a triple fault is a failure (exit 1) with
-# the reason and a register dump, not a clean exit.
-printf '.globl _start\n_start: ud2\n' >"$RESULTS/triple.S"
-cc -nostdlib -static -no-pie -Wl,-Ttext=0x200000 -Wl,--build-id=none -o "$RESULTS/triple.elf" "$RESULTS/triple.S"
-GUEST_KERNEL=$RESULTS/triple.elf boot_guest --log triple-fault -- --net none
+# A triple fault is a failure (exit 1) with the reason and a register dump, not a clean exit.
+GUEST_KERNEL=$(triple_fault_kernel) boot_guest --log triple-fault -- --net none
 check triple_fault_exits_1 test "$GUEST_RC" -eq 1
 expect triple_fault_reason_printed '^minivmm: vCPU 0: guest triple fault'
 # (AMD resets the vCPU before KVM reports the shutdown, so rip is not the faulting one there.)

@@ -11,12 +11,11 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
 N=${E2E_SOAK_BOOTS:-10}
-printf '.globl _start\n_start: ud2\n' >"$RESULTS/triple.S"
-cc -nostdlib -static -no-pie -Wl,-Ttext=0x200000 -Wl,--build-id=none -o "$RESULTS/triple.elf" "$RESULTS/triple.S"
+triple=$(triple_fault_kernel) || exit 1
 GUEST_TIMEOUT=90
 for i in $(seq "$N"); do
 	if [ "${E2E_SOAK_TRIPLE:-1}" != 0 ]; then
-		GUEST_KERNEL=$RESULTS/triple.elf boot_guest --log "triple-$i" -- --net none
+		GUEST_KERNEL=$triple boot_guest --log "triple-$i" -- --net none
 		r=fail; [ "$GUEST_RC" -eq 1 ] && expect_in_log 'triple fault' && r=ok
 		kvmtrace_stopped && kvmtrace_save "$GUEST_LOG.kvmtrace.gz"
 		echo "SOAK: $i triple $r ${GUEST_SECS}s rc=$GUEST_RC"
