@@ -136,7 +136,9 @@ static enum net_tx net_tx_step(struct net_loop *nl)
 		nl->tx_held = true;
 	}
 	ssize_t s = -EMSGSIZE;
-	if (e->out_len - NET_HDR_LEN <= NET_FRAME_MAX)
+	if (virtio_net_link_down(n))
+		s = -ENETDOWN; /* a pulled cable: the frame goes nowhere */
+	else if (e->out_len - NET_HDR_LEN <= NET_FRAME_MAX)
 		s = nl->be->ops->send(nl->be, e->iov, e->nr_out);
 	else
 		LOG_GUEST("net_tx_too_big", "net%d: TX frame of %u bytes dropped: larger than %u", n->index,
@@ -385,11 +387,29 @@ static enum net_rx net_rx_deliver_pending(struct net_loop *nl)
 	return RX_BROKEN;
 }
 
+/* With the link down, the next frame is read aside and dropped, or the one read aside before. */
+static enum net_rx net_rx_drop(struct net_loop *nl)
+{
+	struct iovec b = {.iov_base = nl->bounce, .iov_len = NET_RX_MAX};
+	ssize_t len;
+	if (nl->pend_len) {
+		nl->pend_len = 0;
+	} else {
+		enum net_rx r = net_rx_read(nl, &b, 1, NET_RX_MAX, &len);
+		if (r != RX_DELIVERED)
+			return r; /* none, or dropped and counted already */
+	}
+	nl->n->stats[nl->rxq].drops++;
+	return RX_DROPPED;
+}
+
 /* One frame's worth of work. */
 static enum net_rx net_rx_step(struct net_loop *nl)
 {
 	struct net_rx_held *h = &nl->rx;
 	ssize_t len;
+	if (virtio_net_link_down(nl->n))
+		return net_rx_drop(nl);
 	if (!nl->pend_len) {
 		enum net_gather g = net_rx_gather(nl, nl->rx_need);
 		if (g == GATHER_BROKEN)

@@ -189,16 +189,35 @@ static int vhost_set_ring(struct virtio_net *n, struct vhost_net *vh, int vi, in
 	return vhost_set_ring_err(n, vh, vi);
 }
 
+/* Hands the pair's tap queue to vhost (on: for each ring the driver set up) or takes it back
+ * (vh->backend says where it is). 0 or the first error: handing over stops there (the caller
+ * takes back what was handed), taking back goes on with the other ring. */
+static int vhost_backend_set(struct net_pair *p, struct vhost_net *vh, bool on)
+{
+	struct virtio_net *n = p->n;
+	int err = 0;
+	for (int vi = 0; vi < VHOST_NET_QUEUES; vi++) {
+		struct vhost_vring_file be = {.index = vi, .fd = on ? p->be.fd : -1};
+		int r;
+		if (vh->backend[vi] == on || (on && !n->vdev.vq[vhost_vq(p, vi)].ready))
+			continue;
+		if ((r = VHOST_CALL(n, vh->fd, VHOST_NET_SET_BACKEND, &be)) < 0) {
+			if (on)
+				return r;
+			err = err ? err : r;
+			continue;
+		}
+		vh->backend[vi] = on;
+	}
+	return err;
+}
+
 /* Takes the tap away from vhost and brings each ring's position back into its virtq. The vhost fd
  * stays open and owned for the next start. */
 static void vhost_release(struct net_pair *p, struct vhost_net *vh)
 {
 	struct virtio_net *n = p->n;
-	for (int vi = 0; vi < VHOST_NET_QUEUES; vi++) {
-		struct vhost_vring_file off = {.index = vi, .fd = -1};
-		if (vh->backend[vi])
-			VHOST_CALL(n, vh->fd, VHOST_NET_SET_BACKEND, &off);
-	}
+	vhost_backend_set(p, vh, false);
 	for (int vi = 0; vi < VHOST_NET_QUEUES; vi++) {
 		struct vhost_vring_state base = {.index = vi};
 		struct virtq *vq = &n->vdev.vq[vhost_vq(p, vi)];
@@ -266,20 +285,30 @@ static int vhost_dp_start(struct net_pair *p)
 	for (int vi = 0; vi < VHOST_NET_QUEUES; vi++)
 		if (vdev->vq[vhost_vq(p, vi)].ready && (r = vhost_set_ring(n, vh, vi, vhost_vq(p, vi))) < 0)
 			goto fail;
-	/* The tap queue last, when both rings are complete: from here on the kernel moves frames. */
-	for (int vi = 0; vi < VHOST_NET_QUEUES; vi++) {
-		struct vhost_vring_file be = {.index = vi, .fd = p->be.fd};
-		if (!vdev->vq[vhost_vq(p, vi)].ready)
-			continue;
-		if ((r = VHOST_CALL(n, vh->fd, VHOST_NET_SET_BACKEND, &be)) < 0)
-			goto fail;
-		vh->backend[vi] = true;
-	}
+	/* The tap queue last, when both rings are complete: from here on the kernel moves frames
+	 * (not while the link is down: vhost_dp_link hands it over when it comes up). */
+	if (!virtio_net_link_down(n) && (r = vhost_backend_set(p, vh, true)) < 0)
+		goto fail;
 	p->dp = vh;
 	return 0;
 fail:
 	vhost_release(p, vh);
 	return r;
+}
+
+/* The link (QMP set_link): down, the tap is taken away from vhost, so no frame moves; its frames
+ * wait in the tap's queue (which drops past its length) and the guest's in its TX ring. Up, the
+ * tap is handed back and TX kicked for what the ring holds, as no guest kick may come. */
+static void vhost_dp_link(struct net_pair *p, bool up)
+{
+	struct vhost_net *vh = p->dp;
+	struct virtio_dev *vdev = &p->n->vdev;
+	uint64_t one = 1;
+	if (vhost_backend_set(p, vh, up) < 0 || !up || !vh->backend[VHOST_TX])
+		return;
+	if (write(vdev->tops->kick_fd(vdev, vhost_vq(p, VHOST_TX)), &one, sizeof(one)) < 0) {
+		/* An eventfd at its limit is readable already. */
+	}
 }
 
 const struct net_datapath_ops vhost_net_datapath = {
@@ -288,6 +317,7 @@ const struct net_datapath_ops vhost_net_datapath = {
     .stop = vhost_dp_stop,
     /* virtio_net.c programs the tap (TUNSETOFFLOAD); vhost has nothing to change. */
     .offloads_changed = NULL,
+    .link_changed = vhost_dp_link,
     .in_kernel = true,
 };
 

@@ -652,9 +652,15 @@ void virtio_net_set_link(struct virtio_net *n, bool up)
 	uint16_t neu = up ? old | VIRTIO_NET_S_LINK_UP : old & ~VIRTIO_NET_S_LINK_UP;
 	n->cfg.status = htole16(neu);
 	pthread_mutex_unlock(&n->cfg_lock);
+	if (neu == old)
+		return;
+	__atomic_store_n(&n->link_down, !up, __ATOMIC_RELEASE);
+	for (int i = 0; i < n->max_pairs; i++)
+		if (n->pair[i].dp_started && n->datapath->link_changed)
+			n->datapath->link_changed(&n->pair[i], up);
 	/* 5.1.4.2: the driver learns of it through a configuration change notification. Only
 	 * a driver that negotiated STATUS reads the bit. */
-	if (neu != old && n->vdev.tops)
+	if (n->vdev.tops)
 		n->vdev.tops->config_changed(&n->vdev);
 }
 

@@ -85,6 +85,10 @@ struct net_datapath_ops {
 	void (*attached)(struct net_pair *p, bool on);
 	/* The guest's receive offloads changed (start, CTRL_GUEST_OFFLOADS_SET); may be NULL. */
 	void (*offloads_changed)(struct virtio_net *n);
+	/* The link went down or up (QMP set_link) while the pair is started, on the main thread.
+	 * Down, no frame moves either way, as a pulled cable: NULL for a datapath that looks at
+	 * virtio_net_link_down() for each frame. */
+	void (*link_changed)(struct net_pair *p, bool up);
 	/* The kernel moves the rx/tx frames (vhost): the device keeps no rx/tx counters, and
 	 * --stats says so instead of printing zeros. */
 	bool in_kernel;
@@ -126,6 +130,7 @@ struct virtio_net {
 	uint64_t offered;	      /* features() */
 	uint64_t guest_offloads;      /* GUEST_* offloads in force (negotiated, then ctrl queue) */
 	pthread_mutex_t cfg_lock;     /* config vs. CTRL_MAC_ADDR_SET on the I/O thread */
+	bool link_down;		      /* atomic: set_link's state, for the datapaths */
 	struct virtio_net_config cfg; /* little-endian, as the driver reads it */
 	uint32_t cfg_len;
 
@@ -160,10 +165,16 @@ void virtio_net_free(struct virtio_net *n);
  * that runs in the kernel say "in kernel (<datapath>)" instead. */
 void virtio_net_stats_print(const struct virtio_net *n, FILE *f);
 
-/* The link bit of the config space's status (VIRTIO_NET_F_STATUS), with a config change
- * notification when it changes (QMP set_link). Any thread. */
+/* The link (QMP set_link): the status bit of the config space (VIRTIO_NET_F_STATUS), with a
+ * config change notification when it changes, and the datapath's: down, frames are dropped both
+ * ways (QEMU's link_down), whatever the driver negotiated. The main thread, or a test's only one. */
 void virtio_net_set_link(struct virtio_net *n, bool up);
 bool virtio_net_link_up(struct virtio_net *n);
+/* Whether frames must be dropped: any thread, per frame (an atomic load). */
+static inline bool virtio_net_link_down(const struct virtio_net *n)
+{
+	return __atomic_load_n(&n->link_down, __ATOMIC_ACQUIRE);
+}
 /* The counters of virtio_net_stats_print() as one JSON object (QMP x-query-net-stats). */
 struct jbuf;
 void virtio_net_stats_json(const struct virtio_net *n, struct jbuf *b);

@@ -37,7 +37,7 @@ fi
 ip addr add "$addr_b/24" dev "$b"
 ip link set "$b" up
 check attacked_nic_up_before up_a
-check ping_host_before ping -c 2 -W 5 "$host_a"
+check ping_host_before ping -c 2 -i 0.2 -W 5 "$host_a"
 # /sys/class/net/X/device is the virtio device; its parent is the PCI function.
 bdf=$(basename "$(dirname "$(readlink -f "/sys/class/net/$a/device")")")
 echo "MINIVMM-HOSTILE-READY $a=$bdf $b"
@@ -61,7 +61,7 @@ echo "MINIVMM-HOSTILE-NIC-AFTER ${a:-none} $(cat "/sys/class/net/$a/address" 2>/
 check virtio_net_back_on_attacked_nic test -n "$a"
 echo "virtio-driver=$(basename "$(readlink "/sys/bus/pci/devices/$bdf/driver")")"
 check attacked_nic_up_after up_a
-check ping_host_after ping -c 3 -W 5 "$host_a"
+check ping_host_after ping -c 3 -i 0.2 -W 5 "$host_a"
 socat -u "TCP:$host_a:$port" CREATE:/tmp/fetched
 echo "MINIVMM-HOSTILE-FETCHED $(md5sum </tmp/fetched | cut -d' ' -f1) $(wc -c </tmp/fetched)"
 check other_nic_still_up test "$(cat "/sys/class/net/$b/operstate")" = up

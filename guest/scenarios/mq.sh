@@ -43,7 +43,7 @@ echo MINIVMM-DIAG-END
 check combined_2_after_probe combined 2
 check msi_irqs_5 test "$(ls $dev/msi_irqs | wc -l)" -eq 5
 host_step LOADED
-check ping_host ping -c 3 -W 3 "$host"
+check ping_host ping -c 3 -i 0.2 -W 3 "$host"
 check iperf_P4_guest_to_host iperf3 -c "$host" -P 4 -t 3 -f m
 grep -E 'SUM.*(sender|receiver)' /tmp/check.out | sed 's/^/MINIVMM-IPERF guest->host /'
 check iperf_P4_host_to_guest iperf3 -c "$host" -P 4 -t 3 -f m -R
@@ -57,16 +57,16 @@ check interrupts_on_input_1 test "$((${b1:-0} - ${a1:-0}))" -gt 0
 check ethtool_combined_1 ethtool -L eth0 combined 1
 check combined_1 combined 1
 host_step PAIRS-1
-check ping_with_one_pair ping -c 3 -W 3 "$host"
+check ping_with_one_pair ping -c 3 -i 0.2 -W 3 "$host"
 check ethtool_combined_2 ethtool -L eth0 combined 2
 check combined_2 combined 2
 host_step PAIRS-2
-check ping_with_two_pairs ping -c 3 -W 3 "$host"
+check ping_with_two_pairs ping -c 3 -i 0.2 -W 3 "$host"
 check iperf_pinned_after_combined_2 pinned_rx
 check module_unload rmmod virtio_net
 check module_reload insmod /lib/modules/virtio_net.ko
 check module_reload_eth0_back wait_until test -e /sys/class/net/eth0
 netup
 check combined_2_after_reload combined 2
-check ping_after_reload ping -c 3 -W 3 "$host"
+check ping_after_reload ping -c 3 -i 0.2 -W 3 "$host"
 [ -z "$failed" ] || { echo "MINIVMM-GUEST: failed:$failed"; exit 1; }

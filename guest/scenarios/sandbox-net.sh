@@ -8,7 +8,7 @@ ip=$1 host=$2
 ip addr add "$ip/24" dev eth0
 ip link set eth0 up
 iperf3 -s -D
-check ping_host ping -c 3 -W 3 "$host"
+check ping_host ping -c 3 -i 0.2 -W 3 "$host"
 check iperf_guest_to_host iperf3 -c "$host" -t 2 -f m
 echo MINIVMM-SANDBOX-READY
 nc -l -p 5001 >/dev/null

@@ -186,7 +186,7 @@ hostile_case() {
 			fail "${pre}tcp_fetch_after_attack" "file fetched over NIC A differs or is missing"
 		fi
 		if [ "$name" != user ]; then
-			check "${pre}host_pings_guest_after_attack" ping -c 3 -W 5 "$GUEST_A"
+			check "${pre}host_pings_guest_after_attack" ping -c 3 -i 0.2 -W 5 "$GUEST_A"
 		fi
 	elif [ $done = 1 ]; then
 		fail "${pre}guest_checks_after_attack" "no MINIVMM-HOSTILE-AFTER"

@@ -18,10 +18,11 @@ net_vmm_pid() { pgrep -P "$GUEST_PID" -x minivmm | head -n1; }
 
 # /proc/<id> of each vhost worker of minivmm P: a kernel thread "vhost-P" before Linux 6.4, a
 # thread of P itself (/proc/P/task/*) since.
+# (read, not cat: a fork per process costs seconds in the nested test host.)
 net_vhost_workers() {
-	local f
+	local f c
 	for f in /proc/"$1"/task/*/comm /proc/[0-9]*/comm; do
-		[ "$(cat "$f" 2>/dev/null)" = "vhost-$1" ] && echo "${f%/comm}"
+		read -r c 2>/dev/null <"$f" && [ "$c" = "vhost-$1" ] && echo "${f%/comm}"
 	done | sort -u
 }
 
@@ -30,7 +31,7 @@ net_vhost_workers() {
 net_ticks_of() {
 	local d t=0 st
 	for d in "$@"; do
-		st=$(cat "$d/stat" 2>/dev/null) || continue
+		read -r st 2>/dev/null <"$d/stat" || continue
 		st=${st##*) }          # fields from 3 on (comm may hold spaces)
 		set -- $st
 		t=$((t + ${12} + ${13})) # utime, stime: fields 14 and 15
@@ -38,9 +39,9 @@ net_ticks_of() {
 	echo $t
 }
 net_ticks() {
-	local d ds=()
+	local d c ds=()
 	for d in /proc/"$1"/task/*; do
-		[ "$(cat "$d/comm" 2>/dev/null)" = "$2" ] && ds+=("$d")
+		read -r c 2>/dev/null <"$d/comm" && [ "$c" = "$2" ] && ds+=("$d")
 	done
 	[ ${#ds[@]} -gt 0 ] || { echo -1; return; }
 	net_ticks_of "${ds[@]}"
@@ -105,7 +106,7 @@ net_scenario() {
 	else
 		p=$(net_vmm_pid)
 		net_check_fds "$p" "$vhost" "$pre"
-		check "${pre}ping_guest" ping -c 3 -W 3 "$NET_GUEST"
+		check "${pre}ping_guest" ping -c 3 -i 0.2 -W 3 "$NET_GUEST"
 		local s
 		for s in 18 1472 16000 65507; do
 			check "${pre}ping_guest_size_$s" ping -c 1 -W 5 -s "$s" "$NET_GUEST"

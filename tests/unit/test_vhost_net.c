@@ -571,6 +571,53 @@ START_TEST(queue_the_driver_did_not_enable_is_not_handed_to_vhost)
 }
 END_TEST
 
+/* QMP set_link: down takes the tap from vhost (no frame moves), up hands it back and kicks TX for
+ * what the guest queued meanwhile; a stop while down has no tap to take back, and a start while
+ * down does not hand it over. */
+START_TEST(link_down_takes_the_tap_from_vhost_and_up_hands_it_back_and_kicks_tx)
+{
+	tnet_open_vhost();
+	ck_assert_int_eq(start(), 0);
+	ck_assert_int_eq(V.n, START_CALLS);
+	uint64_t v;
+	while (read(T->kick[NET_Q_TX], &v, sizeof(v)) > 0)
+		; /* the start's own kicks */
+	virtio_net_set_link(&T->n, false);
+	ck_assert_int_eq(V.n, START_CALLS + 2);
+	for (int q = 0; q < 2; q++) {
+		ck_assert_uint_eq(V.c[START_CALLS + q].req, VHOST_NET_SET_BACKEND);
+		ck_assert_uint_eq(V.c[START_CALLS + q].file.index, q);
+		ck_assert_int_eq(V.c[START_CALLS + q].file.fd, -1);
+	}
+	virtio_net_set_link(&T->n, false); /* no change, nothing to do */
+	ck_assert_int_eq(V.n, START_CALLS + 2);
+	ck_assert_int_eq(read(T->kick[NET_Q_TX], &v, sizeof(v)), -1);
+	virtio_net_set_link(&T->n, true);
+	ck_assert_int_eq(V.n, START_CALLS + 4);
+	for (int q = 0; q < 2; q++) {
+		ck_assert_uint_eq(V.c[START_CALLS + 2 + q].req, VHOST_NET_SET_BACKEND);
+		ck_assert_int_eq(V.c[START_CALLS + 2 + q].file.fd, T->n.be.fd);
+	}
+	ck_assert_int_eq(read(T->kick[NET_Q_TX], &v, sizeof(v)), sizeof(v));
+
+	virtio_net_set_link(&T->n, false);
+	vrec_reset();
+	stop();
+	ck_assert_int_eq(V.n, 2); /* the ring bases only */
+	ck_assert_uint_eq(V.c[0].req, VHOST_GET_VRING_BASE);
+	ck_assert_uint_eq(V.c[1].req, VHOST_GET_VRING_BASE);
+	vrec_reset();
+	ck_assert_int_eq(start(), 0);
+	ck_assert_int_eq(V.n, START_CALLS - 2);
+	for (int i = 0; i < V.n; i++)
+		ck_assert_uint_ne(V.c[i].req, VHOST_NET_SET_BACKEND);
+	virtio_net_set_link(&T->n, true);
+	ck_assert_int_eq(V.n, START_CALLS);
+	stop();
+	tnet_close(true);
+}
+END_TEST
+
 /* Every ioctl of the start sequence failing in turn: start returns -1 (the transport then sets
  * NEEDS_RESET), a tap already handed over is taken back, only the rings whose base this start set
  * are read back, the vhost fd stays open and owned (no close, no reopen), and the next start
@@ -1009,6 +1056,7 @@ int main(void)
 	tcase_add_test(tc, restart_after_stop_reuses_the_owned_vhost_and_repeats_the_setup);
 	tcase_add_test(tc, free_while_started_detaches_the_tap_then_closes_the_vhost);
 	tcase_add_test(tc, queue_the_driver_did_not_enable_is_not_handed_to_vhost);
+	tcase_add_test(tc, link_down_takes_the_tap_from_vhost_and_up_hands_it_back_and_kicks_tx);
 	tcase_add_test(tc, ioctl_failure_at_start_fails_cleanly_and_keeps_the_owned_fd);
 	tcase_add_test(tc, start_does_not_reopen_dev_vhost_net);
 	tcase_add_test(tc, irq_changes_need_no_vhost_call);

@@ -784,6 +784,53 @@ START_TEST(rx_without_gso_reads_straight_into_mtu_sized_buffers)
 }
 END_TEST
 
+/* QMP set_link down is a pulled cable (QEMU's link_down): a guest TX frame is completed and
+ * dropped, a frame from the backend is read and dropped without using the guest's buffer; up
+ * again, both ways work. */
+START_TEST(link_down_drops_frames_both_ways_and_link_up_moves_them_again)
+{
+	tnet_open(BASE_FEATURES | BIT(VIRTIO_NET_F_STATUS), ALL_OFFLOADS, 16);
+	uint8_t frame[HDR + 60], got[HDR + 64];
+	fill_pattern(frame, sizeof(frame), 3);
+	struct fake_seg s[] = {FAKE_OUT(frame, sizeof(frame))};
+	uint32_t id, ulen;
+	virtio_net_set_link(&T->n, false);
+	ck_assert_int_eq(T->config_changes, 1);
+
+	uint16_t head = fake_ring_send(&T->fr[NET_Q_TX], s, 1);
+	ck_assert_int_eq(net_loop_tx(NL), 1);
+	ck_assert_int_eq(recv(T->wire, got, sizeof(got), MSG_DONTWAIT), -1);
+	ck_assert(fake_ring_get_used(&T->fr[NET_Q_TX], &id, &ulen));
+	ck_assert_uint_eq(id, head);
+	fake_ring_recycle(&T->fr[NET_Q_TX]);
+	ck_assert_uint_eq(T->n.stats[NET_Q_TX].drops, 1);
+	ck_assert_uint_eq(T->n.stats[NET_Q_TX].packets, 0);
+
+	uint16_t rx = post_rx(1, NET_RX_MAX);
+	wire_send(frame, sizeof(frame));
+	ck_assert_int_eq(net_loop_rx_kick(NL), 1);
+	ck_assert(!fake_ring_get_used(&T->fr[NET_Q_RX], &id, &ulen));
+	ck_assert_uint_eq(T->n.stats[NET_Q_RX].drops, 1);
+	ck_assert_uint_eq(T->n.stats[NET_Q_RX].packets, 0);
+	ck_assert_int_eq(net_loop_rx(NL), 0); /* it was read: nothing is left */
+
+	virtio_net_set_link(&T->n, true);
+	ck_assert_int_eq(T->config_changes, 2);
+	fake_ring_send(&T->fr[NET_Q_TX], s, 1);
+	ck_assert_int_eq(net_loop_tx(NL), 1);
+	ck_assert_int_eq(recv(T->wire, got, sizeof(got), MSG_DONTWAIT), sizeof(frame));
+	wire_send(frame, sizeof(frame));
+	ck_assert_int_eq(net_loop_rx(NL), 1);
+	ck_assert(fake_ring_get_used(&T->fr[NET_Q_RX], &id, &ulen));
+	ck_assert_uint_eq(id, rx);
+	ck_assert_uint_eq(ulen, sizeof(frame));
+	ck_assert_mem_eq(rx_buf(id, ulen) + HDR, frame + HDR, 60);
+	ck_assert_uint_eq(T->n.stats[NET_Q_TX].packets, 1);
+	ck_assert_uint_eq(T->n.stats[NET_Q_RX].packets, 1);
+	tnet_close();
+}
+END_TEST
+
 START_TEST(malformed_rx_chain_marks_the_device_needs_reset)
 {
 	tnet_open(BASE_FEATURES | BIT(VIRTIO_NET_F_MRG_RXBUF), 0, 16);
@@ -1606,6 +1653,7 @@ static Suite *virtio_net_suite(void)
 	tcase_add_test(rx, rx_pass_is_bounded_on_garbage_ring_with_frames_waiting);
 	tcase_add_test(rx, rx_64k_gso_frame_with_a_vlan_tag_fits_NET_RX_MAX);
 	tcase_add_test(rx, rx_without_gso_reads_straight_into_mtu_sized_buffers);
+	tcase_add_test(rx, link_down_drops_frames_both_ways_and_link_up_moves_them_again);
 	tcase_set_timeout(rx, 10);
 	suite_add_tcase(s, rx);
 	TCase *c = tcase_create("ctrl");

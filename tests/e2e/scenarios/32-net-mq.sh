@@ -19,7 +19,7 @@ mq_wait_tap_queues() {
 	local i
 	for _ in $(seq 50); do
 		[ "$(mq_tap_queues)" -eq "$1" ] && return 0
-		sleep 0.1
+		snooze 0.1
 	done
 	return 1
 }

@@ -42,12 +42,12 @@ qmp_stop_client() { # after the VMM exited: the client has read every event by t
 	exec {QMP_OUT}<&-
 	QMP_PID=''
 }
-count_in_log() { tr -d '\r' <"$GUEST_LOG" | grep -c -- "$1" || true; }
+count_in_log() { grep -a -c -- "$1" "$GUEST_LOG" || true; }
 wait_count() { # PATTERN N SECS: the log holds at least N lines matching PATTERN
 	local end=$((SECONDS + $3))
 	while [ "$(count_in_log "$1")" -lt "$2" ]; do
 		[ $SECONDS -lt $end ] || return 1
-		sleep 0.2
+		snooze 0.2
 	done
 }
 event_seen() { grep -q "\"event\": \"$2\"" "$1" 2>/dev/null; }
@@ -55,7 +55,7 @@ wait_event() { # EVENTS NAME SECS
 	local end=$((SECONDS + $3))
 	until event_seen "$1" "$2"; do
 		[ $SECONDS -lt $end ] || return 1
-		sleep 0.2
+		snooze 0.2
 	done
 }
 
@@ -83,7 +83,7 @@ qmp_run() {
 		qmp_stop_client
 		return
 	fi
-	check "$n:ping_before" ping -c 3 -W 3 "$GUEST_IP"
+	check "$n:ping_before" ping -c 3 -i 0.2 -W 3 "$GUEST_IP"
 
 	# set_link: the guest's carrier goes down (its driver reads the status after the config
 	# interrupt) and pings fail; up again, they work.
@@ -94,7 +94,7 @@ qmp_run() {
 	if ping -c 2 -W 1 "$GUEST_IP" >/dev/null 2>&1; then fail "$n:ping_fails_link_down" "a reply came"; else pass "$n:ping_fails_link_down"; fi
 	qmp_ok "$n:set_link_up" '{"execute": "set_link", "arguments": {"name": "net0", "up": true}}'
 	if wait_count '^MINIVMM-CARRIER 1' $((ups + 1)) 30; then pass "$n:guest_sees_carrier_up"; else fail "$n:guest_sees_carrier_up" "no second MINIVMM-CARRIER 1"; fi
-	check "$n:ping_after_link_up" ping -c 3 -W 3 "$GUEST_IP"
+	check "$n:ping_after_link_up" ping -c 3 -i 0.2 -W 3 "$GUEST_IP"
 
 	# stop: nothing runs in the guest (no clock ticks, no ping answers) until cont.
 	qmp_ok "$n:stop" '{"execute": "stop"}'
@@ -110,7 +110,7 @@ qmp_run() {
 	qmp_ok "$n:cont" '{"execute": "cont"}'
 	if wait_event "$events" RESUME 10; then pass "$n:resume_event"; else fail "$n:resume_event" "no RESUME event"; fi
 	if wait_count '^MINIVMM-TICK' $((t1 + 1)) 30; then pass "$n:guest_runs_after_cont"; else fail "$n:guest_runs_after_cont" "no tick"; fi
-	check "$n:ping_after_cont" ping -c 3 -W 3 "$GUEST_IP"
+	check "$n:ping_after_cont" ping -c 3 -i 0.2 -W 3 "$GUEST_IP"
 
 	# system_powerdown: the guest's power button handler shuts it down; the VMM exits 0.
 	qmp_ok "$n:system_powerdown" '{"execute": "system_powerdown"}'
