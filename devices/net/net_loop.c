@@ -80,15 +80,6 @@ static void net_be_update(struct net_loop *nl)
 		nl->be_events = ev;
 }
 
-static void net_kick(struct net_loop *nl, int q)
-{
-	struct virtio_dev *vdev = &nl->n->vdev;
-	uint64_t one = 1;
-	if (write(vdev->tops->kick_fd(vdev, q), &one, sizeof(one)) < 0) {
-		/* An eventfd only fails to count past 2^64-2: a kick is pending anyway. */
-	}
-}
-
 static void net_on_tx_resume(void *opaque);
 static void net_on_rx_ready(void *opaque);
 
@@ -100,7 +91,7 @@ static void net_come_back(struct net_loop *nl, bool tx)
 {
 	loop_defer_fn fn = tx ? net_on_tx_resume : net_on_rx_ready;
 	if (!nl->loop || loop_defer(nl->loop, fn, nl) < 0)
-		net_kick(nl, tx ? nl->txq : nl->rxq);
+		virtio_net_kick(nl->n, tx ? nl->txq : nl->rxq);
 }
 
 /* ---- TX ---- */

@@ -302,13 +302,8 @@ fail:
 static void vhost_dp_link(struct net_pair *p, bool up)
 {
 	struct vhost_net *vh = p->dp;
-	struct virtio_dev *vdev = &p->n->vdev;
-	uint64_t one = 1;
-	if (vhost_backend_set(p, vh, up) < 0 || !up || !vh->backend[VHOST_TX])
-		return;
-	if (write(vdev->tops->kick_fd(vdev, vhost_vq(p, VHOST_TX)), &one, sizeof(one)) < 0) {
-		/* An eventfd at its limit is readable already. */
-	}
+	if (vhost_backend_set(p, vh, up) == 0 && up && vh->backend[VHOST_TX])
+		virtio_net_kick(p->n, vhost_vq(p, VHOST_TX));
 }
 
 const struct net_datapath_ops vhost_net_datapath = {

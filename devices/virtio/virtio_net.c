@@ -335,6 +335,14 @@ static void net_ctrl_kick(void *opaque, uint32_t events)
 	virtio_net_ctrl_process(n);
 }
 
+void virtio_net_kick(struct virtio_net *n, int q)
+{
+	uint64_t one = 1;
+	if (write(n->vdev.tops->kick_fd(&n->vdev, q), &one, sizeof(one)) < 0) {
+		/* An eventfd only fails to count past 2^64-2: a kick is pending anyway. */
+	}
+}
+
 /* Attaches or detaches pair p's backend queue (a multi-queue tap's TUNSETQUEUE). The pair's own
  * thread while it runs, else main. A backend of one queue has nothing to switch. */
 static void net_pair_attach(struct net_pair *p, bool on)
@@ -443,11 +451,9 @@ static int net_pair_start(struct net_pair *p)
 	p->running = true;
 	/* Buffers and frames the driver queued before DRIVER_OK are the I/O thread's first work,
 	 * as if the driver had kicked: start() itself never walks a ring. */
-	uint64_t one = 1;
 	for (int q = net_rxq(p->index); q <= net_txq(p->index); q++)
-		if (vdev->vq[q].ready && write(vdev->tops->kick_fd(vdev, q), &one, sizeof(one)) < 0) {
-			/* An eventfd at its limit is readable already. */
-		}
+		if (vdev->vq[q].ready)
+			virtio_net_kick(n, q);
 	return 0;
 }
 
@@ -662,14 +668,6 @@ void virtio_net_set_link(struct virtio_net *n, bool up)
 	 * a driver that negotiated STATUS reads the bit. */
 	if (n->vdev.tops)
 		n->vdev.tops->config_changed(&n->vdev);
-}
-
-bool virtio_net_link_up(struct virtio_net *n)
-{
-	pthread_mutex_lock(&n->cfg_lock);
-	bool up = le16toh(n->cfg.status) & VIRTIO_NET_S_LINK_UP;
-	pthread_mutex_unlock(&n->cfg_lock);
-	return up;
 }
 
 void virtio_net_stats_json(const struct virtio_net *n, struct jbuf *b)

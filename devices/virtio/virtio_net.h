@@ -169,12 +169,14 @@ void virtio_net_stats_print(const struct virtio_net *n, FILE *f);
  * config change notification when it changes, and the datapath's: down, frames are dropped both
  * ways (QEMU's link_down), whatever the driver negotiated. The main thread, or a test's only one. */
 void virtio_net_set_link(struct virtio_net *n, bool up);
-bool virtio_net_link_up(struct virtio_net *n);
 /* Whether frames must be dropped: any thread, per frame (an atomic load). */
 static inline bool virtio_net_link_down(const struct virtio_net *n)
 {
 	return __atomic_load_n(&n->link_down, __ATOMIC_ACQUIRE);
 }
+/* Queue q's kick eventfd counts one, as if the driver had kicked it: the datapath looks at the
+ * ring again (after a start, a come-back, the link coming up). Any thread. */
+void virtio_net_kick(struct virtio_net *n, int q);
 /* The counters of virtio_net_stats_print() as one JSON object (QMP x-query-net-stats). */
 struct jbuf;
 void virtio_net_stats_json(const struct virtio_net *n, struct jbuf *b);

@@ -303,7 +303,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				virtio_pci_pause(h.vdev, h.paused);
 				break;
 			case 3:
-				virtio_net_set_link(&h.t->n, !virtio_net_link_up(&h.t->n));
+				virtio_net_set_link(&h.t->n, virtio_net_link_down(&h.t->n));
 				break;
 			}
 			break;
