@@ -10,12 +10,14 @@
 # end are marked on the test host's console ("TESTHOST-SCENARIO <name>", "TESTHOST-SCENARIO-END
 # <name>") so run.sh can give each scenario the console lines of its time.
 # KVM's trace runs all along (tests/e2e/kvmtrace.sh); a guest triple fault that the scenario's
-# lib.sh did not save already is saved as DIR/kvm-trace.txt.gz.
+# lib.sh did not save already is saved as DIR/kvm-trace.txt.gz, and the trace of a scenario that
+# makes no progress (hang_watch) or runs out of time as DIR/hang.kvmtrace.gz.
 set -uo pipefail
 top=$MINIVMM_RESULTS
 list=$1
+here=$(dirname "$0")
 # shellcheck source=kvmtrace.sh
-. "$(dirname "$0")/kvmtrace.sh"
+. "$here/kvmtrace.sh"
 kvmtrace_start || echo "group: no KVM trace (tracefs or KVM's events missing)"
 
 # The next line of LIST that no lane has taken yet (nothing when none is left).
@@ -47,6 +49,7 @@ run_scenario() {
 	echo "TESTHOST-SCENARIO $name" >/dev/console
 	echo "group: $name (timeout ${secs}s)"
 	vmstat_mark "$dir" before
+	: >"$top/.group/running.$name"
 	start=$SECONDS
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	MINIVMM_RESULTS=$dir setsid -w unshare --net --mount --propagation private bash -c '
@@ -54,13 +57,41 @@ run_scenario() {
 		mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 		echo $$ >"$0"; exec timeout -k 10 "$1" bash "$2"' \
 		"$dir/.sid" "$secs" "$path" </dev/null >"$dir/output" 2>&1 || rc=$?
+	rm -f "$top/.group/running.$name"
 	echo $((SECONDS - start)) >"$dir/.secs"
 	vmstat_mark "$dir" after
+	# Its timeout (124, or 137 when it had to be killed): the trace while its guests still run.
+	if kvmtrace_stopped; then
+		kvmtrace_save "$dir/kvm-trace.txt.gz"
+	elif { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && kvmtrace_on && [ ! -e "$dir/hang.kvmtrace.gz" ]; then
+		kvmtrace_save "$dir/hang.kvmtrace.gz"
+	fi
 	pkill -KILL -s "$(cat "$dir/.sid")" 2>/dev/null
-	! kvmtrace_stopped || kvmtrace_save "$dir/kvm-trace.txt.gz"
 	echo "TESTHOST-SCENARIO-END $name" >/dev/console
 	echo "$rc" >"$dir/.rc"
 	echo "group: $name exited $rc after $((SECONDS - start))s"
+}
+
+# A hang's evidence. When a running scenario's DIR has not grown (testhost.sh's measure) for
+# E2E_HANG_TRACE_SECS (default: half of E2E_STALL_SECS), the KVM trace goes to DIR/hang.kvmtrace.gz,
+# once: the watchdog outside kills the test host, and its ring, when nothing anywhere grew for
+# E2E_STALL_SECS, and run.sh judges the hang by this trace (emulfault.sh's NPF loop).
+hang_watch() {
+	local secs=${E2E_HANG_TRACE_SECS:-$((${E2E_STALL_SECS:-150} / 2))} f d size
+	local -A last since
+	kvmtrace_on || return 0
+	while sleep 10; do
+		for f in "$top"/.group/running.*; do
+			[ -e "$f" ] || continue
+			d=$top/${f##*/running.}
+			size=$("$here/testhost.sh" progress "$d")
+			if [ "$size" != "${last[$d]:-}" ]; then
+				last[$d]=$size since[$d]=$SECONDS
+			elif [ $((SECONDS - since[$d])) -ge "$secs" ] && [ ! -e "$d/hang.kvmtrace.gz" ]; then
+				kvmtrace_save "$d/hang.kvmtrace.gz"
+			fi
+		done
+	done
 }
 
 lane() {
@@ -71,6 +102,10 @@ lane() {
 }
 
 mkdir -p "$top/.group"
-rm -f "$top/.group/next"
-for _ in $(seq "${E2E_LANES:-1}"); do lane & done
-wait
+rm -f "$top/.group/next" "$top/.group/running."*
+hang_watch &
+watcher=$!
+lanes=()
+for _ in $(seq "${E2E_LANES:-1}"); do lane & lanes+=($!); done
+wait "${lanes[@]}"
+kill "$watcher" 2>/dev/null

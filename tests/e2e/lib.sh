@@ -32,8 +32,9 @@
 #            expect_in_log PATTERN [LOG]    true if PATTERN (ERE) is in LOG (default GUEST_LOG)
 #            expect NAME '^MINIVMM-SCENARIO-DONE'  also fails on the guest's MINIVMM-SCENARIO-FAILED
 #                                           and on kernel errors (GUEST_KERNEL_ERRORS) in the log
-#            A guest that ended in a triple fault leaves the test host's KVM trace of it beside its
-#            log: NAME.log.kvmtrace.gz (tests/e2e/kvmtrace.sh; README: "The vCPU-1 triple fault")
+#            A guest that ended in a triple fault, or made no progress (a wait_for_log that ran out
+#            while it ran, or its timeout), leaves the test host's KVM trace beside its log:
+#            NAME.log.kvmtrace.gz (tests/e2e/kvmtrace.sh; README: "The vCPU-1 triple fault")
 #            triple_fault_kernel            builds $RESULTS/triple.elf, a "kernel" that triple-faults
 #                                           at once, and prints its path
 # Network:   tap_create NAME [ADDR/PREFIX]  a tap device, up, removed when the scenario exits
@@ -117,6 +118,7 @@ wait_for_log() {
 		fi
 		snooze 0.3
 	done
+	[ -z "$GUEST_PID" ] || guest_hang_trace
 	return 1
 }
 
@@ -181,13 +183,23 @@ triple_fault_kernel() {
 }
 
 # After a guest ended: if it triple-faulted and the test host's KVM trace stopped on it, keep the
-# trace beside its log.
+# trace beside its log; if its timeout killed it, keep the trace of its last seconds.
 guest_trace_save() {
 	if expect_in_log 'triple fault' && kvmtrace_stopped; then
 		kvmtrace_save "$GUEST_LOG.kvmtrace.gz"
 		echo "  (KVM trace of the triple fault: $GUEST_LOG.kvmtrace.gz)"
+	elif [ "$GUEST_RC" = 124 ]; then
+		guest_hang_trace
 	fi
 	return 0
+}
+
+# A guest that made no progress (a wait for its log ran out while it ran, or its timeout killed
+# it): the test host's KVM trace beside its log, once, for emulfault.sh to judge (the NPF loop).
+guest_hang_trace() {
+	kvmtrace_on && [ ! -e "$GUEST_LOG.kvmtrace.gz" ] || return 0
+	kvmtrace_save "$GUEST_LOG.kvmtrace.gz"
+	echo "  (KVM trace of the guest that made no progress: $GUEST_LOG.kvmtrace.gz)"
 }
 
 E2E_ON_EXIT=()

@@ -112,9 +112,21 @@ else
 	# watchdog: status 120), the scenarios it was running and the ones not yet started run again
 	# in a new test host, once; a scenario that hung, timed out or failed is never run again, and
 	# the ones not yet started go on in a new test host. One exception, once per scenario: a
-	# scenario that failed because its guest triple-faulted with the test host's own CPU
-	# emulation fault (emulfault.sh: the KVM trace's evidence) runs once more at the end.
+	# scenario that failed or hung because its guest met the test host's own CPU emulation fault
+	# (emulfault.sh: the KVM trace's evidence, a triple fault or the NPF loop) runs once more at
+	# the end.
 	top=$build/e2e
+	# A failed or hung scenario whose KVM trace shows the test host's emulation fault
+	# (emulfault.sh): set aside in <name>.emulfault and queued in retry, once per scenario.
+	emul_retry() {
+		local name why
+		name=$(name_of "$1")
+		[[ " $EMUL_RETRIED " != *" $name "* ]] && why=$("$src/tests/e2e/emulfault.sh" "$top/$name") || return 1
+		EMUL_RETRIED+=" $name"
+		rm -rf "$top/$name.emulfault" && mv "$top/$name" "$top/$name.emulfault"
+		echo "e2e: $name: the test host's CPU emulation fault ($why); logs in $top/$name.emulfault; running it once more" >&2
+		retry+=("$1")
+	}
 	mkdir -p "$top/.group"
 	for s in "${scripts[@]}"; do rm -rf "${top:?}/$(name_of "$s")" "$top/$(name_of "$s")".{stalled,emulfault}; done
 	todo=() retry=()
@@ -148,14 +160,7 @@ else
 		for s in "${todo[@]}"; do
 			name=$(name_of "$s")
 			if [ -f "$top/$name/.rc" ]; then
-				if [[ " $EMUL_RETRIED " != *" $name "* ]] && scenario_failed "$top/$name" &&
-					why=$("$src/tests/e2e/emulfault.sh" "$top/$name"); then
-					EMUL_RETRIED+=" $name"
-					rm -rf "$top/$name.emulfault" && mv "$top/$name" "$top/$name.emulfault"
-					echo "e2e: $name: a guest triple fault raised by the test host's CPU emulation ($why); logs in $top/$name.emulfault; running it once more" >&2
-					retry+=("$s")
-					continue
-				fi
+				! scenario_failed "$top/$name" || ! emul_retry "$s" || continue
 				collect "$name" "$(cat "$top/$name/.rc")" "$(cat "$top/$name/.secs")"
 			elif [ -d "$top/$name" ]; then
 				running+=("$s")
@@ -198,6 +203,7 @@ else
 			name=$(name_of "$s")
 			mkdir -p "$top/$name"
 			cp "$top/stall-dump.txt" "$top/$name/" 2>/dev/null || true
+			[ "$rc" -ne 124 ] || ! emul_retry "$s" || continue
 			collect "$name" "$rc" "$(cat "$top/$name/.secs" 2>/dev/null || echo '?')" "$why"
 		done
 		todo=("${rest[@]}" "${retry[@]}") retry=()

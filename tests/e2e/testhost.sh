@@ -4,6 +4,7 @@
 # read-only over 9p and one writable results directory at the same path.
 #
 #   testhost.sh build                       build build/testhost/{vmlinuz,vmlinux,initrd.img} if stale
+#   testhost.sh progress DIR                the watchdog's measure of progress in DIR (bytes)
 #   testhost.sh run [-i] [-t SECS] [-o DIR] CMD [ARGS...]
 #       boot the test host, run CMD ARGS (a host path; run from the current directory) as root in
 #       a chroot of this machine's root, with fresh /proc /sys /dev /tmp /run; DIR (default
@@ -158,10 +159,11 @@ testhost_hmp() {
 		grep '"return"' | sed -e 's/^{"return": "//' -e 's/"}$//' -e 's/\\r\\n/\n/g' -e 's/\\n/\n/g'
 }
 
-# Total bytes of the files in DIR that CMD and the test host write (not the watchdog's own).
+# Total bytes of the files in DIR that CMD and the test host write: not the watchdogs' own (this
+# one's dumps, group.sh's hang traces).
 testhost_progress() {
-	find "$1" -path "$1/.testhost" -prune -o -name stall-dump.txt -prune -o -type f -printf '%s\n' |
-		awk '{ s += $1 } END { print s + 0 }'
+	find "$1" -path "$1/.testhost" -prune -o \( -name stall-dump.txt -o -name hang.kvmtrace.gz \) -prune \
+		-o -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'
 }
 
 # Dumps the test host's state to DIR/stall-dump.txt and prints the verdict: "test host stalled ..."
@@ -232,5 +234,6 @@ testhost_watch() {
 case "${1:-}" in
 build) testhost_build ;;
 run) shift; testhost_run "$@" ;;
-*) echo "usage: testhost.sh build | run [-i] [-t SECS] [-o DIR] CMD [ARGS...]" >&2; exit 2 ;;
+progress) testhost_progress "${2:?usage: testhost.sh progress DIR}" ;;
+*) echo "usage: testhost.sh build | run [-i] [-t SECS] [-o DIR] CMD [ARGS...] | progress DIR" >&2; exit 2 ;;
 esac
