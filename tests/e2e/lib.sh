@@ -32,9 +32,10 @@
 #            expect_in_log PATTERN [LOG]    true if PATTERN (ERE) is in LOG (default GUEST_LOG)
 #            expect NAME '^MINIVMM-SCENARIO-DONE'  also fails on the guest's MINIVMM-SCENARIO-FAILED
 #                                           and on kernel errors (GUEST_KERNEL_ERRORS) in the log
-#            A guest that ended in a triple fault, or made no progress (a wait_for_log that ran out
-#            while it ran, or its timeout), leaves the test host's KVM trace beside its log:
-#            NAME.log.kvmtrace.gz (tests/e2e/kvmtrace.sh; README: "The vCPU-1 triple fault")
+#            A guest that ended in a triple fault, made no progress (a wait_for_log that ran out
+#            while it ran, or its timeout) or crashed (an oops, a segfault) leaves the test host's
+#            KVM trace beside its log: NAME.log.kvmtrace.gz (tests/e2e/kvmtrace.sh; README: "The
+#            vCPU-1 triple fault")
 #            triple_fault_kernel            builds $RESULTS/triple.elf, a "kernel" that triple-faults
 #                                           at once, and prints its path
 # Network:   tap_create NAME [ADDR/PREFIX]  a tap device, up, removed when the scenario exits
@@ -118,7 +119,7 @@ wait_for_log() {
 		fi
 		snooze 0.3
 	done
-	[ -z "$GUEST_PID" ] || guest_hang_trace
+	[ -z "$GUEST_PID" ] || guest_trace_keep
 	return 1
 }
 
@@ -183,23 +184,27 @@ triple_fault_kernel() {
 }
 
 # After a guest ended: if it triple-faulted and the test host's KVM trace stopped on it, keep the
-# trace beside its log; if its timeout killed it, keep the trace of its last seconds.
+# trace beside its log; if its timeout killed it, or its kernel or a program crashed (no retry
+# takes that: the trace is for whoever reads the failure), keep the trace of its last seconds.
 guest_trace_save() {
 	if expect_in_log 'triple fault' && kvmtrace_stopped; then
 		kvmtrace_save "$GUEST_LOG.kvmtrace.gz"
 		echo "  (KVM trace of the triple fault: $GUEST_LOG.kvmtrace.gz)"
 	elif [ "$GUEST_RC" = 124 ]; then
-		guest_hang_trace
+		guest_trace_keep "made no progress"
+	elif expect_in_log 'Oops|general protection fault|Kernel panic|segfault at'; then
+		guest_trace_keep "crashed"
 	fi
 	return 0
 }
 
-# A guest that made no progress (a wait for its log ran out while it ran, or its timeout killed
-# it): the test host's KVM trace beside its log, once, for emulfault.sh to judge (the NPF loop).
-guest_hang_trace() {
+# The test host's KVM trace beside the guest's log, once, for emulfault.sh to judge (a guest that
+# made no progress: a wait for its log ran out while it ran, or its timeout killed it; the NPF
+# loop) or for a reader (WHY).
+guest_trace_keep() {
 	kvmtrace_on && [ ! -e "$GUEST_LOG.kvmtrace.gz" ] || return 0
 	kvmtrace_save "$GUEST_LOG.kvmtrace.gz"
-	echo "  (KVM trace of the guest that made no progress: $GUEST_LOG.kvmtrace.gz)"
+	echo "  (KVM trace of the guest that ${1:-made no progress}: $GUEST_LOG.kvmtrace.gz)"
 }
 
 E2E_ON_EXIT=()
