@@ -84,11 +84,13 @@ static const struct seccomp_rule seccomp_rules[] = {
 	IOCTL(KVM_IRQ_LINE, M | V | N | P), IOCTL(KVM_SIGNAL_MSI, M | V | N | P),
 	IOCTL(KVM_SET_GSI_ROUTING, M | V), IOCTL(KVM_IRQFD, M | V), IOCTL(KVM_IOEVENTFD, M | V),
 
-	/* main: device activation and reset (vhost_net.c, tap.c), the terminal at exit. */
-	IOCTL(VHOST_GET_FEATURES, M), IOCTL(VHOST_SET_FEATURES, M), IOCTL(VHOST_SET_MEM_TABLE, M),
-	IOCTL(VHOST_SET_VRING_NUM, M), IOCTL(VHOST_SET_VRING_BASE, M), IOCTL(VHOST_GET_VRING_BASE, M),
-	IOCTL(VHOST_SET_VRING_ADDR, M), IOCTL(VHOST_SET_VRING_KICK, M), IOCTL(VHOST_SET_VRING_CALL, M),
-	IOCTL(VHOST_SET_VRING_ERR, M), IOCTL(VHOST_NET_SET_BACKEND, M), IOCTL(TCGETS, M), IOCTL(TCSETS, M),
+	/* main: device activation and reset (vhost_net.c, tap.c), the terminal at exit. The first
+	 * activation owns vhost (SET_OWNER), under this list (vhost_net.h). */
+	IOCTL(VHOST_SET_OWNER, M), IOCTL(VHOST_GET_FEATURES, M), IOCTL(VHOST_SET_FEATURES, M),
+	IOCTL(VHOST_SET_MEM_TABLE, M), IOCTL(VHOST_SET_VRING_NUM, M), IOCTL(VHOST_SET_VRING_BASE, M),
+	IOCTL(VHOST_GET_VRING_BASE, M), IOCTL(VHOST_SET_VRING_ADDR, M), IOCTL(VHOST_SET_VRING_KICK, M),
+	IOCTL(VHOST_SET_VRING_CALL, M), IOCTL(VHOST_SET_VRING_ERR, M), IOCTL(VHOST_NET_SET_BACKEND, M),
+	IOCTL(TCGETS, M), IOCTL(TCSETS, M),
 	/* main: QMP (vmm/qmp.c, control.c): clients on the socket opened at setup, a timer each,
 	 * the guest clock frozen across stop/cont, the socket removed at exit. */
 	ANY(timerfd_create, M), ANY(timerfd_settime, M), ANY(unlink, M), ANY(unlinkat, M),

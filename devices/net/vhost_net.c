@@ -259,6 +259,14 @@ static int vhost_dp_start(struct net_pair *p)
 
 	if (p->be.fd < 0 || p->vhost_fd < 0)
 		return -EINVAL;
+	/* Owned at the first start, not at creation: since Linux 6.4 SET_OWNER makes vhost's worker
+	 * a thread of the caller, with its credentials and system call filter, so it must come
+	 * after --runas dropped root and the main thread (the caller) entered its filter. */
+	if (!p->vhost_owned) {
+		if ((r = VHOST_CALL(n, p->vhost_fd, VHOST_SET_OWNER, NULL)) < 0)
+			return r;
+		p->vhost_owned = true;
+	}
 	struct vhost_net *vh = calloc(1, sizeof(*vh));
 	if (!vh)
 		return -ENOMEM;
@@ -316,8 +324,8 @@ const struct net_datapath_ops vhost_net_datapath = {
     .in_kernel = true,
 };
 
-/* Opens /dev/vhost-net, checks it can drive the rings the device offers and takes ownership
- * (p->vhost_fd). 0 or -errno, one line printed. */
+/* Opens /dev/vhost-net and checks it can drive the rings the device offers (p->vhost_fd; owned
+ * at the first start). 0 or -errno, one line printed. */
 static int vhost_probe(struct virtio_net *n, struct net_pair *p, const char *spec, bool fatal)
 {
 	uint64_t offer = 0, need = n->offered & VHOST_NET_RING_FEATURES & ~BIT(VHOST_NET_F_VIRTIO_NET_HDR);
@@ -333,16 +341,11 @@ static int vhost_probe(struct virtio_net *n, struct net_pair *p, const char *spe
 			log_warn("--net %s: cannot open /dev/vhost-net: %s%s", spec, strerror(-fd), use);
 		return fd;
 	}
-	const char *what = "cannot drive virtio 1.x rings";
 	r = vhost_ops->ioctl(fd, VHOST_GET_FEATURES, &offer);
 	if (r >= 0 && (offer & need) != need)
 		r = -EOPNOTSUPP;
-	/* Owned from here on by this (the main) thread: its worker is named after our pid. */
-	if (r >= 0) {
-		what = "cannot be owned (VHOST_SET_OWNER)";
-		r = vhost_ops->ioctl(fd, VHOST_SET_OWNER, NULL);
-	}
 	if (r < 0) {
+		const char *what = "cannot drive virtio 1.x rings";
 		if (fatal)
 			log_err("--net %s: /dev/vhost-net %s: %s%s", spec, what, strerror(-r), use);
 		else

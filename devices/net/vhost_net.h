@@ -10,15 +10,17 @@
  * for the start and detaches it after, when the driver does not use the pair).
  *
  * Selection (--net tap,vhost=on|off|auto) happens once, when the NIC is created
- * (vhost_net_select()): it opens /dev/vhost-net once per pair, checks GET_FEATURES has every ring
- * feature the device offers and takes each instance with SET_OWNER, on the main thread, so that
- * the kernel's workers are named "vhost-<our pid>". The fds are kept in pair[i].vhost_fd for the
- * NIC's life. If any of
- * that fails, the fd is closed: on fails the NIC's creation, auto falls back to the userspace loop
- * with one warning; off never touches /dev/vhost-net. Only a tap can be handed to vhost (it needs
- * a socket it can read and write in the kernel); vhost with user networking is an error.
+ * (vhost_net_select(), before --runas drops root): it opens /dev/vhost-net once per pair and
+ * checks GET_FEATURES has every ring feature the device offers. The fds are kept in
+ * pair[i].vhost_fd for the NIC's life. If any of that fails, the fd is closed: on fails the NIC's
+ * creation, auto falls back to the userspace loop with one warning; off never touches
+ * /dev/vhost-net. Only a tap can be handed to vhost (it needs a socket it can read and write in
+ * the kernel); vhost with user networking is an error.
  *
- * Start (DRIVER_OK) uses that owned fd (no open, no SET_OWNER) and does, in this order:
+ * The first start takes each instance with SET_OWNER, on the main thread, so that the kernel's
+ * workers are named "vhost-<our pid>"; since Linux 6.4 a worker is a thread of its owner, created
+ * with the owner's credentials and filter, and the first start comes after both are final.
+ * Start (DRIVER_OK) then uses that owned fd (no open) and does, in this order:
  * GET_FEATURES, SET_FEATURES, SET_MEM_TABLE; for rx then tx: SET_VRING_NUM, _BASE, _ADDR, _KICK,
  * _CALL, _ERR; then NET_SET_BACKEND (tap fd) for rx then tx. Each ring's _ERR eventfd is watched on
  * the pair's I/O thread: vhost signals it when the guest's ring is malformed, and the device then

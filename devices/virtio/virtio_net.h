@@ -101,10 +101,12 @@ struct net_pair {
 	int index;
 	/* The backend as this pair uses it: the same ops, its own fd (tap queue `index`). */
 	struct net_backend be;
-	/* /dev/vhost-net for this pair, opened and owned (VHOST_SET_OWNER) at init on the main
-	 * thread, so the kernel's worker is "vhost-<our pid>"; kept across driver resets; -1 without
+	/* /dev/vhost-net for this pair, opened at init (root may be needed) and owned
+	 * (VHOST_SET_OWNER) at the first start, on the main thread, so the kernel's worker is
+	 * "vhost-<our pid>" with the dropped credentials; kept across driver resets; -1 without
 	 * vhost. */
 	int vhost_fd;
+	bool vhost_owned;
 	void *dp;	   /* the datapath's state while started */
 	struct loop *loop; /* the pair's I/O thread's loop (for the device's whole life) */
 	int wake_fd;	   /* eventfd that wakes the loop: `stopping`, or active_pairs changed */
