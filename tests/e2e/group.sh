@@ -11,7 +11,7 @@
 # <name>") so run.sh can give each scenario the console lines of its time.
 # KVM's trace runs all along (tests/e2e/kvmtrace.sh); a guest triple fault that the scenario's
 # lib.sh did not save already is saved as DIR/kvm-trace.txt.gz, and the trace of a scenario that
-# makes no progress (hang_watch) or runs out of time as DIR/hang.kvmtrace.gz.
+# makes no progress (trace_on_request) or runs out of time as DIR/hang.kvmtrace.gz.
 set -uo pipefail
 top=$MINIVMM_RESULTS
 list=$1
@@ -72,26 +72,21 @@ run_scenario() {
 	echo "group: $name exited $rc after $((SECONDS - start))s"
 }
 
-# A hang's evidence. When a running scenario's DIR has not grown (testhost.sh's measure) for
-# E2E_HANG_TRACE_SECS (default: half of E2E_STALL_SECS), the KVM trace goes to DIR/hang.kvmtrace.gz,
-# once: the watchdog outside kills the test host, and its ring, when nothing anywhere grew for
-# E2E_STALL_SECS, and run.sh judges the hang by this trace (emulfault.sh's NPF loop).
-hang_watch() {
-	local secs=${E2E_HANG_TRACE_SECS:-$((${E2E_STALL_SECS:-150} / 2))} f d size
-	local -A last since
+# A hang's evidence. When testhost.sh's watchdog finds no progress, it asks for the KVM trace
+# (.testhost/save-trace) before it kills the test host and the trace ring with it; each running
+# scenario then gets it as DIR/hang.kvmtrace.gz, and run.sh judges the hang by it (emulfault.sh's
+# NPF loop). A test that needs no fork: the suite's guests need the test host's CPU.
+trace_on_request() {
+	local f d fd
 	kvmtrace_on || return 0
-	while sleep 10; do
-		for f in "$top"/.group/running.*; do
-			[ -e "$f" ] || continue
-			d=$top/${f##*/running.}
-			size=$("$here/testhost.sh" progress "$d")
-			if [ "$size" != "${last[$d]:-}" ]; then
-				last[$d]=$size since[$d]=$SECONDS
-			elif [ $((SECONDS - since[$d])) -ge "$secs" ] && [ ! -e "$d/hang.kvmtrace.gz" ]; then
-				kvmtrace_save "$d/hang.kvmtrace.gz"
-			fi
-		done
+	exec {fd}<> <(:)
+	until [ -e "$top/.testhost/save-trace" ]; do read -r -t 5 -u "$fd" _; done
+	for f in "$top"/.group/running.*; do
+		[ -e "$f" ] || continue
+		d=$top/${f##*/running.}
+		[ -e "$d/hang.kvmtrace.gz" ] || kvmtrace_save "$d/hang.kvmtrace.gz"
 	done
+	: >"$top/.testhost/trace-saved"
 }
 
 lane() {
@@ -103,7 +98,7 @@ lane() {
 
 mkdir -p "$top/.group"
 rm -f "$top/.group/next" "$top/.group/running."*
-hang_watch &
+trace_on_request &
 watcher=$!
 lanes=()
 for _ in $(seq "${E2E_LANES:-1}"); do lane & lanes+=($!); done

@@ -4,7 +4,6 @@
 # read-only over 9p and one writable results directory at the same path.
 #
 #   testhost.sh build                       build build/testhost/{vmlinuz,vmlinux,initrd.img} if stale
-#   testhost.sh progress DIR                the watchdog's measure of progress in DIR (bytes)
 #   testhost.sh run [-i] [-t SECS] [-o DIR] CMD [ARGS...]
 #       boot the test host, run CMD ARGS (a host path; run from the current directory) as root in
 #       a chroot of this machine's root, with fresh /proc /sys /dev /tmp /run; DIR (default
@@ -17,9 +16,10 @@
 #         125  CMD never ran (the test host did not come up, or a setup error)
 #   The watchdog: progress is any growth of the files in DIR (CMD's output, the test host's console,
 #   guest console logs). After E2E_STALL_SECS (default 150) without progress, or past SECS, the
-#   test host is dumped into DIR/stall-dump.txt (QMP: vCPU state and `info registers -a` sampled
-#   over seconds, then sysrq l/w/t to its console) and classified by its heartbeat: the test
-#   host's init writes DIR/.testhost/heartbeat every 10 s; older than 45 s = the test host stalled.
+#   test host is asked for its KVM trace (tests/e2e/group.sh answers), dumped into
+#   DIR/stall-dump.txt (QMP: vCPU state and `info registers -a` sampled over seconds, then sysrq
+#   l/w/t to its console) and classified by its heartbeat: the test host's init writes
+#   DIR/.testhost/heartbeat every 10 s; older than 45 s = the test host stalled.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-$src/build}
@@ -159,11 +159,23 @@ testhost_hmp() {
 		grep '"return"' | sed -e 's/^{"return": "//' -e 's/"}$//' -e 's/\\r\\n/\n/g' -e 's/\\n/\n/g'
 }
 
-# Total bytes of the files in DIR that CMD and the test host write: not the watchdogs' own (this
-# one's dumps, group.sh's hang traces).
+# Total bytes of the files in DIR that CMD and the test host write (not the watchdog's own).
 testhost_progress() {
-	find "$1" -path "$1/.testhost" -prune -o \( -name stall-dump.txt -o -name hang.kvmtrace.gz \) -prune \
-		-o -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }'
+	find "$1" -path "$1/.testhost" -prune -o -name stall-dump.txt -prune -o -type f -printf '%s\n' |
+		awk '{ s += $1 } END { print s + 0 }'
+}
+
+# Before a hung test host is killed: asks it to save its KVM trace (DIR/.testhost/save-trace,
+# answered by group.sh's trace_on_request) and waits for the answer, up to 60 s while its heartbeat
+# says it can give one.
+testhost_ask_trace() {
+	local out=$1 hb=$1/.testhost/heartbeat i
+	: >"$out/.testhost/save-trace"
+	for ((i = 0; i < 60; i++)); do
+		[ ! -e "$out/.testhost/trace-saved" ] || return 0
+		[ -f "$hb" ] && [ $(($(date +%s) - $(stat -c %Y "$hb"))) -le 45 ] || return 0
+		sleep 1
+	done
 }
 
 # Dumps the test host's state to DIR/stall-dump.txt and prints the verdict: "test host stalled ..."
@@ -221,6 +233,7 @@ testhost_watch() {
 		if [ $((SECONDS - since)) -ge "$stall" ]; then why="no progress for ${stall}s"
 		elif [ $((SECONDS - start)) -ge "$secs" ]; then why="still running after ${secs}s"; fi
 		if [ -n "$why" ]; then
+			testhost_ask_trace "$out"
 			testhost_dump "$out" "$why" "$start" "$name"
 			kill "$qpid" 2>/dev/null
 			sleep 5
@@ -234,6 +247,5 @@ testhost_watch() {
 case "${1:-}" in
 build) testhost_build ;;
 run) shift; testhost_run "$@" ;;
-progress) testhost_progress "${2:?usage: testhost.sh progress DIR}" ;;
-*) echo "usage: testhost.sh build | run [-i] [-t SECS] [-o DIR] CMD [ARGS...] | progress DIR" >&2; exit 2 ;;
+*) echo "usage: testhost.sh build | run [-i] [-t SECS] [-o DIR] CMD [ARGS...]" >&2; exit 2 ;;
 esac
