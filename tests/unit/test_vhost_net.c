@@ -800,14 +800,20 @@ START_TEST(vhost_on_opens_and_probes_the_vhost_at_creation)
 }
 END_TEST
 
+/* Creating a vhost=on NIC fails with ERR (-errno) and one line: WHAT, the error, the way out. */
+static void assert_vhost_on_creation_fails(int err, const char *what)
+{
+	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_ON, GUEST_FEATURES), err);
+	ck_assert_int_eq(lines(err_text), 1);
+	ck_assert_ptr_nonnull(strstr(err_text, what));
+	ck_assert_ptr_nonnull(strstr(err_text, strerror(-err)));
+	ck_assert_ptr_nonnull(strstr(err_text, "load vhost_net or use vhost=off"));
+}
+
 START_TEST(vhost_on_fails_with_one_clear_line_when_it_cannot_open)
 {
 	V.open_err = -ENOENT;
-	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_ON, GUEST_FEATURES), -ENOENT);
-	ck_assert_int_eq(lines(err_text), 1);
-	ck_assert_ptr_nonnull(strstr(err_text, "--net tap,vhost=on: cannot open /dev/vhost-net: "));
-	ck_assert_ptr_nonnull(strstr(err_text, strerror(ENOENT)));
-	ck_assert_ptr_nonnull(strstr(err_text, "load vhost_net or use vhost=off"));
+	assert_vhost_on_creation_fails(-ENOENT, "--net tap,vhost=on: cannot open /dev/vhost-net: ");
 	ck_assert_int_eq(V.n, 0);
 	ck_assert_int_eq(V.opens, 0);
 	ck_assert_int_eq(V.closes, 0);
@@ -824,11 +830,7 @@ START_TEST(vhost_on_fails_with_one_clear_line_when_it_cannot_probe)
 {
 	V.fail_at = 1;
 	V.fail_err = -EBUSY;
-	ck_assert_int_eq(tnet_create(NET_TAP, VHOST_ON, GUEST_FEATURES), -EBUSY);
-	ck_assert_int_eq(lines(err_text), 1);
-	ck_assert_ptr_nonnull(strstr(err_text, "--net tap,vhost=on: /dev/vhost-net cannot drive"));
-	ck_assert_ptr_nonnull(strstr(err_text, strerror(EBUSY)));
-	ck_assert_ptr_nonnull(strstr(err_text, "load vhost_net or use vhost=off"));
+	assert_vhost_on_creation_fails(-EBUSY, "--net tap,vhost=on: /dev/vhost-net cannot drive");
 	ck_assert_int_eq(V.n, 3);
 	ck_assert_uint_eq(V.c[0].req, FV_OPEN);
 	ck_assert_uint_eq(V.c[1].req, VHOST_GET_FEATURES);
