@@ -94,10 +94,12 @@ static int net_set_features(struct virtio_dev *vdev, uint64_t f)
 			return -1;
 		}
 	}
-	/* 5.1.6.5.5: a driver starts with multiqueue disabled, one pair in use. Here, once per
-	 * driver initialisation (FEATURES_OK, the device stopped), not at every start: a start
-	 * after a Bus Master or QMP stop resumes with the pairs the driver asked for. */
+	/* 5.1.6.5.5: a driver starts with multiqueue disabled, one pair in use; 5.1.6.5.6.1: with
+	 * every negotiated receive offload on. Here, once per driver initialisation (FEATURES_OK, the
+	 * device stopped), not at every start: a start after a Bus Master or QMP stop resumes with
+	 * the pairs and offloads the driver asked for. */
 	__atomic_store_n(&to_net(vdev)->active_pairs, 1, __ATOMIC_RELEASE);
+	to_net(vdev)->guest_offloads = f & NET_GUEST_OFFLOADS;
 	return 0;
 }
 
@@ -462,10 +464,10 @@ static int net_start(struct virtio_dev *vdev)
 	struct virtio_net *n = to_net(vdev);
 	int err;
 	net_stop(vdev);
-	n->guest_offloads = vdev->features & NET_GUEST_OFFLOADS;
+	/* guest_offloads and active_pairs: as FEATURES_OK set them (net_set_features), or as the
+	 * driver's control commands changed them since. */
 	if (n->be.ops->set_offloads)
 		n->be.ops->set_offloads(&n->be, n->guest_offloads);
-	/* active_pairs: 1 since FEATURES_OK (net_set_features) or what VQ_PAIRS_SET said since. */
 	n->ctrl_q = net_ctrlq(n);
 	if ((vdev->features & BIT(VIRTIO_NET_F_CTRL_VQ)) && vdev->vq[n->ctrl_q].ready) {
 		int fd = vdev->tops->kick_fd(vdev, n->ctrl_q);

@@ -1030,6 +1030,31 @@ START_TEST(ctrl_guest_offloads_must_be_negotiated)
 }
 END_TEST
 
+/* The offloads the driver set on the control queue stay its choice until it initialises the device
+ * again (FEATURES_OK, 5.1.6.5.6.1): a stop that is no reset (Bus Master off, QMP stop) and the
+ * start after it program the tap with them, not with the negotiated ones. */
+START_TEST(a_stop_and_start_keeps_the_offloads_the_driver_chose)
+{
+	tnet_open(BASE_FEATURES, ALL_OFFLOADS, 16);
+	struct virtio_dev *v = &T->n.vdev;
+	const uint64_t negotiated = BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4);
+	uint64_t off = htole64(BIT(VIRTIO_NET_F_GUEST_CSUM));
+	ck_assert_uint_eq(ctrl(VIRTIO_NET_CTRL_GUEST_OFFLOADS, VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET, &off, 8),
+			  VIRTIO_NET_OK);
+	for (int round = 0; round < 2; round++) {
+		ck_assert_int_eq(v->ops->start(v), 0);
+		ck_assert_uint_eq(T->offloads_set[T->n_offloads_set - 1], BIT(VIRTIO_NET_F_GUEST_CSUM));
+		v->ops->stop(v);
+	}
+	/* A driver's new initialisation starts from what it negotiated. */
+	ck_assert_int_eq(v->ops->set_features(v, BASE_FEATURES), 0);
+	ck_assert_int_eq(v->ops->start(v), 0);
+	ck_assert_uint_eq(T->offloads_set[T->n_offloads_set - 1], negotiated);
+	v->ops->stop(v);
+	tnet_close();
+}
+END_TEST
+
 START_TEST(ctrl_command_needs_its_feature)
 {
 	tnet_open(BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_CTRL_VQ), 0, 16);
@@ -1664,6 +1689,7 @@ static Suite *virtio_net_suite(void)
 	tcase_add_test(c, ctrl_guest_offloads_must_be_negotiated);
 	tcase_add_test(c, ctrl_command_without_an_ack_byte_breaks_the_queue);
 	tcase_add_test(c, config_writes_are_counted_and_printed_rate_limited);
+	tcase_add_test(c, a_stop_and_start_keeps_the_offloads_the_driver_chose);
 	tcase_add_test(c, ctrl_command_needs_its_feature);
 	suite_add_tcase(s, c);
 	TCase *d = tcase_create("device");
