@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "devices/acpi_pm.h"
 #include "devices/virtio/virtio_pci.h"
 #include "vmm/json.h"
+#include "vmm/log.h"
+#include "vmm/privs.h"
 #include "vmm/vm.h"
 
 #define PAUSE_TIMEOUT_MS 2000
@@ -127,7 +130,16 @@ int control_open(struct control *c, struct loop *l)
 {
 	if (!c->cfg->qmp)
 		return 0;
-	return qmp_open(&c->qmp, c->cfg->qmp, l, &control_qmp_ops, c);
+	int err = qmp_open(&c->qmp, c->cfg->qmp, l, &control_qmp_ops, c);
+	/* Under --runas the socket is the user's: the user's clients may connect, and minivmm, as
+	 * that user, may remove it at exit (in a sticky directory such as /tmp only its owner may). */
+	if (!err && c->owner && chown(c->cfg->qmp, c->owner->uid, c->owner->gid)) {
+		err = -errno;
+		log_err("--qmp: cannot give %s to the --runas user: %s", c->cfg->qmp, strerror(-err));
+		qmp_close(c->qmp);
+		c->qmp = NULL;
+	}
+	return err;
 }
 
 /* QEMU's ShutdownCause for why the VM stopped. */

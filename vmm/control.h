@@ -11,6 +11,8 @@
 #include "vmm/qmp.h"
 #include "vmm/vcpu.h"
 
+struct privs_user;
+
 struct control {
 	struct vcpu *vcpu;
 	int nvcpus;
@@ -22,6 +24,7 @@ struct control {
 	struct kvm_clock_data clock; /* kvmclock when paused: restored on resume */
 	bool quit;		     /* the exit was asked for over QMP */
 	struct qmp *qmp;
+	const struct privs_user *owner; /* --runas: the QMP socket is given to this user */
 };
 
 /* Listens on cfg->qmp (if set) on loop l. 0 or -errno with one line printed. */

@@ -230,6 +230,8 @@ static int machine_run(struct machine *m)
 	}
 	m->ctl = (struct control){.vcpu = m->vcpu, .nvcpus = m->nvcpus, .nic = m->nic, .nnics = m->nnics,
 				  .cfg = &m->cfg, .vm_fd = m->kvm.vm_fd};
+	if (m->cfg.runas)
+		m->ctl.owner = &m->runas;
 	if ((ret = control_open(&m->ctl, m->loop)))
 		return ret;
 	/* Everything privileged is open (the QMP socket too): drop root, then confine each thread

@@ -518,8 +518,8 @@ void qmp_close(struct qmp *q)
 		loop_del(q->loop, q->fd);
 		close(q->fd);
 	}
-	if (q->path)
-		unlink(q->path);
+	if (q->path && unlink(q->path) && errno != ENOENT)
+		log_warn("--qmp: cannot remove %s: %s", q->path, strerror(errno));
 	free(q->path);
 	free(q);
 }

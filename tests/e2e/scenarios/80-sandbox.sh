@@ -3,7 +3,8 @@
 #  (a) minivmm started by nobody (kvm and vhost-net through a group, a tap owned by nobody), with
 #      vhost=on and vhost=off: the guest boots, pings both ways, iperf3 runs both ways.
 #  (b) started as root with --runas nobody: every thread of the running VM shows uid/gid 65534, no
-#      groups, CapEff 0, NoNewPrivs 1, Seccomp 2; networking works on a tap and on user (slirp).
+#      groups, CapEff 0, NoNewPrivs 1, Seccomp 2; networking works on a tap and on user (slirp);
+#      the QMP socket is nobody's, and minivmm removes it at exit from a sticky directory.
 #  (c) --seccomp off boots; --seccomp maybe and --runas nosuchuser exit 2 with one line.
 #  (d) each thread kind (main, vcpu, net-io, irq-poller) making a call outside its list ends
 #      minivmm with one line naming the kind and the call (test hook of the -san build).
@@ -112,16 +113,24 @@ if part b; then
 	want=$(md5sum <"$file" | cut -d' ' -f1)
 	socat TCP-LISTEN:$PORT,bind=127.0.0.1,reuseaddr,fork SYSTEM:"cat $file" &
 	on_exit kill $!
+	# The QMP socket in a directory like /tmp (sticky: only a file's owner may remove it).
+	sticky=$(mktemp -d) && chmod 1777 "$sticky" && on_exit rm -rf "$sticky"
 	boot_guest_bg --log runas-user --scenario user --args "full,$PORT" --timeout 400 -- \
-		--cpus 2 --runas nobody --net "user,hostfwd=tcp:127.0.0.1:$FWD-:8022"
+		--cpus 2 --runas nobody --qmp "unix:$sticky/qmp.sock" --net "user,hostfwd=tcp:127.0.0.1:$FWD-:8022"
 	if wait_for_log '^MINIVMM-USER-LISTENING' 300; then
 		threads_check "$(net_vmm_pid)" "runas_user:"
+		owner=$(stat -c %u "$sticky/qmp.sock" 2>&1) # (and "removed" below counts only if it was there)
+		if [ "$owner" = 65534 ]; then pass runas_user:qmp_socket_is_the_users; else fail runas_user:qmp_socket_is_the_users "owner $owner"; fi
 		got=$(echo host-hello | timeout 20 socat -t 10 - TCP:127.0.0.1:$FWD 2>&1)
 		if [ "$got" = guest-hello ]; then pass runas_user:hostfwd_to_guest_and_back; else fail runas_user:hostfwd_to_guest_and_back "got '$got'"; fi
 	else
 		fail runas_user:guest_listening "never listened"
 	fi
 	wait_guest
+	if [ -e "$sticky/qmp.sock" ]; then
+		fail runas_user:qmp_socket_removed_at_exit "left behind: $(stat -c '%U %a' "$sticky/qmp.sock")"
+	elif [ "${owner:-}" != 65534 ]; then fail runas_user:qmp_socket_removed_at_exit "never seen as nobody's"
+	else pass runas_user:qmp_socket_removed_at_exit; fi
 	expect runas_user:dhcp_address '^MINIVMM-USER-ADDR 10\.0\.2\.15/24'
 	expect runas_user:fetch_from_host "^MINIVMM-USER-FETCHED $want 262144"
 	check runas_user:exit_status_0 test "$GUEST_RC" -eq 0
