@@ -75,7 +75,8 @@ run_scenario() {
 # A hang's evidence. When testhost.sh's watchdog finds no progress, it asks for the KVM trace
 # (.testhost/save-trace) before it kills the test host and the trace ring with it; each running
 # scenario then gets it as DIR/hang.kvmtrace.gz, and run.sh judges the hang by it (emulfault.sh's
-# NPF loop). A test that needs no fork: the suite's guests need the test host's CPU.
+# NPF loop). It waits without a fork (a read -t on a pipe nobody writes, then a file test): the
+# suite's guests need the test host's CPU.
 trace_on_request() {
 	local f d fd
 	kvmtrace_on || return 0
