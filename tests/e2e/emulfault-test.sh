@@ -67,6 +67,10 @@ GPA_LOW=0000000001000000  # 16 MiB: in any guest's RAM
 	case_ shutdown_fetch_pf_same_rip_taken 0 512M
 { prologue 0; kexit 0 io ffffffff81317d10; kexit 0 shutdown ffffffff81317d16 0 80000b0e 00000010; } |
 	case_ shutdown_fetch_pf_next_insn_taken 0 512M
+# The ring goes on after the shutdown (other vCPUs, other guests): the judge stops reading there,
+# and zcat then dies of SIGPIPE, which must not count as "no shutdown" (it did once, 2 Dec 2026).
+{ prologue 0; kexit 0 io ffffffff8199b5aa; kexit 0 shutdown ffffffff8199b5ab 0 80000b0e 00000010
+  yes "$(ev 1 'kvm_fpu: load')" | head -n 40000; } | case_ shutdown_with_a_long_trace_after_it_taken 0 512M
 { prologue 0; kexit 0 io ffffffff81318d16; kexit 0 shutdown ffffffff81317d16 0 80000b0e 00000010; } |
 	case_ shutdown_fetch_pf_other_page_refused 1 512M
 { prologue 0; kexit 0 interrupt ffffffff81317d16; kexit 0 shutdown ffffffff81317d16 0 80000b0e 00000002; } |
