@@ -111,6 +111,7 @@ outside_ram() {
 	(((gpa >= low && gpa < GIB4) || gpa >= high))
 }
 
+ram=$(guest_ram)
 shopt -s nullglob
 for t in "$dir"/*.kvmtrace.gz "$dir"/kvm-trace.txt.gz; do
 	if why=$(shutdown_form "$t"); then
@@ -119,8 +120,8 @@ for t in "$dir"/*.kvmtrace.gz "$dir"/kvm-trace.txt.gz; do
 	fi
 	loop=$(npf_loop "$t")
 	gpa=$(sed -n 's/.* info2 0x\([0-9a-f]\{1,16\}\) .*/\1/p' <<<"$loop")
-	if [ -n "$gpa" ] && outside_ram "$gpa" "$(guest_ram)"; then
-		echo "${t#"$dir"/}: a loop of $loop (GPA 0x$gpa outside the guest's $(($(guest_ram) >> 20)) MiB)"
+	if [ -n "$gpa" ] && outside_ram "$gpa" "$ram"; then
+		echo "${t#"$dir"/}: a loop of $loop (GPA 0x$gpa outside the guest's $((ram >> 20)) MiB)"
 		exit 0
 	fi
 done
