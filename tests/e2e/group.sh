@@ -73,13 +73,15 @@ run_scenario() {
 }
 
 # A hang's evidence. When testhost.sh's watchdog finds no progress, it asks for the KVM trace
-# (.testhost/save-trace) before it kills the test host and the trace ring with it; each running
-# scenario then gets it as DIR/hang.kvmtrace.gz, and run.sh judges the hang by it (emulfault.sh's
-# NPF loop). It waits without a fork (a read -t on a pipe nobody writes, then a file test): the
-# suite's guests need the test host's CPU.
+# (.testhost/save-trace; only once this says it listens, .testhost/trace-listening) before it
+# kills the test host and the trace ring with it; each running scenario then gets it as
+# DIR/hang.kvmtrace.gz, and run.sh judges the hang by it (emulfault.sh's NPF loop). It waits
+# without a fork (a read -t on a pipe nobody writes, then a file test): the suite's guests need
+# the test host's CPU.
 trace_on_request() {
 	local f d fd
 	kvmtrace_on || return 0
+	: >"$top/.testhost/trace-listening"
 	exec {fd}<> <(:)
 	until [ -e "$top/.testhost/save-trace" ]; do read -r -t 5 -u "$fd" _; done
 	for f in "$top"/.group/running.*; do

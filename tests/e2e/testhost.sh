@@ -165,11 +165,13 @@ testhost_progress() {
 		awk '{ s += $1 } END { print s + 0 }'
 }
 
-# Before a hung test host is killed: asks it to save its KVM trace (DIR/.testhost/save-trace,
-# answered by group.sh's trace_on_request) and waits for the answer, up to 60 s while its heartbeat
-# says it can give one.
+# Before a hung test host is killed: if something in it listens (group.sh's trace_on_request, with
+# the KVM trace on), asks it to save the trace (DIR/.testhost/save-trace) and waits for the
+# answer, up to 60 s while its heartbeat says it can give one. Other commands (the bench, a
+# probe) cost the dump no wait.
 testhost_ask_trace() {
 	local out=$1 hb=$1/.testhost/heartbeat i
+	[ -e "$out/.testhost/trace-listening" ] || return 0
 	: >"$out/.testhost/save-trace"
 	for ((i = 0; i < 60; i++)); do
 		[ ! -e "$out/.testhost/trace-saved" ] || return 0
