@@ -132,8 +132,9 @@ int control_open(struct control *c, struct loop *l)
 		return 0;
 	int err = qmp_open(&c->qmp, c->cfg->qmp, l, &control_qmp_ops, c);
 	/* Under --runas the socket is the user's: the user's clients may connect, and minivmm, as
-	 * that user, may remove it at exit (in a sticky directory such as /tmp only its owner may). */
-	if (!err && c->owner && chown(c->cfg->qmp, c->owner->uid, c->owner->gid)) {
+	 * that user, may remove it at exit (in a sticky directory such as /tmp only its owner may).
+	 * lchown: should the path be swapped for a symlink after bind, root gives nothing away. */
+	if (!err && c->owner && lchown(c->cfg->qmp, c->owner->uid, c->owner->gid)) {
 		err = -errno;
 		log_err("--qmp: cannot give %s to the --runas user: %s", c->cfg->qmp, strerror(-err));
 		qmp_close(c->qmp);
